@@ -1,0 +1,1 @@
+//! netpoll-real: the core on real epoll/kqueue and OS threads.

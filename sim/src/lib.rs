@@ -1,0 +1,1 @@
+//! netpoll-sim: the deterministic simulator (see issue 3).

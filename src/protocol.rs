@@ -1,0 +1,69 @@
+//! Which version of the netpoll protocol the core runs.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// The protocol variant, chosen at run time so one build holds all of them.
+///
+/// Each historical variant is a small switch at the exact site of the old code; see the
+/// `Protocol::...` checks in `netpoll.rs` and `pd.rs`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Protocol {
+    /// Go's netpoll today: `netpollcheckerr` reads one atomic summary word (`atomicInfo`)
+    /// that every writer of `closing`/`rd`/`wd` publishes under the lock.
+    #[default]
+    Fixed,
+    /// Before golang/go CL 378234 (#45211): `netpollcheckerr` reads the plain fields
+    /// `closing`, `rd`, `wd` and `everr` without the lock, and writers rely on a sequentially
+    /// consistent store to an unrelated location as a "full barrier" before loading `rg`/`wg`.
+    /// Correct under x86-TSO, broken under ARMv8 / C11.
+    PreFix45211,
+}
+
+impl Protocol {
+    /// Every variant, in a stable order.
+    pub const ALL: [Protocol; 2] = [Protocol::Fixed, Protocol::PreFix45211];
+
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Fixed => "fixed",
+            Protocol::PreFix45211 => "prefix-45211",
+        }
+    }
+
+    /// One line about the variant.
+    pub fn description(self) -> &'static str {
+        match self {
+            Protocol::Fixed => "Go's netpoll after CL 378234: checkerr reads the atomicInfo summary",
+            Protocol::PreFix45211 => {
+                "before golang/go#45211: checkerr reads closing/rd/wd/everr without the lock"
+            }
+        }
+    }
+
+    /// Whether `netpollcheckerr` reads the plain fields (the pre-#45211 code).
+    pub fn racy_checkerr(self) -> bool {
+        matches!(self, Protocol::PreFix45211)
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Protocol {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Protocol::ALL
+            .iter()
+            .copied()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Protocol::ALL.iter().map(|p| p.name()).collect();
+                format!("unknown protocol '{s}' (expected one of: {})", names.join(", "))
+            })
+    }
+}
