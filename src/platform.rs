@@ -274,6 +274,10 @@ pub trait Backend: Send + Sync + 'static {
     fn write(&self, fd: RawFd, buf: &[u8]) -> io::Result<usize>;
     /// `close(2)`.
     fn close_fd(&self, fd: RawFd) -> io::Result<()>;
+    /// `pipe2(O_NONBLOCK|O_CLOEXEC)`: (read end, write end).
+    fn pipe(&self) -> io::Result<(RawFd, RawFd)>;
+    /// `socketpair(AF_UNIX, SOCK_STREAM)`, both ends non-blocking.
+    fn socket_pair(&self) -> io::Result<(RawFd, RawFd)>;
 }
 
 /// A task (Go: a `g`). Ids are small positive integers assigned by the scheduler.
