@@ -1,1 +1,3 @@
 //! netpoll-real: the core on real epoll/kqueue and OS threads.
+
+pub mod sys;
