@@ -11,8 +11,6 @@ use netpoll::platform::RawFd;
 /// Call a `libc` function; a `-1` return becomes `Err(io::Error::last_os_error())`.
 ///
 /// The call itself is `unsafe`: every use site states why its arguments are valid.
-#[macro_export]
-#[doc(hidden)]
 macro_rules! syscall {
     ($fn:ident ( $($arg:expr),* $(,)? )) => {{
         #[allow(unused_unsafe)]
@@ -24,7 +22,6 @@ macro_rules! syscall {
         }
     }};
 }
-pub(crate) use syscall;
 
 /// Set `O_NONBLOCK` on `fd`.
 pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
@@ -135,6 +132,7 @@ pub fn tcp_loopback_pair() -> io::Result<(RawFd, RawFd)> {
 
 /// Linux futex wait/wake on a 32-bit word (used by the platform lock).
 #[cfg(any(target_os = "linux", target_os = "android"))]
+#[allow(dead_code)] // used by the platform lock
 pub(crate) mod futex {
     use std::sync::atomic::AtomicU32;
 
@@ -182,7 +180,8 @@ mod tests {
         (fl, fdf)
     }
 
-    fn check_pair((a, b): (RawFd, RawFd)) {
+    /// `b` is the reading end, `a` the writing end.
+    fn check_pair((b, a): (RawFd, RawFd)) {
         for fd in [a, b] {
             let (fl, fdf) = flags(fd);
             assert_ne!(fl & libc::O_NONBLOCK, 0, "O_NONBLOCK on {fd}");
