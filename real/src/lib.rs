@@ -27,3 +27,5 @@ pub mod kqueue;
 ))]
 /// The OS poller of this target.
 pub type PollerBackend = kqueue::Kqueue;
+
+pub mod clock;
