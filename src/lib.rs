@@ -7,10 +7,27 @@
 //!
 //! The core never performs a system call or touches the wall clock; `netpoll-real` runs it on
 //! epoll/kqueue and OS threads, `netpoll-sim` on a deterministic simulator.
+//!
+//! * [`netpoll::NetPoll`]: the poller's operations (open, close, reset, wait, set_deadline,
+//!   unblock, poll, timers);
+//! * [`pd::PollDesc`]: the poll descriptor and its state machine;
+//! * [`fd::Fd`]: Go's `internal/poll.FD`, blocking reads/writes with deadlines and close;
+//! * [`scenarios`]: workloads written once, run by the simulator and on real epoll.
 #![warn(missing_docs)]
 
+pub mod cache;
+pub mod fd;
+pub mod netpoll;
+pub mod pd;
 pub mod platform;
 pub mod protocol;
 
+#[cfg(test)]
+mod testplat;
+#[cfg(test)]
+mod tests;
+
+pub use crate::netpoll::{NetPoll, PollError};
+pub use crate::pd::Pd;
 pub use platform::*;
 pub use protocol::Protocol;

@@ -69,11 +69,19 @@ pub struct LocName {
 impl LocName {
     /// A location of a singleton object.
     pub const fn single(object: &'static str, field: &'static str) -> Self {
-        LocName { object, index: u32::MAX, field }
+        LocName {
+            object,
+            index: u32::MAX,
+            field,
+        }
     }
     /// A location of an indexed object.
     pub const fn indexed(object: &'static str, index: u32, field: &'static str) -> Self {
-        LocName { object, index, field }
+        LocName {
+            object,
+            index,
+            field,
+        }
     }
 }
 
@@ -101,8 +109,13 @@ pub trait Atomic<T: Word>: Send + Sync + 'static {
     /// Atomic exchange; returns the previous value.
     fn swap(&self, v: T, ord: Ordering) -> T;
     /// Strong compare-and-exchange, as `std`'s `compare_exchange`.
-    fn compare_exchange(&self, current: T, new: T, success: Ordering, failure: Ordering)
-        -> Result<T, T>;
+    fn compare_exchange(
+        &self,
+        current: T,
+        new: T,
+        success: Ordering,
+        failure: Ordering,
+    ) -> Result<T, T>;
     /// Wrapping add; returns the previous value.
     fn fetch_add(&self, v: T, ord: Ordering) -> T;
     /// Wrapping subtract; returns the previous value.

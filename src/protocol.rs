@@ -35,7 +35,9 @@ impl Protocol {
     /// One line about the variant.
     pub fn description(self) -> &'static str {
         match self {
-            Protocol::Fixed => "Go's netpoll after CL 378234: checkerr reads the atomicInfo summary",
+            Protocol::Fixed => {
+                "Go's netpoll after CL 378234: checkerr reads the atomicInfo summary"
+            }
             Protocol::PreFix45211 => {
                 "before golang/go#45211: checkerr reads closing/rd/wd/everr without the lock"
             }
@@ -63,7 +65,10 @@ impl FromStr for Protocol {
             .find(|p| p.name() == s)
             .ok_or_else(|| {
                 let names: Vec<_> = Protocol::ALL.iter().map(|p| p.name()).collect();
-                format!("unknown protocol '{s}' (expected one of: {})", names.join(", "))
+                format!(
+                    "unknown protocol '{s}' (expected one of: {})",
+                    names.join(", ")
+                )
             })
     }
 }

@@ -38,6 +38,8 @@ pub fn monotonic_ns() -> i64 {
     // SAFETY: `ts` is a valid timespec to fill; CLOCK_MONOTONIC always exists.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     assert_eq!(rc, 0, "netpoll: clock_gettime(CLOCK_MONOTONIC) failed");
+    // `time_t` and `c_long` are 32 bits on some targets.
+    #[allow(clippy::useless_conversion)]
     (i64::from(ts.tv_sec) * 1_000_000_000 + i64::from(ts.tv_nsec)).max(1)
 }
 

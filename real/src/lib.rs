@@ -29,3 +29,4 @@ pub mod kqueue;
 pub type PollerBackend = kqueue::Kqueue;
 
 pub mod clock;
+pub mod sched;

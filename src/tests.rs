@@ -1,0 +1,348 @@
+//! Unit tests of the core's state machine on the single-threaded test platform.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::Arc;
+
+use crate::pd::{task_word, PD_NIL, PD_READY, PD_WAIT};
+use crate::platform::{Atomic, Event, Mode, PlainCell, TaskId, TimerFunc, Token};
+use crate::testplat::{TestPlatform, LAST_COMMIT};
+use crate::{NetPoll, Pd, PollError, Protocol};
+
+fn np(protocol: Protocol) -> Arc<NetPoll<TestPlatform>> {
+    Arc::new(NetPoll::new(TestPlatform::default(), protocol))
+}
+
+fn panic_message(f: impl FnOnce()) -> String {
+    let err = catch_unwind(AssertUnwindSafe(f)).expect_err("expected a panic");
+    err.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+fn token_of(np: &NetPoll<TestPlatform>, fd: i32) -> Token {
+    let regs = np.platform().backend.registered.lock().unwrap();
+    regs.iter().find(|r| r.0 == fd).expect("fd registered").1
+}
+
+#[test]
+fn double_wait_panics() {
+    let np = np(Protocol::Fixed);
+    let pd = np.open(3).unwrap();
+    // Another task has announced a wait on the read semaphore.
+    np.pd(pd).rg.store(PD_WAIT, SeqCst);
+    let msg = panic_message(|| {
+        np.wait(pd, Mode::Read).ok();
+    });
+    assert!(msg.contains("double wait"), "{msg}");
+    // A parked task in the semaphore is just as much a second waiter.
+    np.pd(pd).rg.store(task_word(TaskId(9)), SeqCst);
+    let msg = panic_message(|| {
+        np.netpollblock(np.pd(pd), Mode::Read, false);
+    });
+    assert!(msg.contains("double wait"), "{msg}");
+}
+
+#[test]
+fn netpollunblock_on_ready_pd_does_nothing() {
+    let np = np(Protocol::Fixed);
+    let pd = np.open(3).unwrap();
+    let tok = token_of(&np, 3);
+    np.platform().backend.queued.lock().unwrap().push(Event {
+        token: tok,
+        mode: Mode::Read,
+        error: false,
+    });
+    assert_eq!(np.poll(0).unwrap(), 0, "nobody waited, nobody to wake");
+    let p = np.pd(pd);
+    assert_eq!(p.rg.load(SeqCst), PD_READY);
+    for ioready in [false, true] {
+        let mut delta = 0;
+        assert_eq!(np.netpollunblock(p, Mode::Read, ioready, &mut delta), None);
+        assert_eq!(delta, 0);
+        assert_eq!(
+            p.rg.load(SeqCst),
+            PD_READY,
+            "ready must survive (ioready={ioready})"
+        );
+    }
+    // The pending notification is consumed by the next wait without parking.
+    assert_eq!(np.wait(pd, Mode::Read), Ok(()));
+    assert_eq!(p.rg.load(SeqCst), PD_NIL);
+    // On a nil semaphore a non-I/O unblock leaves nothing behind.
+    let mut delta = 0;
+    assert_eq!(np.netpollunblock(p, Mode::Read, false, &mut delta), None);
+    assert_eq!(p.rg.load(SeqCst), PD_NIL);
+}
+
+#[test]
+fn set_deadline_bumps_seq_and_stale_firing_is_harmless() {
+    let np = np(Protocol::Fixed);
+    let pd = np.open(3).unwrap();
+    let p = np.pd(pd);
+    let seq0 = p.rseq.get();
+    np.set_deadline(pd, 1_000, Mode::Read);
+    assert!(p.rrun.get());
+    assert_eq!(p.rseq.get(), seq0, "first arming uses the current seq");
+    let first = np.platform().clock.armed.lock().unwrap()[0].2;
+    assert_eq!(first.func, TimerFunc::ReadDeadline);
+    assert_eq!(first.seq, seq0);
+
+    np.set_deadline(pd, 2_000, Mode::Read);
+    assert_eq!(p.rseq.get(), seq0 + 1, "moving the deadline bumps rseq");
+    let armed = np.platform().clock.armed.lock().unwrap().clone();
+    assert_eq!(armed.len(), 1);
+    assert_eq!(armed[0].2.seq, seq0 + 1);
+
+    // The in-flight firing of the first arming finds a stale seq and does nothing.
+    np.run_timer(first);
+    assert!(p.rd.get() > 0, "stale timer must not expire the deadline");
+    assert!(np.checkerr(p, Mode::Read).is_ok());
+    // The current one expires it.
+    np.run_timer(armed[0].2);
+    assert_eq!(p.rd.get(), -1);
+    assert_eq!(np.checkerr(p, Mode::Read), Err(PollError::Timeout));
+    assert_eq!(np.checkerr(p, Mode::Write), Ok(()));
+
+    // Clearing stops the timer and bumps again.
+    np.set_deadline(pd, 0, Mode::Read);
+    assert_eq!(p.rseq.get(), seq0 + 2);
+    assert!(!p.rrun.get());
+    assert!(np.platform().clock.armed.lock().unwrap().is_empty());
+    assert_eq!(np.checkerr(p, Mode::Read), Ok(()));
+}
+
+#[test]
+fn combo_timer_when_read_and_write_deadlines_match() {
+    let np = np(Protocol::Fixed);
+    let pd = np.open(3).unwrap();
+    let p = np.pd(pd);
+    np.set_deadline(pd, 5_000, Mode::ReadWrite);
+    let armed = np.platform().clock.armed.lock().unwrap().clone();
+    assert_eq!(armed.len(), 1, "rd == wd arms one combined timer");
+    assert_eq!(armed[0].2.func, TimerFunc::Deadline);
+    assert!(p.rrun.get() && !p.wrun.get());
+    np.run_timer(armed[0].2);
+    assert_eq!(np.checkerr(p, Mode::Read), Err(PollError::Timeout));
+    assert_eq!(np.checkerr(p, Mode::Write), Err(PollError::Timeout));
+
+    // Splitting the deadlines re-arms both timers separately and bumps both seqs.
+    let pd2 = np.open(4).unwrap();
+    let p2 = np.pd(pd2);
+    np.set_deadline(pd2, 5_000, Mode::ReadWrite);
+    let (r0, w0) = (p2.rseq.get(), p2.wseq.get());
+    np.set_deadline(pd2, 9_000, Mode::Write);
+    assert_eq!(
+        p2.rseq.get(),
+        r0 + 1,
+        "combo -> read-only timer invalidates the combo"
+    );
+    assert!(p2.wrun.get());
+    assert_eq!(p2.wseq.get(), w0, "write timer armed fresh");
+    let funcs: Vec<_> = np
+        .platform()
+        .clock
+        .armed
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|a| a.2.func)
+        .collect();
+    assert!(funcs.contains(&TimerFunc::ReadDeadline) && funcs.contains(&TimerFunc::WriteDeadline));
+}
+
+#[test]
+fn past_deadline_fails_wait_at_once() {
+    let np = np(Protocol::Fixed);
+    let pd = np.open(3).unwrap();
+    np.set_deadline(pd, -1, Mode::Write);
+    assert_eq!(np.wait(pd, Mode::Write), Err(PollError::Timeout));
+    assert_eq!(np.reset(pd, Mode::Write), Err(PollError::Timeout));
+    // The read side has no deadline.
+    assert_eq!(np.reset(pd, Mode::Read), Ok(()));
+}
+
+#[test]
+fn wait_parks_and_readiness_wakes_and_waiters_return_to_zero() {
+    let np = np(Protocol::Fixed);
+    let pd = np.open(3).unwrap();
+    let tok = token_of(&np, 3);
+    let np2 = np.clone();
+    *np.platform().sched.on_park.lock().unwrap() = Some(Box::new(move || {
+        // While parked: the task is in rg and counted as a waiter.
+        assert_eq!(np2.pd(Pd(0)).rg.load(SeqCst), task_word(TaskId(7)));
+        assert_eq!(np2.waiters(), 1);
+        np2.platform().backend.queued.lock().unwrap().push(Event {
+            token: tok,
+            mode: Mode::ReadWrite,
+            error: false,
+        });
+        assert_eq!(np2.poll(0).unwrap(), 1);
+    }));
+    assert_eq!(np.wait(pd, Mode::Read), Ok(()));
+    assert_eq!(LAST_COMMIT.with(|c| *c.borrow()), Some(true));
+    assert_eq!(np.waiters(), 0);
+    assert_eq!(
+        np.pd(pd).wg.load(SeqCst),
+        PD_READY,
+        "write readiness stays pending"
+    );
+}
+
+#[test]
+fn close_wakes_parked_waiter_with_closing() {
+    let np = np(Protocol::Fixed);
+    let pd = np.open(3).unwrap();
+    let np2 = np.clone();
+    *np.platform().sched.on_park.lock().unwrap() = Some(Box::new(move || np2.unblock(pd)));
+    assert_eq!(np.wait(pd, Mode::Read), Err(PollError::Closing));
+    assert_eq!(np.waiters(), 0);
+    np.close(pd).unwrap();
+    assert!(np.platform().backend.registered.lock().unwrap().is_empty());
+}
+
+#[test]
+fn deadline_wakes_parked_waiter_with_timeout() {
+    let np = np(Protocol::Fixed);
+    let pd = np.open(3).unwrap();
+    np.set_deadline(pd, 100, Mode::Read);
+    let np2 = np.clone();
+    *np.platform().sched.on_park.lock().unwrap() = Some(Box::new(move || {
+        let firing = np2.platform().clock.armed.lock().unwrap()[0].2;
+        np2.run_timer(firing);
+    }));
+    assert_eq!(np.wait(pd, Mode::Read), Err(PollError::Timeout));
+    assert_eq!(np.waiters(), 0);
+}
+
+#[test]
+fn commit_fails_when_woken_between_announce_and_park() {
+    // The waker changes wait -> nil before the commit: the commit must fail and the task
+    // must not stay parked.
+    let np = np(Protocol::Fixed);
+    let pd = np.open(3).unwrap();
+    let p = np.pd(pd);
+    assert!(p.rg.cas(PD_NIL, PD_WAIT));
+    np.set_deadline(pd, -5, Mode::Read); // publishes, then unblocks: wait -> nil
+    assert_eq!(p.rg.load(SeqCst), PD_NIL);
+    assert!(!p.rg.cas(PD_WAIT, task_word(TaskId(7))), "commit must fail");
+    assert_eq!(np.waiters(), 0);
+}
+
+#[test]
+fn event_error_reported_on_read_only() {
+    for protocol in Protocol::ALL {
+        let np = np(protocol);
+        let pd = np.open(3).unwrap();
+        let tok = token_of(&np, 3);
+        np.platform().backend.queued.lock().unwrap().push(Event {
+            token: tok,
+            mode: Mode::ReadWrite,
+            error: true,
+        });
+        np.poll(0).unwrap();
+        assert_eq!(
+            np.checkerr(np.pd(pd), Mode::Read),
+            Err(PollError::NotPollable),
+            "{protocol}"
+        );
+        assert_eq!(np.checkerr(np.pd(pd), Mode::Write), Ok(()), "{protocol}");
+        // A later good event clears it.
+        np.platform().backend.queued.lock().unwrap().push(Event {
+            token: tok,
+            mode: Mode::Read,
+            error: false,
+        });
+        np.poll(0).unwrap();
+        assert_eq!(np.checkerr(np.pd(pd), Mode::Read), Ok(()), "{protocol}");
+    }
+}
+
+#[test]
+fn stale_event_for_reused_pd_is_ignored() {
+    let np = np(Protocol::Fixed);
+    let pd = np.open(3).unwrap();
+    let old = token_of(&np, 3);
+    np.unblock(pd);
+    np.close(pd).unwrap();
+    let pd2 = np.open(3).unwrap();
+    assert_eq!(pd2, pd, "the cache reuses the freed pd");
+    let new = token_of(&np, 3);
+    assert_eq!(old.index(), new.index());
+    assert_ne!(old.tag(), new.tag(), "fdseq moved on");
+    np.platform().backend.queued.lock().unwrap().push(Event {
+        token: old,
+        mode: Mode::ReadWrite,
+        error: true,
+    });
+    np.poll(0).unwrap();
+    let p = np.pd(pd2);
+    assert_eq!(
+        p.rg.load(SeqCst),
+        PD_NIL,
+        "stale event must not ready the new pd"
+    );
+    assert_eq!(
+        np.checkerr(p, Mode::Read),
+        Ok(()),
+        "stale error must not mark the new pd"
+    );
+    // A direct set_event_err with the old tag is refused too.
+    p.set_event_err(true, old.tag());
+    assert_eq!(np.checkerr(p, Mode::Read), Ok(()));
+}
+
+#[test]
+fn misuse_panics_with_go_meaning() {
+    let np = np(Protocol::Fixed);
+    let pd = np.open(3).unwrap();
+    let msg = panic_message(|| {
+        np.close(pd).ok();
+    });
+    assert!(msg.contains("close polldesc w/o unblock"), "{msg}");
+    np.unblock(pd);
+    let msg = panic_message(|| np.unblock(pd));
+    assert!(msg.contains("unblock on closing polldesc"), "{msg}");
+}
+
+#[test]
+fn open_failure_returns_pd_to_cache() {
+    let np = np(Protocol::Fixed);
+    assert!(np.open(-1).is_err());
+    let pd = np.open(5).unwrap();
+    assert_eq!(pd, Pd(0), "the pd of the failed open was reused");
+}
+
+#[test]
+fn prefix_checkerr_reads_plain_fields() {
+    let np = np(Protocol::PreFix45211);
+    let pd = np.open(3).unwrap();
+    let p = np.pd(pd);
+    np.unblock(pd);
+    assert!(p.closing.get());
+    assert_eq!(
+        p.atomic_info.load(SeqCst) & crate::pd::info::CLOSING,
+        0,
+        "pre-fix publishes nothing"
+    );
+    assert_eq!(np.checkerr(p, Mode::Read), Err(PollError::Closing));
+}
+
+#[test]
+fn cache_grows_in_blocks_and_reuses() {
+    let np = np(Protocol::Fixed);
+    let pds: Vec<Pd> = (0..40).map(|i| np.open(100 + i).unwrap()).collect();
+    let mut sorted = pds.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 40);
+    for &pd in &pds[..10] {
+        np.unblock(pd);
+        np.close(pd).unwrap();
+    }
+    let again: Vec<Pd> = (0..10).map(|i| np.open(200 + i).unwrap()).collect();
+    for pd in again {
+        assert!(pds[..10].contains(&pd));
+    }
+}
