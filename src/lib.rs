@@ -21,6 +21,7 @@ pub mod netpoll;
 pub mod pd;
 pub mod platform;
 pub mod protocol;
+pub mod scenarios;
 
 #[cfg(test)]
 mod testplat;
