@@ -1,0 +1,200 @@
+//! Replay (byte-for-byte comparison, divergences, refusal of a foreign trace) and rendering.
+
+mod trace_common;
+
+use netpoll_sim::trace::{
+    compare_logs, read_file, render_svg, render_text, replay_file, replay_trace, replay_with,
+    write_file, Divergence, ReplayError, TraceError,
+};
+use netpoll_sim::Failure;
+
+#[test]
+fn replay_reproduces_byte_for_byte() {
+    let t = trace_common::sb_trace();
+    let run = replay_trace(&t, trace_common::sb(1)).unwrap();
+    assert_eq!(run.log.to_bytes(), t.events.to_bytes());
+    assert!(matches!(run.failure, Some(Failure::Panic { .. })));
+}
+
+#[test]
+fn replay_of_a_changed_scenario_names_the_first_differing_step() {
+    let t = trace_common::sb_trace();
+    // The same shape, another stored value: the first store differs.
+    let e = replay_trace(&t, trace_common::sb(2)).unwrap_err();
+    assert_eq!(e.exit_code(), 1);
+    let ReplayError::Diverged(Divergence::Event {
+        index,
+        step,
+        expected,
+        actual,
+    }) = &e
+    else {
+        panic!("{e:?}");
+    };
+    let first_store = t
+        .events
+        .events
+        .iter()
+        .position(|e| e.op == netpoll_sim::Op::Store);
+    assert_eq!(Some(*index), first_store);
+    assert_eq!(*step, t.events.events[*index].step);
+    assert!(
+        expected.contains(":= 1") && actual.contains(":= 2"),
+        "{expected} / {actual}"
+    );
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&format!("step {step}")) && !msg.contains('\n'),
+        "{msg}"
+    );
+}
+
+#[test]
+fn compare_logs_names_every_kind_of_difference() {
+    let t = trace_common::sb_trace();
+    let rec = &t.events;
+    assert_eq!(compare_logs(rec, rec), Ok(()));
+
+    let mut changed = rec.clone();
+    let k = changed.events.len() / 2;
+    changed.events[k].step += 100;
+    match compare_logs(rec, &changed) {
+        Err(Divergence::Event { index, .. }) => assert_eq!(index, k),
+        other => panic!("{other:?}"),
+    }
+
+    let mut shorter = rec.clone();
+    shorter.events.truncate(k);
+    match compare_logs(rec, &shorter) {
+        Err(Divergence::RecordedLonger {
+            index,
+            recorded,
+            replayed,
+            ..
+        }) => {
+            assert_eq!((index, recorded, replayed), (k, rec.events.len(), k));
+        }
+        other => panic!("{other:?}"),
+    }
+    match compare_logs(&shorter, rec) {
+        Err(Divergence::RecordedShorter { index, .. }) => assert_eq!(index, k),
+        other => panic!("{other:?}"),
+    }
+
+    let mut renamed = rec.clone();
+    renamed.locations[0] = "elsewhere".into();
+    match compare_logs(rec, &renamed) {
+        Err(Divergence::Name {
+            what: "location",
+            index: 0,
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn replay_with_checks_the_failure_kind() {
+    let t = trace_common::sb_trace();
+    let same = replay_with(&t, |_| {
+        (t.events.clone(), Some(Failure::StepLimit { max_steps: 1 }))
+    });
+    match same {
+        Err(ReplayError::Diverged(Divergence::Failure { expected, actual })) => {
+            assert_eq!(
+                (expected.as_str(), actual.as_str()),
+                ("panic", "step-limit")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let choices = replay_with(&t, |c| {
+        assert_eq!(c, &t.choices[..]);
+        (
+            t.events.clone(),
+            Some(Failure::ReplayDiverged {
+                message: "choice 3: ...".into(),
+            }),
+        )
+    });
+    assert!(matches!(
+        choices,
+        Err(ReplayError::Diverged(Divergence::Choices { .. }))
+    ));
+}
+
+#[test]
+fn replay_file_refuses_a_foreign_trace_and_reports_bad_files() {
+    let t = trace_common::sb_trace();
+    let dir = std::env::temp_dir().join(format!("netpoll-sim-replay-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(t.file_name());
+    write_file(&path, &t).unwrap();
+
+    assert_eq!(
+        replay_file(&path, "sb-litmus", "relaxed", trace_common::sb(1)).unwrap(),
+        t
+    );
+    let e = replay_file(&path, "close-unblocks-read", "relaxed", trace_common::sb(1)).unwrap_err();
+    assert!(
+        matches!(e, ReplayError::WrongScenario { .. }) && e.exit_code() == 2,
+        "{e:?}"
+    );
+    let e = replay_file(&path, "sb-litmus", "fixed", trace_common::sb(1)).unwrap_err();
+    assert!(
+        matches!(e, ReplayError::WrongProtocol { .. }) && e.exit_code() == 2,
+        "{e:?}"
+    );
+    let e = replay_file(&dir, "sb-litmus", "relaxed", trace_common::sb(1)).unwrap_err();
+    assert_eq!(e, ReplayError::Trace(TraceError::NotAFile(dir.clone())));
+    assert_eq!(e.exit_code(), 2);
+    assert_eq!(read_file(&path).unwrap(), t);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn swimlane_shows_stale_reads_and_the_failure() {
+    let t = trace_common::sb_trace();
+    let text = render_text(&t);
+    // Deterministic.
+    assert_eq!(text, render_text(&t.clone()));
+    let header = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("step"))
+        .unwrap();
+    assert!(header.contains("main") && header.contains("left"), "{text}");
+    // In the failing SB outcome the second load reads the initial 0 although 1 was stored
+    // (the first one ran before the other task's store: not stale).
+    let stale: Vec<&str> = text.lines().filter(|l| l.contains("stale:")).collect();
+    assert_eq!(stale.len(), 1, "{text}");
+    let l = stale[0];
+    assert!(
+        l.contains("= 0") && l.contains("newest is 1 from step") && l.contains("initial value"),
+        "{l}"
+    );
+    assert!(text.contains("FAILURE (panic)"), "{text}");
+    assert!(
+        text.trim_end()
+            .ends_with("store buffering: both loads read 0"),
+        "{text}"
+    );
+}
+
+#[test]
+fn svg_is_self_contained_and_marks_stale_reads() {
+    let t = trace_common::sb_trace();
+    let svg = render_svg(&t);
+    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    assert!(svg.trim_end().ends_with("</svg>"));
+    assert_eq!(svg.matches("class=\"stale\"").count(), 1);
+    assert_eq!(
+        svg.matches("<title>").count(),
+        svg.matches("</title>").count()
+    );
+    assert!(
+        !svg.contains("http://") || svg.matches("http://").count() == 1,
+        "no external refs"
+    );
+    assert_eq!(svg, render_svg(&t));
+}
