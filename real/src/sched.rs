@@ -329,27 +329,53 @@ mod tests {
         s.join(waker);
     }
 
+    /// A binary semaphore with Go's netpoll shape: nil, ready, or a parked task.
+    struct Sema(AtomicU32);
+
+    const NIL: u32 = 0;
+    const READY: u32 = 1;
+
+    impl Sema {
+        fn wait(&self) {
+            let me = ThreadSched.current().0 + 2;
+            loop {
+                if self
+                    .0
+                    .compare_exchange(READY, NIL, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+                {
+                    return;
+                }
+                ThreadSched.park(|| {
+                    self.0
+                        .compare_exchange(NIL, me, Ordering::SeqCst, Ordering::SeqCst)
+                        .is_ok()
+                });
+            }
+        }
+
+        fn post(&self) {
+            match self.0.swap(READY, Ordering::SeqCst) {
+                NIL | READY => {}
+                w => ThreadSched.ready(TaskId(w - 2)),
+            }
+        }
+    }
+
     #[test]
     fn ping_pong_many_times() {
         let s = ThreadSched::new();
-        let turn = Arc::new(AtomicU32::new(0));
-        let main = s.current();
-        let t2 = turn.clone();
-        let (tx, rx) = std::sync::mpsc::channel();
+        let ping = Arc::new((Sema(AtomicU32::new(0)), Sema(AtomicU32::new(0))));
+        let p2 = ping.clone();
         let h = s.spawn("pong", move || {
-            tx.send(ThreadSched.current()).unwrap();
-            for i in 0..10_000u32 {
-                ThreadSched.park(|| t2.load(Ordering::SeqCst) != 2 * i + 1);
-                assert_eq!(t2.load(Ordering::SeqCst), 2 * i + 1);
-                t2.store(2 * i + 2, Ordering::SeqCst);
-                ThreadSched.ready(main);
+            for _ in 0..20_000 {
+                p2.0.wait();
+                p2.1.post();
             }
         });
-        let pong = rx.recv().unwrap();
-        for i in 0..10_000u32 {
-            turn.store(2 * i + 1, Ordering::SeqCst);
-            ThreadSched.ready(pong);
-            s.park(|| turn.load(Ordering::SeqCst) != 2 * i + 2);
+        for _ in 0..20_000 {
+            ping.0.post();
+            ping.1.wait();
         }
         s.join(h);
     }
