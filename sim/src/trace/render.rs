@@ -492,6 +492,8 @@ const SVG_LEFT: usize = 56;
 const SVG_TOP: usize = 72;
 const SVG_LABEL_CHARS: usize = 34;
 const SVG_FAILURE_LINE_H: usize = 15;
+/// Approximate advance of one 11px monospace character.
+const SVG_CHAR_W: usize = 7;
 
 /// A self-contained SVG timeline of `trace`: one lane per task, one mark per event (hover
 /// for its full text), stale reads in red, full-width rows for time and timers, the failure
@@ -503,7 +505,14 @@ pub fn render_svg(trace: &Trace) -> String {
     let rows = rows(log);
     let lane_pos: BTreeMap<u32, usize> = lanes.iter().enumerate().map(|(i, t)| (*t, i)).collect();
     let fail = failure_lines(trace);
-    let width = SVG_LEFT + lanes.len().max(1) * SVG_LANE_W + 20;
+    let head = heading(trace);
+    let longest = head
+        .iter()
+        .chain(fail.iter())
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    let width = (SVG_LEFT + lanes.len().max(1) * SVG_LANE_W + 20).max(longest * SVG_CHAR_W + 16);
     let rows_bottom = SVG_TOP + rows.len() * SVG_ROW_H;
     let height = rows_bottom + 30 + fail.len() * SVG_FAILURE_LINE_H + 10;
     let lane_x = |i: usize| SVG_LEFT + i * SVG_LANE_W + 10;
@@ -523,7 +532,7 @@ pub fn render_svg(trace: &Trace) -> String {
          </style>\n",
     );
     let _ = writeln!(o, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
-    for (i, h) in heading(trace).iter().enumerate() {
+    for (i, h) in head.iter().enumerate() {
         let _ = writeln!(o, r#"<text x="8" y="{}">{}</text>"#, 16 + i * 15, xml(h));
     }
     for (i, t) in lanes.iter().enumerate() {
