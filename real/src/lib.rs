@@ -1,9 +1,32 @@
-//! netpoll-real: the core on real epoll/kqueue and OS threads.
+//! netpoll-real: the netpoll core on real epoll (Linux) or kqueue (macOS/BSD), a monotonic
+//! clock with a timer heap, and OS threads as tasks.
+//!
+//! * [`RealPlatform`] implements [`netpoll::platform::Platform`]: std atomics (plain fields are
+//!   `Relaxed` atomics), a futex lock, [`clock::RealClock`], the OS poller ([`PollerBackend`])
+//!   and [`sched::ThreadSched`]. Everything is statically dispatched and nothing on the
+//!   read/write/park/ready path allocates.
+//! * [`Runtime`] owns a [`NetPoll`] on that platform and the poller thread that blocks in the
+//!   OS poller, wakes parked tasks, and fires deadline timers.
+//!
+//! ```no_run
+//! use netpoll_real::{sys, Runtime};
+//! let rt = Runtime::new().unwrap();
+//! let (r, w) = sys::pipe().unwrap();
+//! let reader = rt.fd(r).unwrap();
+//! reader.set_read_deadline(Some(rt.now_ns() + 50_000_000)).unwrap();
+//! let mut buf = [0u8; 1];
+//! assert!(reader.read(&mut buf).unwrap_err().is_timeout());
+//! # let _ = w;
+//! ```
 
 #[macro_use]
 pub mod sys;
 
+pub mod clock;
 pub mod kqueue_translate;
+pub mod lock;
+pub mod sched;
+mod shared;
 
 // The one place where the OS backend is chosen.
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -28,5 +51,169 @@ pub mod kqueue;
 /// The OS poller of this target.
 pub type PollerBackend = kqueue::Kqueue;
 
-pub mod clock;
-pub mod sched;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+
+use netpoll::fd::{self, Fd};
+use netpoll::platform::{Clock, Platform, RawFd, TimerFiring, Word};
+use netpoll::{NetPoll, Protocol};
+
+pub use clock::RealClock;
+pub use lock::FutexLock;
+pub use sched::ThreadSched;
+pub use shared::{RelaxedCell, StdAtomicU32, StdAtomicUsize};
+
+/// The core's platform on this machine. See the crate documentation.
+#[derive(Debug)]
+pub struct RealPlatform {
+    backend: Arc<PollerBackend>,
+    clock: RealClock,
+    sched: ThreadSched,
+}
+
+impl RealPlatform {
+    /// Go: `netpollinit`: a new OS poller, a clock that can wake it, and the thread scheduler.
+    pub fn new() -> io::Result<RealPlatform> {
+        let backend = Arc::new(PollerBackend::new()?);
+        Ok(RealPlatform {
+            clock: RealClock::new(Some(backend.clone())),
+            backend,
+            sched: ThreadSched::new(),
+        })
+    }
+}
+
+impl Platform for RealPlatform {
+    type AtomicU32 = StdAtomicU32;
+    type AtomicUsize = StdAtomicUsize;
+    type Plain<T: Word> = RelaxedCell<T>;
+    type Lock = FutexLock;
+    type Clock = RealClock;
+    type Backend = PollerBackend;
+    type Sched = ThreadSched;
+
+    #[inline]
+    fn clock(&self) -> &RealClock {
+        &self.clock
+    }
+
+    #[inline]
+    fn backend(&self) -> &PollerBackend {
+        &self.backend
+    }
+
+    #[inline]
+    fn sched(&self) -> &ThreadSched {
+        &self.sched
+    }
+}
+
+/// The netpoll type on this platform.
+pub type RealNetPoll = NetPoll<RealPlatform>;
+/// The FD type on this platform.
+pub type RealFd = Fd<RealPlatform>;
+
+/// A netpoll instance plus the thread that polls the OS and fires deadline timers.
+///
+/// Dropping it (or [`Runtime::shutdown`]) stops and joins the poller thread. FDs still open
+/// keep the [`NetPoll`] alive, but nothing wakes their waiters any more: close them first.
+pub struct Runtime {
+    np: Arc<RealNetPoll>,
+    stop: Arc<AtomicBool>,
+    poller: Option<thread::JoinHandle<()>>,
+}
+
+impl Runtime {
+    /// A runtime running the fixed protocol.
+    pub fn new() -> io::Result<Runtime> {
+        Runtime::with_protocol(Protocol::Fixed)
+    }
+
+    /// A runtime running `protocol`.
+    pub fn with_protocol(protocol: Protocol) -> io::Result<Runtime> {
+        let np = Arc::new(NetPoll::new(RealPlatform::new()?, protocol));
+        let stop = Arc::new(AtomicBool::new(false));
+        let poller = {
+            let np = np.clone();
+            let stop = stop.clone();
+            thread::Builder::new()
+                .name("netpoll-poller".into())
+                .spawn(move || poller_loop(&np, &stop))?
+        };
+        Ok(Runtime {
+            np,
+            stop,
+            poller: Some(poller),
+        })
+    }
+
+    /// The netpoll instance (clone the `Arc` to share it with tasks).
+    pub fn netpoll(&self) -> &Arc<RealNetPoll> {
+        &self.np
+    }
+
+    /// The platform.
+    pub fn platform(&self) -> &RealPlatform {
+        self.np.platform()
+    }
+
+    /// The platform clock's current time: the scale of every deadline.
+    pub fn now_ns(&self) -> i64 {
+        self.np.platform().clock().now_ns()
+    }
+
+    /// Wrap a non-blocking `fd` in an [`Fd`] (registers it with the poller). On error the fd
+    /// is left open.
+    pub fn fd(&self, fd: RawFd) -> Result<RealFd, fd::Error> {
+        Fd::new(self.np.clone(), fd)
+    }
+
+    /// Stop the poller thread and wait for it. Idempotent.
+    pub fn shutdown(&mut self) {
+        if let Some(poller) = self.poller.take() {
+            self.stop.store(true, Ordering::SeqCst);
+            self.np.break_poll();
+            if let Err(payload) = poller.join() {
+                std::panic::resume_unwind(payload);
+            }
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            // Do not turn one panic into an abort with a second one from the poller.
+            if let Some(poller) = self.poller.take() {
+                self.stop.store(true, Ordering::SeqCst);
+                self.np.break_poll();
+                let _ = poller.join();
+            }
+        } else {
+            self.shutdown();
+        }
+    }
+}
+
+/// The poller thread (Go: the `netpoll` calls of `findrunnable` plus `checkTimers`): block in
+/// the OS poller until the next timer is due, ready the tasks it reports, fire due timers.
+fn poller_loop(np: &RealNetPoll, stop: &AtomicBool) {
+    let clock = np.platform().clock();
+    let mut due: Vec<TimerFiring> = Vec::new();
+    while !stop.load(Ordering::SeqCst) {
+        let delay_ns = clock.sleep_delay_ns();
+        // `shutdown` sets `stop` before its wake, and a wake is remembered until a blocking
+        // poll consumes it, so this cannot sleep through a shutdown.
+        let res = np.poll(delay_ns);
+        clock.woke();
+        if let Err(e) = res {
+            panic!("netpoll: poll failed: {e}");
+        }
+        clock.take_due(clock.now_ns(), &mut due);
+        for firing in due.drain(..) {
+            np.run_timer(firing);
+        }
+    }
+}

@@ -132,7 +132,6 @@ pub fn tcp_loopback_pair() -> io::Result<(RawFd, RawFd)> {
 
 /// Linux futex wait/wake on a 32-bit word (used by the platform lock).
 #[cfg(any(target_os = "linux", target_os = "android"))]
-#[allow(dead_code)] // used by the platform lock
 pub(crate) mod futex {
     use std::sync::atomic::AtomicU32;
 
