@@ -4,8 +4,8 @@
 mod trace_common;
 
 use netpoll_sim::trace::{
-    decode, decode_body, encode, encode_body, frame, read_file, write_file, TraceError,
-    FORMAT_VERSION, HEADER_LEN, MAGIC,
+    decode, decode_body, encode, encode_body, frame, read_file, render_svg, render_text,
+    write_file, TraceError, FORMAT_VERSION, HEADER_LEN, MAGIC,
 };
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -46,6 +46,11 @@ fn round_trip_bytes_and_file() {
             t.meta.schedule_index
         )
     );
+    // save_in creates the directory and names the file.
+    let nested = dir.join("a/b");
+    let saved = save_in(&nested, &t).unwrap();
+    assert_eq!(saved, nested.join(t.file_name()));
+    assert_eq!(read_file(&saved).unwrap(), t);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -254,6 +259,8 @@ fn fuzz_mutated_trace_never_panics() {
         };
         match r {
             Ok(t2) => {
+                // Whatever decodes also renders, without panicking.
+                let _ = (render_text(&t2), render_svg(&t2));
                 // Only a mutation that bincode cannot see (or that restores the original)
                 // decodes; a raw file mutation never does.
                 assert!(framed || t2 == t, "mutated file {i} decoded");
@@ -270,4 +277,34 @@ fn fuzz_mutated_trace_never_panics() {
         }
     }
     assert!(decoded_ok < CASES / 2, "{decoded_ok} mutations decoded");
+}
+
+/// Rendering a hostile trace (ids out of range, control characters, many tasks) neither
+/// panics nor breaks the layout.
+#[test]
+fn hostile_trace_renders() {
+    let mut t = trace_common::sb_trace();
+    t.events.tasks[0] = "evil\nname<&>".into();
+    t.events.locations.clear();
+    for (i, e) in t.events.events.iter_mut().enumerate() {
+        e.loc = u32::MAX - i as u32;
+        e.rank = 200;
+        e.candidates = 1;
+        e.step = u32::MAX - 3;
+    }
+    let mut e = t.events.events[0];
+    e.task = 1 << 30;
+    t.events.events.push(e);
+    let text = render_text(&t);
+    assert!(text.contains("evil?name<&>"), "{text}");
+    let svg = render_svg(&t);
+    assert!(svg.contains("evil?name&lt;&amp;&gt;"));
+    // Many tasks: a list instead of lanes.
+    for i in 0..100 {
+        let mut e = t.events.events[0];
+        e.task = i;
+        t.events.events.push(e);
+    }
+    let text = render_text(&t);
+    assert!(text.lines().all(|l| l.chars().count() < 400), "{text}");
 }

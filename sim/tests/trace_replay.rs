@@ -6,7 +6,8 @@ use netpoll_sim::trace::{
     compare_logs, read_file, render_svg, render_text, replay_file, replay_trace, replay_with,
     write_file, Divergence, ReplayError, TraceError,
 };
-use netpoll_sim::Failure;
+use netpoll_sim::trace::{Trace, TraceFailure, TraceMeta};
+use netpoll_sim::{Event, EventLog, EventOrd, Failure, Op, NONE};
 
 #[test]
 fn replay_reproduces_byte_for_byte() {
@@ -197,4 +198,152 @@ fn svg_is_self_contained_and_marks_stale_reads() {
         "no external refs"
     );
     assert_eq!(svg, render_svg(&t));
+}
+
+/// A hand-made trace with everything the swimlane shows: a timer armed and firing, virtual
+/// time advancing, a sleep, a stale read of an older (non-initial) store, a negative word.
+fn timers_trace() -> Trace {
+    const T0: u64 = 1_000_000_000;
+    let ev = |step, task, op| Event {
+        step,
+        task,
+        op,
+        ord: EventOrd::None,
+        loc: NONE,
+        read: None,
+        written: None,
+        rank: 0,
+        candidates: 0,
+        other: NONE,
+    };
+    let events = vec![
+        ev(0, 0, Op::Start),
+        Event {
+            other: 1,
+            ..ev(1, 0, Op::Spawn)
+        },
+        Event {
+            read: Some(T0 + 5_000_000),
+            written: Some(0),
+            ..ev(2, 0, Op::TimerAdd)
+        },
+        Event {
+            ord: EventOrd::SeqCst,
+            loc: 1,
+            written: Some(1),
+            ..ev(3, 0, Op::Store)
+        },
+        Event {
+            ord: EventOrd::SeqCst,
+            loc: 1,
+            written: Some(2),
+            ..ev(4, 0, Op::Store)
+        },
+        ev(4, 1, Op::Start),
+        Event {
+            ord: EventOrd::SeqCst,
+            loc: 1,
+            read: Some(1),
+            rank: 1,
+            candidates: 3,
+            ..ev(5, 1, Op::Load)
+        },
+        ev(6, 1, Op::Park),
+        Event {
+            written: Some(T0 + 10_000_000),
+            ..ev(7, 0, Op::Sleep)
+        },
+        Event {
+            written: Some(T0 + 5_000_000),
+            ..ev(7, NONE, Op::TimeAdvance)
+        },
+        ev(7, 2, Op::Start),
+        Event {
+            ord: EventOrd::Relaxed,
+            loc: 0,
+            written: Some(u64::MAX),
+            ..ev(8, 2, Op::Store)
+        },
+        Event {
+            other: 1,
+            ..ev(9, 2, Op::Ready)
+        },
+        ev(9, 2, Op::Finish),
+    ];
+    Trace {
+        meta: TraceMeta {
+            scenario: "hand-made".into(),
+            protocol: "".into(),
+            memory: "c11".into(),
+            strategy: "random".into(),
+            seed: 1,
+            schedule_index: 2,
+            max_steps: 1000,
+            fail_on_data_race: false,
+            crate_version: "0.0.0".into(),
+        },
+        choices: vec![],
+        events: EventLog {
+            tasks: vec!["main".into(), "poller".into(), "deadline".into()],
+            locations: vec!["pd0.rd".into(), "pd0.closing".into()],
+            events,
+        },
+        failure: TraceFailure {
+            kind: "deadlock".into(),
+            message: "deadlock: first\n  second".into(),
+        },
+    }
+}
+
+#[test]
+fn swimlane_shows_time_timers_and_older_stores() {
+    let text = render_text(&timers_trace());
+    insta::assert_snapshot!(text, @r"
+trace: hand-made, memory c11, strategy random, seed 1, schedule 2
+0 choices, 14 events, written by netpoll-sim 0.0.0
+
+step  main                        poller                      deadline
+----  --------------------------  --------------------------  --------------------------
+   0  start
+   1  spawn poller
+   2  timer #0 armed for +5ms
+   3  store(sc) pd0.closing := 1
+   4  store(sc) pd0.closing := 2
+   4  |                           start
+   5  |                           load(sc) pd0.closing = 1  (stale: 1 of 3, newest is 2 from step 4; read the store of step 3)
+   6  |                           park
+   7  sleep until +10ms           |
+   7  == time advances to +5ms ===========================================================
+   7  == timer fires: deadline starts ====================================================
+   7  |                           |                           start
+   8  |                           |                           store(rlx) pd0.rd := -1
+   9  |                           |                           ready poller
+   9  |                           |                           finish
+------------------------------------------------------------------------------------------
+FAILURE (deadlock)
+  deadlock: first
+    second
+");
+}
+
+#[test]
+fn replay_that_stops_failing_still_names_the_first_differing_step() {
+    let t = trace_common::sb_trace();
+    let changed = || {
+        netpoll_sim::thread::yield_now();
+    };
+    match replay_trace(&t, changed) {
+        Err(ReplayError::Diverged(Divergence::Event {
+            index: 1,
+            expected,
+            actual,
+            ..
+        })) => {
+            assert!(
+                expected.contains("spawn left") && actual.contains("yield"),
+                "{expected} / {actual}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
 }

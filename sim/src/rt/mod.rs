@@ -148,11 +148,6 @@ pub(crate) fn with<R>(f: impl FnOnce(&mut Exec) -> R) -> R {
     })
 }
 
-/// Whether an execution is installed on this thread.
-pub(crate) fn active() -> bool {
-    EXEC.with(|c| c.try_borrow().map(|b| b.is_some()).unwrap_or(true))
-}
-
 /// Suspend the running task and switch to the engine. Unwinds the task if the engine is
 /// aborting the execution.
 fn suspend(y: *const Yld) {
@@ -754,9 +749,10 @@ pub(crate) fn lock(id: u32) {
                 None
             } else {
                 if first {
+                    let (loc, owner) = (lk.loc, lk.owner.unwrap_or(NONE));
                     let mut ev = e.ev(Op::LockBlocked);
-                    ev.loc = lk.loc;
-                    ev.other = lk.owner.unwrap_or(NONE);
+                    ev.loc = loc;
+                    ev.other = owner;
                     e.log(ev);
                 }
                 e.tasks[me as usize].status = Status::BlockedLock(id);
@@ -801,9 +797,7 @@ pub(crate) fn unlock(id: u32) {
         let clock = e.tasks[me as usize].clock;
         let lk = &mut e.mem.locks[id as usize];
         if lk.owner != Some(me) && !aborting {
-            let msg = format!("netpoll-sim: task {me} unlocks {} which it does not hold", lk.name);
-            drop(lk);
-            panic!("{msg}");
+            panic!("netpoll-sim: task {me} unlocks {} which it does not hold", lk.name);
         }
         lk.owner = None;
         lk.vc = clock;

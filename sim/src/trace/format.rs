@@ -453,3 +453,13 @@ pub fn write_file(path: impl AsRef<Path>, trace: &Trace) -> Result<(), TraceErro
         TraceError::io(path, &e)
     })
 }
+
+/// Save `trace` atomically in `dir` (created if missing) under [`Trace::file_name`]; returns
+/// the file's path.
+pub fn save_in(dir: impl AsRef<Path>, trace: &Trace) -> Result<PathBuf, TraceError> {
+    let dir = dir.as_ref();
+    std::fs::create_dir_all(dir).map_err(|e| TraceError::io(dir, &e))?;
+    let path = dir.join(trace.file_name());
+    write_file(&path, trace)?;
+    Ok(path)
+}

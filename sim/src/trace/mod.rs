@@ -11,11 +11,11 @@ pub mod render;
 pub mod replay;
 
 pub use format::{
-    decode, decode_body, encode, encode_body, failure_kind, frame, read_file, write_file, Trace,
-    TraceError, TraceFailure, TraceMeta, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_BODY_BYTES,
+    decode, decode_body, encode, encode_body, failure_kind, frame, read_file, save_in, write_file,
+    Trace, TraceError, TraceFailure, TraceMeta, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_BODY_BYTES,
 };
 pub use render::{describe_event, render_svg, render_text};
 pub use replay::{
     check_identity, check_run, compare_logs, replay_builder, replay_file, replay_trace,
-    replay_with, Divergence, ReplayError, ReplayRun,
+    replay_with, run_choices, Divergence, ReplayError, ReplayRun,
 };

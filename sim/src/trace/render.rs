@@ -24,6 +24,9 @@ const MAX_LANE_WIDTH: usize = 40;
 const LANE_GAP: usize = 2;
 /// Width of a full-width row when there are few tasks.
 const MIN_FULL_WIDTH: usize = 60;
+/// With more tasks than this the swimlane would be unreadable (and a hostile file could make
+/// it huge): the rows are listed as `step task: event` instead.
+const MAX_TEXT_LANES: usize = 24;
 
 /// A word as shown: signed when it only makes sense as a negative i64.
 fn word(v: u64) -> String {
@@ -365,7 +368,9 @@ pub fn render_text(trace: &Trace) -> String {
     }
     for r in &rows {
         if let Row::Task { text, .. } = r {
-            width = width.max(text.chars().count().min(MAX_LANE_WIDTH));
+            // A stale read's explanation may run on into the lanes to its right.
+            let core = text.split("  (").next().unwrap_or(text);
+            width = width.max(core.chars().count().min(MAX_LANE_WIDTH));
         }
     }
     let col = width + LANE_GAP;
@@ -378,6 +383,16 @@ pub fn render_text(trace: &Trace) -> String {
         out.push('\n');
     }
     out.push('\n');
+    if lanes.len() > MAX_TEXT_LANES {
+        render_list(&mut out, &n, &rows, step_w);
+        out.push_str(&"-".repeat(MIN_FULL_WIDTH));
+        out.push('\n');
+        for l in failure_lines(trace) {
+            out.push_str(&l);
+            out.push('\n');
+        }
+        return out;
+    }
 
     // Header: names, then rules.
     let mut names = format!("{:>step_w$}", "step");
@@ -448,6 +463,22 @@ pub fn render_text(trace: &Trace) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The rows as a list, for runs with too many tasks for lanes.
+fn render_list(out: &mut String, n: &Names<'_>, rows: &[Row], step_w: usize) {
+    for r in rows {
+        match r {
+            Row::Full { step, text } => {
+                let _ = writeln!(out, "{step:>step_w$}  == {text} ==");
+            }
+            Row::Task {
+                step, task, text, ..
+            } => {
+                let _ = writeln!(out, "{step:>step_w$}  {}: {text}", n.task(*task));
+            }
+        }
+    }
 }
 
 fn pad_to(s: &mut String, col: usize) {

@@ -5,16 +5,18 @@
 //! identical; otherwise the first difference is named — the first event whose encoding
 //! differs (with both events rendered), a log that ends early or runs on, or a task or
 //! location name that changed. [`replay_with`] runs any closure on the recorded choices;
-//! [`replay_trace`] and [`replay_file`] run a check closure on the engine through
-//! [`Builder::replay`].
+//! [`replay_trace`] and [`replay_file`] run a check closure on the engine ([`run_choices`]).
 
 use super::format::{read_file, Trace, TraceError};
 use super::render::describe_event;
+use crate::explore::replay::ReplaySource;
 use crate::report::Failure;
 use crate::rt::log::{Choice, Event, EventLog};
+use crate::rt::{Engine, ExecConfig};
 use crate::{Builder, MemoryModel};
 use std::fmt;
 use std::path::Path;
+use std::rc::Rc;
 
 /// The first difference between the recorded run and the replayed one.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -300,21 +302,35 @@ pub fn replay_builder(trace: &Trace) -> Result<Builder, ReplayError> {
         .schedules(1))
 }
 
+/// Run the check closure `f` once on the engine, feeding it `choices` strictly (a choice
+/// whose kind or number of options differs from the recording makes the run fail with
+/// [`Failure::ReplayDiverged`]), and return its event log and failure — whether it failed
+/// or not. `builder` gives the memory model, step limit and race setting.
+///
+/// Must be called outside any simulation.
+pub fn run_choices(
+    builder: &Builder,
+    choices: &[Choice],
+    f: impl Fn() + 'static,
+) -> (EventLog, Option<Failure>) {
+    let cfg = ExecConfig {
+        memory: builder.memory,
+        max_steps: builder.max_steps,
+        fail_on_race: builder.fail_on_data_race,
+    };
+    let mut engine = Engine::new(cfg, Box::new(ReplaySource::new(choices.to_vec())));
+    let f: Rc<dyn Fn()> = Rc::new(f);
+    engine.begin(0);
+    let out = engine.run(&f);
+    let log = engine.with(|e| e.event_log());
+    (log, out.failure)
+}
+
 /// Replay `trace` on the engine with the check closure `f` (the scenario the trace was
 /// recorded from) and compare the run with the recording.
-///
-/// Limitation: [`Builder::replay`] returns the event log only of a failing run, so a replay
-/// that no longer fails is reported as [`Divergence::Failure`] (`none`) without naming the
-/// first differing step.
 pub fn replay_trace<F: Fn() + 'static>(trace: &Trace, f: F) -> Result<ReplayRun, ReplayError> {
     let b = replay_builder(trace)?;
-    replay_with(trace, |choices| {
-        let report = b.replay(choices, f);
-        match report.first_failure {
-            Some(info) => (info.log, Some(info.failure)),
-            None => (trace.events.clone(), None),
-        }
-    })
+    replay_with(trace, |choices| run_choices(&b, choices, f))
 }
 
 /// Read the trace at `path`, refuse it unless it is of `scenario` and `protocol`, and replay

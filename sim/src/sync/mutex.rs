@@ -1,0 +1,110 @@
+//! A simulated mutex: lock acquires, unlock releases; blocking is a scheduling point.
+
+use crate::rt;
+use netpoll::LocName;
+use std::cell::UnsafeCell;
+use std::ops::{Deref, DerefMut};
+use std::sync::LockResult;
+
+/// A raw lock (Go's runtime `mutex`), named for traces.
+#[derive(Debug)]
+pub struct RawMutex {
+    id: u32,
+}
+
+impl RawMutex {
+    /// A new, unlocked lock named `name`.
+    pub fn named(name: LocName) -> Self {
+        RawMutex { id: rt::with(|e| e.mem.new_lock(name)) }
+    }
+    /// Acquire, blocking while another task holds it.
+    #[track_caller]
+    pub fn lock(&self) {
+        rt::lock(self.id)
+    }
+    /// Acquire if free.
+    pub fn try_lock(&self) -> bool {
+        rt::try_lock(self.id)
+    }
+    /// Release (the caller must hold it).
+    pub fn unlock(&self) {
+        rt::unlock(self.id)
+    }
+}
+
+impl netpoll::RawLock for RawMutex {
+    fn new(name: LocName) -> Self {
+        RawMutex::named(name)
+    }
+    #[track_caller]
+    fn lock(&self) {
+        RawMutex::lock(self)
+    }
+    fn unlock(&self) {
+        RawMutex::unlock(self)
+    }
+}
+
+/// A simulated `std::sync::Mutex`. Never poisoned: a panic ends the schedule as a failure.
+#[derive(Debug)]
+pub struct Mutex<T> {
+    raw: RawMutex,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: the data is only reached through a guard, and the simulated lock gives one task at a
+// time a guard; tasks of one execution run on one OS thread, one at a time, but a `Mutex` may
+// be moved to or shared with another thread like `std`'s, hence the same bounds.
+unsafe impl<T: Send> Sync for Mutex<T> {}
+// SAFETY: as for `Sync`; moving the mutex moves the data.
+unsafe impl<T: Send> Send for Mutex<T> {}
+
+impl<T> Mutex<T> {
+    /// A new, unlocked mutex holding `v`.
+    pub fn new(v: T) -> Self {
+        let name = rt::with(|e| LocName::indexed("mutex", e.mem.location_count(), ""));
+        Mutex { raw: RawMutex::named(name), data: UnsafeCell::new(v) }
+    }
+    /// A new mutex named `name` in traces.
+    pub fn named(v: T, name: LocName) -> Self {
+        Mutex { raw: RawMutex::named(name), data: UnsafeCell::new(v) }
+    }
+    /// Acquire (a scheduling point; blocks while another task holds it).
+    #[track_caller]
+    pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
+        self.raw.lock();
+        Ok(MutexGuard { m: self })
+    }
+    /// Consume the mutex, returning the data.
+    pub fn into_inner(self) -> T {
+        self.data.into_inner()
+    }
+}
+
+/// Holds a [`Mutex`]; unlocks (a scheduling point) when dropped.
+#[derive(Debug)]
+pub struct MutexGuard<'a, T> {
+    m: &'a Mutex<T>,
+}
+
+impl<T> Deref for MutexGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard exists only while this task holds the lock, so no other reference
+        // to the data is live.
+        unsafe { &*self.m.data.get() }
+    }
+}
+
+impl<T> DerefMut for MutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in `deref`, and `&mut self` makes this the only access through the guard.
+        unsafe { &mut *self.m.data.get() }
+    }
+}
+
+impl<T> Drop for MutexGuard<'_, T> {
+    fn drop(&mut self) {
+        self.m.raw.unlock();
+    }
+}
