@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use netpoll::platform::{Backend, Event, Mode, RawFd, Token};
 
+use crate::inject::Injected;
 use crate::sys;
 
 /// The epoll data word of the eventfd. No pd token can take this value: a pd's cache index
@@ -63,6 +64,8 @@ pub struct Epoll {
     /// Go: `netpollWakeSig`. 1 while a wake-up is pending in the eventfd, so that concurrent
     /// `wake` calls write it only once.
     wake_sig: AtomicU32,
+    /// Test-injected events (see [`crate::inject`]).
+    injected: Injected,
 }
 
 impl Epoll {
@@ -82,6 +85,7 @@ impl Epoll {
             epfd,
             eventfd,
             wake_sig: AtomicU32::new(0),
+            injected: Injected::default(),
         };
         let mut ev = libc::epoll_event {
             events: libc::EPOLLIN as u32,
@@ -98,6 +102,15 @@ impl Epoll {
         // EAGAIN means another poll already drained it: fine.
         let _ = sys::read(self.eventfd, &mut buf);
         self.wake_sig.store(0, Ordering::SeqCst);
+    }
+}
+
+impl Epoll {
+    /// Fault injection: make the next `poll` report `ev` (before any kernel event), and wake
+    /// a blocked poll. Used to re-deliver a stale event after its fd number was reused.
+    pub fn inject(&self, ev: Event) {
+        self.injected.push(ev);
+        self.wake();
     }
 }
 
@@ -125,6 +138,13 @@ impl Backend for Epoll {
     }
 
     fn poll(&self, delay_ns: i64, events: &mut Vec<Event>) -> io::Result<usize> {
+        let before = events.len();
+        // Injected events are reported now: do not block for more.
+        let delay_ns = if self.injected.drain_into(events) {
+            0
+        } else {
+            delay_ns
+        };
         let mut buf = [libc::epoll_event { events: 0, u64: 0 }; EVENTS_PER_POLL];
         let timeout = timeout_ms(delay_ns);
         // SAFETY: `buf` has room for EVENTS_PER_POLL events, which is the max passed.
@@ -137,10 +157,9 @@ impl Backend for Epoll {
             Ok(n) => n as usize,
             // Go returns an empty list on EINTR when it was asked to wait, and retries a
             // non-blocking poll; either way the caller just sees no events.
-            Err(e) if e.raw_os_error() == Some(libc::EINTR) => return Ok(0),
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => 0,
             Err(e) => return Err(e),
         };
-        let before = events.len();
         for ev in &buf[..n] {
             let (bits, data) = (ev.events, ev.u64);
             if data == WAKE_TOKEN {

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use netpoll::platform::{Backend, Event, RawFd, Token};
 
+use crate::inject::Injected;
 use crate::kqueue_translate::{self, Filter, Translated};
 use crate::sys;
 
@@ -28,6 +29,8 @@ pub struct Kqueue {
     kq: RawFd,
     /// Go: `netpollWakeSig`: 1 while a wake-up is pending.
     wake_sig: AtomicU32,
+    /// Test-injected events (see [`crate::inject`]).
+    injected: Injected,
 }
 
 fn kevent(ident: usize, filter: i16, flags: u16, fflags: u32, udata: u64) -> libc::kevent {
@@ -58,6 +61,7 @@ impl Kqueue {
         let this = Kqueue {
             kq,
             wake_sig: AtomicU32::new(0),
+            injected: Injected::default(),
         };
         sys::set_cloexec(kq)?;
         let ev = kevent(
@@ -82,6 +86,15 @@ impl Kqueue {
             ptr::null()
         ))
         .map(drop)
+    }
+}
+
+impl Kqueue {
+    /// Fault injection: make the next `poll` report `ev` (before any kernel event), and wake
+    /// a blocked poll. Used to re-deliver a stale event after its fd number was reused.
+    pub fn inject(&self, ev: Event) {
+        self.injected.push(ev);
+        self.wake();
     }
 }
 
@@ -114,6 +127,13 @@ impl Backend for Kqueue {
     }
 
     fn poll(&self, delay_ns: i64, events: &mut Vec<Event>) -> io::Result<usize> {
+        let before = events.len();
+        // Injected events are reported now: do not block for more.
+        let delay_ns = if self.injected.drain_into(events) {
+            0
+        } else {
+            delay_ns
+        };
         let ts;
         let tp = match kqueue_translate::timeout(delay_ns) {
             None => ptr::null(),
@@ -138,10 +158,9 @@ impl Backend for Kqueue {
             tp
         )) {
             Ok(n) => n as usize,
-            Err(e) if e.raw_os_error() == Some(libc::EINTR) => return Ok(0),
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => 0,
             Err(e) => return Err(e),
         };
-        let before = events.len();
         for ev in &buf[..n] {
             let filter = decode_filter(ev.filter as i16);
             match kqueue_translate::translate(filter, ev.flags as u16, ev.udata as usize as u64) {

@@ -23,10 +23,12 @@
 pub mod sys;
 
 pub mod clock;
+mod inject;
 pub mod kqueue_translate;
 pub mod lock;
 pub mod sched;
 mod shared;
+pub mod testing;
 
 // The one place where the OS backend is chosen.
 #[cfg(any(target_os = "linux", target_os = "android"))]
