@@ -4,14 +4,14 @@
 mod trace_common;
 
 use netpoll_sim::trace::{
-    decode, decode_body, encode, encode_body, frame, read_file, render_svg, render_text,
+    decode, decode_body, encode, encode_body, frame, read_file, render_svg, render_text, save_in,
     write_file, TraceError, FORMAT_VERSION, HEADER_LEN, MAGIC,
 };
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::path::PathBuf;
 
-/// A fresh empty directory under the target directory.
+/// A fresh empty directory under the system temporary directory.
 fn scratch_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("netpoll-sim-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);

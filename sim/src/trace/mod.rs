@@ -1,6 +1,6 @@
 //! Traces: a failing schedule saved to a file, replayed byte for byte, and rendered.
 //!
-//! * [`format`]: the file format (`NPTRACE`, a version, checksums, bincode body) and its
+//! * [`format`](mod@format): the file format (`NPTRACE`, a version, checksums, bincode body) and its
 //!   typed decoding errors; writing is atomic.
 //! * [`replay`]: feeding a trace's choices back and comparing the new event log with the
 //!   recorded one, naming the first differing step.
