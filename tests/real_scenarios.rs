@@ -1,0 +1,49 @@
+//! The scenarios of `netpoll::scenarios`, written once against the generic API, run on real
+//! epoll and OS threads with the fixed protocol. They must pass every time.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use netpoll::{scenarios, Protocol};
+use netpoll_real::Runtime;
+
+/// Run `name` `rounds` times on a fresh runtime, failing (not hanging) if a round takes longer
+/// than `limit`.
+fn run_rounds(name: &'static str, rounds: usize, limit: Duration) {
+    let rt = Runtime::with_protocol(Protocol::Fixed).expect("runtime");
+    let np = rt.netpoll().clone();
+    let (tx, rx) = mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        for round in 0..rounds {
+            scenarios::run(name, &np).expect("known scenario");
+            tx.send(round).expect("report progress");
+        }
+    });
+    for round in 0..rounds {
+        match rx.recv_timeout(limit) {
+            Ok(r) => assert_eq!(r, round),
+            Err(_) => panic!("{name}: round {round} did not finish within {limit:?} (hang)"),
+        }
+    }
+    worker.join().expect("scenario thread panicked");
+    assert_eq!(rt.netpoll().waiters(), 0, "{name}: waiters count back to 0");
+}
+
+#[test]
+fn close_unblocks_read_on_real_epoll() {
+    run_rounds("close-unblocks-read", 200, Duration::from_secs(10));
+}
+
+#[test]
+fn deadline_unblocks_read_on_real_epoll() {
+    // Each round sleeps DEADLINE_NS (1 ms).
+    run_rounds("deadline-unblocks-read", 100, Duration::from_secs(10));
+}
+
+#[test]
+fn unknown_scenario_is_an_error() {
+    let rt = Runtime::new().expect("runtime");
+    let err = scenarios::run("no-such", rt.netpoll()).unwrap_err();
+    assert!(err.contains("unknown scenario 'no-such'"), "{err}");
+    assert!(err.contains("close-unblocks-read"), "{err}");
+}
