@@ -15,9 +15,10 @@ use std::str::FromStr;
 use std::time::Instant;
 
 /// How schedules are chosen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Strategy {
     /// Every choice uniformly random from a seeded ChaCha stream (one stream per schedule).
+    #[default]
     Random,
     /// PCT with depth [`Builder::pct_depth`]: random task priorities plus `depth - 1` priority
     /// change points; non-schedule choices uniformly random.
@@ -35,7 +36,9 @@ impl FromStr for Strategy {
             "random" => Ok(Strategy::Random),
             "pct" => Ok(Strategy::Pct),
             "dfs" => Ok(Strategy::Dfs),
-            _ => Err(format!("unknown strategy {s:?} (expected random, pct or dfs)")),
+            _ => Err(format!(
+                "unknown strategy {s:?} (expected random, pct or dfs)"
+            )),
         }
     }
 }
@@ -92,7 +95,11 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "netpoll-sim: bad {}={:?}: {}", self.var, self.value, self.reason)
+        write!(
+            f,
+            "netpoll-sim: bad {}={:?}: {}",
+            self.var, self.value, self.reason
+        )
     }
 }
 
@@ -299,7 +306,10 @@ impl Builder {
     /// Run one schedule of `f` from a recorded choice sequence. A mismatch between the
     /// recording and the run is reported as [`Failure::ReplayDiverged`](crate::Failure).
     pub fn replay<F: Fn() + 'static>(&self, choices: &[Choice], f: F) -> Report {
-        self.run_phases(Rc::new(f), vec![Box::new(ReplaySource::new(choices.to_vec()))])
+        self.run_phases(
+            Rc::new(f),
+            vec![Box::new(ReplaySource::new(choices.to_vec()))],
+        )
     }
 
     fn run_phases(&self, f: Rc<dyn Fn()>, phases: Vec<Box<dyn ChoiceSource>>) -> Report {
@@ -344,11 +354,5 @@ impl Builder {
         report.complete = complete;
         report.elapsed = start.elapsed();
         report
-    }
-}
-
-impl Default for Strategy {
-    fn default() -> Self {
-        Strategy::Random
     }
 }

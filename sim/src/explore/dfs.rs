@@ -32,7 +32,13 @@ pub(crate) struct DfsSource {
 
 impl DfsSource {
     pub(crate) fn new(bound: Option<u32>) -> Self {
-        DfsSource { stack: Vec::new(), pos: 0, bound, started: false, diverged: None }
+        DfsSource {
+            stack: Vec::new(),
+            pos: 0,
+            bound,
+            started: false,
+            diverged: None,
+        }
     }
 
     /// Move to the next sequence; false when every one has been run.
@@ -44,7 +50,10 @@ impl DfsSource {
             if next < top.n {
                 let extra = top.preemptive as u32;
                 if self.bound.is_none_or(|b| prefix + extra <= b) {
-                    self.stack.push(Entry { chosen: next, ..top });
+                    self.stack.push(Entry {
+                        chosen: next,
+                        ..top
+                    });
                     return true;
                 }
             }
@@ -75,7 +84,11 @@ impl ChoiceSource for DfsSource {
             }
             return (e.chosen as usize).min(ctx.n - 1);
         }
-        self.stack.push(Entry { chosen: 0, n: ctx.n as u32, preemptive: ctx.preemptive });
+        self.stack.push(Entry {
+            chosen: 0,
+            n: ctx.n as u32,
+            preemptive: ctx.preemptive,
+        });
         0
     }
 

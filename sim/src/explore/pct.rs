@@ -78,7 +78,11 @@ impl ChoiceSource for PctSource {
         let mut best = 0;
         for (i, &t) in ctx.tasks.iter().enumerate() {
             let p = self.priorities.get(t as usize).copied().unwrap_or(0);
-            let bp = self.priorities.get(ctx.tasks[best] as usize).copied().unwrap_or(0);
+            let bp = self
+                .priorities
+                .get(ctx.tasks[best] as usize)
+                .copied()
+                .unwrap_or(0);
             if p > bp {
                 best = i;
             }

@@ -12,7 +12,10 @@ pub(crate) struct RandomSource {
 
 impl RandomSource {
     pub(crate) fn new(seed: u64) -> Self {
-        RandomSource { seed, rng: ChaCha8Rng::seed_from_u64(seed) }
+        RandomSource {
+            seed,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        }
     }
 }
 

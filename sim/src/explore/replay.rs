@@ -12,7 +12,12 @@ pub(crate) struct ReplaySource {
 
 impl ReplaySource {
     pub(crate) fn new(choices: Vec<Choice>) -> Self {
-        ReplaySource { choices, pos: 0, started: false, diverged: None }
+        ReplaySource {
+            choices,
+            pos: 0,
+            started: false,
+            diverged: None,
+        }
     }
 }
 

@@ -47,7 +47,11 @@ impl Exec {
         if sc {
             self.mem.last_sc_write.set(s, clock.get(s));
         }
-        let cap = if self.mem.mode == MemoryModel::Sc { 1 } else { HISTORY_CAP };
+        let cap = if self.mem.mode == MemoryModel::Sc {
+            1
+        } else {
+            HISTORY_CAP
+        };
         let l = &mut self.mem.locs[loc as usize];
         if sc {
             // Every store that happens-before an SC store joins the SC order.
@@ -86,8 +90,12 @@ impl Exec {
         for (i, s) in h.iter().enumerate().rev() {
             buf[n] = i as u8;
             n += 1;
-            let seen_by_earlier_load =
-                s.first_load.0.iter().zip(task.clock.0.iter()).any(|(&f, &c)| f != 0 && f <= c);
+            let seen_by_earlier_load = s
+                .first_load
+                .0
+                .iter()
+                .zip(task.clock.0.iter())
+                .any(|(&f, &c)| f != 0 && f <= c);
             if s.ts <= task.clock.get(s.slot)
                 || seen_by_earlier_load
                 || (s.is_sc && s.ts <= task.write_sc.get(s.slot))
@@ -138,7 +146,11 @@ impl Exec {
     /// Atomic store.
     pub(crate) fn atomic_store(&mut self, loc: u32, val: u64, ord: Ordering) {
         let me = self.cur as usize;
-        let sync = if is_release(ord) { self.tasks[me].clock } else { self.tasks[me].fence_rel };
+        let sync = if is_release(ord) {
+            self.tasks[me].clock
+        } else {
+            self.tasks[me].fence_rel
+        };
         self.push_store(loc, val, ord == Ordering::SeqCst, sync);
         let mut ev = self.ev(Op::Store);
         ev.ord = ord.into();
@@ -184,7 +196,11 @@ impl Exec {
         // Release sequence: the new store carries what the one it replaces released.
         let mut sync = self.mem.locs[loc as usize].history[idx].sync;
         let task = &self.tasks[me];
-        sync.join(if is_release(success) { &task.clock } else { &task.fence_rel });
+        sync.join(if is_release(success) {
+            &task.clock
+        } else {
+            &task.fence_rel
+        });
         self.push_store(loc, new, sc, sync);
         let mut ev = self.ev(Op::Rmw);
         ev.ord = success.into();

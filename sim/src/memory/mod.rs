@@ -132,7 +132,12 @@ impl Memory {
     pub(crate) fn new_lock(&mut self, name: LocName) -> u32 {
         let loc = self.new_location(name, 0);
         let id = self.locks.len() as u32;
-        self.locks.push(LockState { name, loc, owner: None, vc: VClock::ZERO });
+        self.locks.push(LockState {
+            name,
+            loc,
+            owner: None,
+            vc: VClock::ZERO,
+        });
         id
     }
 
@@ -148,7 +153,10 @@ impl Memory {
     }
 
     pub(crate) fn location_names(&self) -> Vec<String> {
-        self.locs[..self.n_locs].iter().map(|l| l.name.to_string()).collect()
+        self.locs[..self.n_locs]
+            .iter()
+            .map(|l| l.name.to_string())
+            .collect()
     }
 }
 

@@ -2,10 +2,10 @@
 //! write and the clock of the reads since it; an access races when an earlier conflicting one
 //! does not happen-before it.
 
+use crate::report::Failure;
 use crate::rt::log::Op;
 use crate::rt::vc::{slot, VClock};
 use crate::rt::Exec;
-use crate::report::Failure;
 
 #[derive(Clone, Copy)]
 pub(crate) struct RaceState {
@@ -18,7 +18,11 @@ pub(crate) struct RaceState {
 
 impl Default for RaceState {
     fn default() -> Self {
-        RaceState { write_slot: 0, write_ts: 0, reads: VClock::ZERO }
+        RaceState {
+            write_slot: 0,
+            write_ts: 0,
+            reads: VClock::ZERO,
+        }
     }
 }
 
@@ -58,7 +62,12 @@ impl Exec {
             if self.cfg.fail_on_race {
                 let location = self.mem.loc(loc).name.to_string();
                 let step = self.step as u32;
-                self.fail(Failure::DataRace { location, task: me, other: other_task, step });
+                self.fail(Failure::DataRace {
+                    location,
+                    task: me,
+                    other: other_task,
+                    step,
+                });
             }
         }
     }

@@ -246,14 +246,22 @@ impl Exec {
         let ctx = ChoiceCtx {
             kind,
             n,
-            tasks: if kind == ChoiceKind::Schedule { &self.runnable } else { &[] },
+            tasks: if kind == ChoiceKind::Schedule {
+                &self.runnable
+            } else {
+                &[]
+            },
             preemptive,
             current: self.cur,
             step: self.step,
         };
         let c = self.source.choose(&ctx);
         debug_assert!(c < n);
-        self.choices.push(Choice { kind, n: n as u32, chosen: c as u32 });
+        self.choices.push(Choice {
+            kind,
+            n: n as u32,
+            chosen: c as u32,
+        });
         c
     }
 
@@ -273,9 +281,8 @@ impl Exec {
         let mut best: Option<usize> = None;
         for (i, t) in self.timers.iter().enumerate() {
             if t.when_ns <= self.now_ns
-                && best.is_none_or(|b| {
-                    (t.when_ns, t.id) < (self.timers[b].when_ns, self.timers[b].id)
-                })
+                && best
+                    .is_none_or(|b| (t.when_ns, t.id) < (self.timers[b].when_ns, self.timers[b].id))
             {
                 best = Some(i);
             }
@@ -296,7 +303,9 @@ impl Exec {
             return Some(y);
         }
         if self.step > self.cfg.max_steps {
-            self.fail(Failure::StepLimit { max_steps: self.cfg.max_steps });
+            self.fail(Failure::StepLimit {
+                max_steps: self.cfg.max_steps,
+            });
             return Some(y);
         }
         if !self.timers.is_empty() {
@@ -519,7 +528,10 @@ impl Engine {
             *b = Some(Box::new(Exec::new(cfg, source)));
         });
         let stacks = STACK_POOL.with(|p| std::mem::take(&mut *p.borrow_mut()));
-        Engine { coros: Vec::new(), stacks }
+        Engine {
+            coros: Vec::new(),
+            stacks,
+        }
     }
 
     /// Access the installed state (between schedules).
@@ -565,7 +577,11 @@ impl Engine {
             if let Some(msg) = e.source.divergence() {
                 e.failure = Some(Failure::ReplayDiverged { message: msg });
             }
-            Outcome { steps: e.step, races: e.races, failure: e.failure.clone() }
+            Outcome {
+                steps: e.step,
+                races: e.races,
+                failure: e.failure.clone(),
+            }
         })
     }
 
@@ -605,7 +621,9 @@ impl Engine {
                 });
                 if let Err(p) = catch_unwind(AssertUnwindSafe(f)) {
                     if !p.is::<Abort>() {
-                        let location = PANIC_SITE.with(|s| s.borrow_mut().take()).unwrap_or_default();
+                        let location = PANIC_SITE
+                            .with(|s| s.borrow_mut().take())
+                            .unwrap_or_default();
                         with(|e| {
                             let name = e.tasks[idx].name.to_string();
                             e.fail(Failure::Panic {
@@ -797,7 +815,10 @@ pub(crate) fn unlock(id: u32) {
         let clock = e.tasks[me as usize].clock;
         let lk = &mut e.mem.locks[id as usize];
         if lk.owner != Some(me) && !aborting {
-            panic!("netpoll-sim: task {me} unlocks {} which it does not hold", lk.name);
+            panic!(
+                "netpoll-sim: task {me} unlocks {} which it does not hold",
+                lk.name
+            );
         }
         lk.owner = None;
         lk.vc = clock;
@@ -923,7 +944,12 @@ pub(crate) fn timer_add(name: &'static str, when_ns: i64, f: Box<dyn FnOnce()>) 
     with(|e| {
         let id = e.next_timer_id;
         e.next_timer_id += 1;
-        e.timers.push(Timer { id, when_ns, name, f });
+        e.timers.push(Timer {
+            id,
+            when_ns,
+            name,
+            f,
+        });
         let mut ev = e.ev(Op::TimerAdd);
         ev.read = Some(when_ns as u64);
         ev.written = Some(id);
@@ -937,7 +963,11 @@ pub(crate) fn timer_add(name: &'static str, when_ns: i64, f: Box<dyn FnOnce()>) 
 pub(crate) fn timer_cancel(id: u64) -> bool {
     yield_point();
     let removed = with(|e| {
-        let removed = e.timers.iter().position(|t| t.id == id).map(|i| e.timers.remove(i));
+        let removed = e
+            .timers
+            .iter()
+            .position(|t| t.id == id)
+            .map(|i| e.timers.remove(i));
         let mut ev = e.ev(Op::TimerCancel);
         ev.read = Some(removed.is_some() as u64);
         ev.written = Some(id);

@@ -10,7 +10,10 @@ const UNNAMED: &str = "atomic";
 
 /// A fence with ordering `ord` (a scheduling point). `Relaxed` panics, as in `std`.
 pub fn fence(ord: Ordering) {
-    assert!(ord != Ordering::Relaxed, "there is no such thing as a relaxed fence");
+    assert!(
+        ord != Ordering::Relaxed,
+        "there is no such thing as a relaxed fence"
+    );
     rt::yield_point();
     rt::with(|e| e.fence(ord));
 }
@@ -64,11 +67,23 @@ impl Loc {
             Ok(v) | Err(v) => v,
         }
     }
-    fn cas(&self, current: u64, new: u64, success: Ordering, failure: Ordering) -> Result<u64, u64> {
+    fn cas(
+        &self,
+        current: u64,
+        new: u64,
+        success: Ordering,
+        failure: Ordering,
+    ) -> Result<u64, u64> {
         check_load_ord(failure);
         rt::yield_point();
         rt::with(|e| {
-            e.atomic_rmw(self.0, success, failure, |v| if v == current { Some(new) } else { None })
+            e.atomic_rmw(self.0, success, failure, |v| {
+                if v == current {
+                    Some(new)
+                } else {
+                    None
+                }
+            })
         })
     }
     fn peek(&self) -> u64 {
@@ -240,7 +255,10 @@ impl AtomicBool {
         success: Ordering,
         failure: Ordering,
     ) -> Result<bool, bool> {
-        self.0.cas(current as u64, new as u64, success, failure).map(|v| v != 0).map_err(|v| v != 0)
+        self.0
+            .cas(current as u64, new as u64, success, failure)
+            .map(|v| v != 0)
+            .map_err(|v| v != 0)
     }
     /// Weak compare-and-exchange (never fails spuriously here).
     pub fn compare_exchange_weak(

@@ -15,7 +15,9 @@ pub struct RawMutex {
 impl RawMutex {
     /// A new, unlocked lock named `name`.
     pub fn named(name: LocName) -> Self {
-        RawMutex { id: rt::with(|e| e.mem.new_lock(name)) }
+        RawMutex {
+            id: rt::with(|e| e.mem.new_lock(name)),
+        }
     }
     /// Acquire, blocking while another task holds it.
     #[track_caller]
@@ -63,11 +65,17 @@ impl<T> Mutex<T> {
     /// A new, unlocked mutex holding `v`.
     pub fn new(v: T) -> Self {
         let name = rt::with(|e| LocName::indexed("mutex", e.mem.location_count(), ""));
-        Mutex { raw: RawMutex::named(name), data: UnsafeCell::new(v) }
+        Mutex {
+            raw: RawMutex::named(name),
+            data: UnsafeCell::new(v),
+        }
     }
     /// A new mutex named `name` in traces.
     pub fn named(v: T, name: LocName) -> Self {
-        Mutex { raw: RawMutex::named(name), data: UnsafeCell::new(v) }
+        Mutex {
+            raw: RawMutex::named(name),
+            data: UnsafeCell::new(v),
+        }
     }
     /// Acquire (a scheduling point; blocks while another task holds it).
     #[track_caller]

@@ -16,7 +16,10 @@ impl<T: Word> Plain<T> {
     /// A new cell holding `v`, named `name` in traces.
     pub fn named(v: T, name: LocName) -> Self {
         let loc = rt::with(|e| e.mem.new_location(name, v.to_bits()));
-        Plain { loc, _t: PhantomData }
+        Plain {
+            loc,
+            _t: PhantomData,
+        }
     }
     /// Read the cell.
     pub fn get(&self) -> T {
