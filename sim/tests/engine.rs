@@ -239,3 +239,16 @@ fn env_is_parsed_with_clear_errors() {
         .unwrap_err();
     assert!(e.to_string().contains("NETPOLL_SIM_MEMORY") && e.to_string().contains("sc or c11"));
 }
+
+#[test]
+fn arming_a_timer_happens_before_its_callback() {
+    let r = random(2, 100).fail_on_data_race(true).explore(|| {
+        let c = Arc::new(Plain::named(0u32, LocName::single("t", "c")));
+        let c2 = c.clone();
+        c.set(7);
+        let t0 = sched::now_ns();
+        sched::timer_add("timer", t0 + 5, move || assert_eq!(c2.get(), 7));
+        sched::sleep_ns(10);
+    });
+    assert_eq!(r.failures, 0, "{r}");
+}

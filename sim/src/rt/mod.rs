@@ -85,6 +85,8 @@ struct Timer {
     when_ns: i64,
     name: &'static str,
     f: Box<dyn FnOnce()>,
+    /// The arming task's clock: arming happens-before the callback (as Go's timer lock gives).
+    clock: VClock,
 }
 
 /// Per-execution configuration.
@@ -273,7 +275,7 @@ impl Exec {
     fn fire_due_timers(&mut self) {
         while let Some(i) = self.due_timer() {
             let t = self.timers.remove(i);
-            self.new_task(t.name, t.f, None);
+            self.new_task(t.name, t.f, Some(t.clock));
         }
     }
 
@@ -375,22 +377,20 @@ impl Exec {
         }
     }
 
-    /// Create a task that will run `f`; its clock starts from `parent`'s (if any).
+    /// Create a task that will run `f`; its clock starts from `parent` (the spawner's clock, or
+    /// the clock a timer was armed with).
     pub(crate) fn new_task(
         &mut self,
         name: &'static str,
         f: Box<dyn FnOnce()>,
-        parent: Option<u32>,
+        parent: Option<VClock>,
     ) -> u32 {
         let id = self.tasks.len() as u32;
         assert!(
             (id as usize) < MAX_TASKS,
             "netpoll-sim: more than {MAX_TASKS} tasks in one execution"
         );
-        let mut clock = match parent {
-            Some(p) => self.tasks[p as usize].clock,
-            None => VClock::ZERO,
-        };
+        let mut clock = parent.unwrap_or(VClock::ZERO);
         clock.set(slot(id), 1);
         self.tasks.push(Task {
             name,
@@ -686,8 +686,8 @@ impl Drop for Engine {
 pub(crate) fn spawn(name: &'static str, f: Box<dyn FnOnce()>) -> u32 {
     yield_point();
     with(|e| {
-        let me = e.cur;
-        let id = e.new_task(name, f, Some(me));
+        let parent = e.tasks[e.cur as usize].clock;
+        let id = e.new_task(name, f, Some(parent));
         let mut ev = e.ev(Op::Spawn);
         ev.other = id;
         e.log(ev);
@@ -944,11 +944,13 @@ pub(crate) fn timer_add(name: &'static str, when_ns: i64, f: Box<dyn FnOnce()>) 
     with(|e| {
         let id = e.next_timer_id;
         e.next_timer_id += 1;
+        let clock = e.tasks[e.cur as usize].clock;
         e.timers.push(Timer {
             id,
             when_ns,
             name,
             f,
+            clock,
         });
         let mut ev = e.ev(Op::TimerAdd);
         ev.read = Some(when_ns as u64);
