@@ -119,6 +119,11 @@ impl<P: Platform> PollCache<P> {
         self.lock.unlock();
     }
 
+    /// How many pds exist, peeked without the lock (for reports).
+    pub fn peek_capacity(&self) -> u32 {
+        self.len.peek()
+    }
+
     /// How many pds exist (free or in use).
     pub fn capacity(&self) -> u32 {
         self.lock.lock();

@@ -253,23 +253,36 @@ impl<P: Platform> PollDesc<P> {
     }
 
     /// A one-line description of the pd's fields, for deadlock reports. Reads every field
-    /// without the lock (a report, not part of the protocol).
+    /// with `peek` (outside the protocol: not a scheduling point in a simulator).
     pub fn describe(&self) -> String {
         format!(
-            "pd{} fd={} closing={} rd={} wd={} rg={} wg={} info={:#x} rseq={} wseq={} rrun={} wrun={}",
+            "pd{} fd={} closing={} rd={} wd={} rg={} wg={} info={:#x} everr={} rseq={} wseq={} rrun={} wrun={}",
             self.index,
-            self.fd.get(),
-            self.closing.get(),
-            self.rd.get(),
-            self.wd.get(),
-            sema_name(self.rg.load(SeqCst)),
-            sema_name(self.wg.load(SeqCst)),
-            self.atomic_info.load(SeqCst),
-            self.rseq.get(),
-            self.wseq.get(),
-            self.rrun.get(),
-            self.wrun.get(),
+            self.fd.peek(),
+            self.closing.peek(),
+            self.rd.peek(),
+            self.wd.peek(),
+            sema_name(self.rg.peek()),
+            sema_name(self.wg.peek()),
+            self.atomic_info.peek(),
+            self.everr.peek(),
+            self.rseq.peek(),
+            self.wseq.peek(),
+            self.rrun.peek(),
+            self.wrun.peek(),
         )
+    }
+
+    /// Which of this pd's semaphores names `task` as parked, if any (peeked, for reports).
+    pub fn parked_mode(&self, task: TaskId) -> Option<crate::platform::Mode> {
+        let w = task_word(task);
+        if self.rg.peek() == w {
+            Some(crate::platform::Mode::Read)
+        } else if self.wg.peek() == w {
+            Some(crate::platform::Mode::Write)
+        } else {
+            None
+        }
     }
 
     /// The user cookie (Go: `pollDesc.user`), under the lock.

@@ -121,6 +121,12 @@ pub trait Atomic<T: Word>: Send + Sync + 'static {
     /// Wrapping subtract; returns the previous value.
     fn fetch_sub(&self, v: T, ord: Ordering) -> T;
 
+    /// The current value, read outside the protocol for reports (deadlock diagnostics): not a
+    /// scheduling point in a simulator, never used by the protocol itself.
+    fn peek(&self) -> T {
+        self.load(Ordering::Relaxed)
+    }
+
     /// Sequentially consistent compare-and-swap, Go's `CompareAndSwap`: true when it swapped.
     #[inline(always)]
     fn cas(&self, current: T, new: T) -> bool {
@@ -141,6 +147,10 @@ pub trait PlainCell<T: Word>: Send + Sync + 'static {
     fn get(&self) -> T;
     /// Write the field.
     fn set(&self, v: T);
+    /// The current value, read outside the protocol for reports (see [`Atomic::peek`]).
+    fn peek(&self) -> T {
+        self.get()
+    }
 }
 
 /// Go's runtime `mutex`: not reentrant, `lock` acquires, `unlock` releases.

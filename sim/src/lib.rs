@@ -23,18 +23,24 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod backend;
 pub mod bench;
 mod builder;
 mod explore;
 mod memory;
+pub mod platform;
 mod report;
 mod rt;
+pub mod scenario;
 pub mod sched;
 pub mod shrink;
 pub mod sync;
 pub mod thread;
 pub mod trace;
 
+pub use backend::Faults;
 pub use builder::{Builder, ConfigError, MemoryModel, Strategy};
+pub use platform::{SimNetPoll, SimPlatform};
 pub use report::{BlockedTask, Failure, FailureInfo, Report};
 pub use rt::log::{Choice, ChoiceKind, Event, EventLog, Op, Ord as EventOrd, NONE};
+pub use scenario::scenario_check;

@@ -17,7 +17,11 @@ pub fn close_unblocks_read<P: Platform>(np: &Arc<NetPoll<P>>) {
     let reader = spawn(np, "reader", move || {
         let mut buf = [0u8; 8];
         let res = reader_fd.read(&mut buf);
-        assert!(matches!(res, Err(Error::Closed)), "reader: expected Closed, got {}", outcome(&res));
+        assert!(
+            matches!(res, Err(Error::Closed)),
+            "reader: expected Closed, got {}",
+            outcome(&res)
+        );
     });
     fd.close().expect("closer: first close succeeds");
     np.platform().sched().join(reader);

@@ -17,7 +17,8 @@ pub const DEADLINE_NS: i64 = 1_000_000;
 pub fn deadline_unblocks_read<P: Platform>(np: &Arc<NetPoll<P>>) {
     let (fd, w) = pipe_fd(np);
     let now = np.platform().clock().now_ns();
-    fd.set_read_deadline(Some(now + DEADLINE_NS)).expect("set read deadline");
+    fd.set_read_deadline(Some(now + DEADLINE_NS))
+        .expect("set read deadline");
     let reader_fd = fd.clone();
     let np2 = np.clone();
     let reader = spawn(np, "reader", move || {

@@ -31,7 +31,8 @@ pub struct ScenarioInfo {
 pub const ALL: &[ScenarioInfo] = &[
     ScenarioInfo {
         name: "close-unblocks-read",
-        description: "a task blocks reading an empty pipe while another closes it (golang/go#45211)",
+        description:
+            "a task blocks reading an empty pipe while another closes it (golang/go#45211)",
     },
     ScenarioInfo {
         name: "deadline-unblocks-read",
@@ -52,7 +53,10 @@ pub fn run<P: Platform>(name: &str, np: &Arc<NetPoll<P>>) -> Result<(), String> 
         "deadline-unblocks-read" => deadline_unblocks_read(np),
         _ => {
             let names: Vec<_> = ALL.iter().map(|s| s.name).collect();
-            return Err(format!("unknown scenario '{name}' (known: {})", names.join(", ")));
+            return Err(format!(
+                "unknown scenario '{name}' (known: {})",
+                names.join(", ")
+            ));
         }
     }
     Ok(())
@@ -67,7 +71,10 @@ pub(crate) fn pipe_fd<P: Platform>(np: &Arc<NetPoll<P>>) -> (Arc<Fd<P>>, i32) {
 
 /// Close a raw fd created by a scenario.
 pub(crate) fn close_raw<P: Platform>(np: &Arc<NetPoll<P>>, fd: i32) {
-    np.platform().backend().close_fd(fd).expect("scenario: close raw fd");
+    np.platform()
+        .backend()
+        .close_fd(fd)
+        .expect("scenario: close raw fd");
 }
 
 /// Spawn `f` on the platform and return its join handle.

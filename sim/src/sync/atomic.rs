@@ -205,6 +205,9 @@ macro_rules! atomic_int {
             fn fetch_sub(&self, v: $t, ord: Ordering) -> $t {
                 $name::fetch_sub(self, v, ord)
             }
+            fn peek(&self) -> $t {
+                $name::peek(self)
+            }
         }
     };
 }

@@ -47,4 +47,7 @@ impl<T: Word> netpoll::PlainCell<T> for Plain<T> {
     fn set(&self, v: T) {
         Plain::set(self, v)
     }
+    fn peek(&self) -> T {
+        Plain::peek(self)
+    }
 }
