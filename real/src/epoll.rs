@@ -327,6 +327,23 @@ mod tests {
     }
 
     #[test]
+    fn injected_events_come_first_and_do_not_block() {
+        let ep = Epoll::new().unwrap();
+        let ev = Event {
+            token: Token::pack(1, 2),
+            mode: Mode::Read,
+            error: true,
+        };
+        ep.inject(ev);
+        let start = Instant::now();
+        assert_eq!(poll(&ep, 5_000_000_000), vec![ev]);
+        assert!(start.elapsed() < Duration::from_secs(1));
+        // The wake that came with it is consumed by the next blocking poll.
+        assert!(poll(&ep, 5_000_000_000).is_empty());
+        assert!(start.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
     fn timeout_is_not_early() {
         let ep = Epoll::new().unwrap();
         let start = Instant::now();

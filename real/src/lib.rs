@@ -54,7 +54,7 @@ pub mod kqueue;
 pub type PollerBackend = kqueue::Kqueue;
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 
@@ -124,6 +124,8 @@ pub type RealFd = Fd<RealPlatform>;
 pub struct Runtime {
     np: Arc<RealNetPoll>,
     stop: Arc<AtomicBool>,
+    /// Iterations of the poller loop so far (diagnostics: an idle poller must not spin).
+    loops: Arc<AtomicU64>,
     poller: Option<thread::JoinHandle<()>>,
 }
 
@@ -137,16 +139,19 @@ impl Runtime {
     pub fn with_protocol(protocol: Protocol) -> io::Result<Runtime> {
         let np = Arc::new(NetPoll::new(RealPlatform::new()?, protocol));
         let stop = Arc::new(AtomicBool::new(false));
+        let loops = Arc::new(AtomicU64::new(0));
         let poller = {
             let np = np.clone();
             let stop = stop.clone();
+            let loops = loops.clone();
             thread::Builder::new()
                 .name("netpoll-poller".into())
-                .spawn(move || poller_loop(&np, &stop))?
+                .spawn(move || poller_loop(&np, &stop, &loops))?
         };
         Ok(Runtime {
             np,
             stop,
+            loops,
             poller: Some(poller),
         })
     }
@@ -170,6 +175,11 @@ impl Runtime {
     /// is left open.
     pub fn fd(&self, fd: RawFd) -> Result<RealFd, fd::Error> {
         Fd::new(self.np.clone(), fd)
+    }
+
+    /// How many times the poller thread has gone round its loop (one OS poll each).
+    pub fn poll_loops(&self) -> u64 {
+        self.loops.load(Ordering::Relaxed)
     }
 
     /// Stop the poller thread and wait for it. Idempotent.
@@ -201,10 +211,11 @@ impl Drop for Runtime {
 
 /// The poller thread (Go: the `netpoll` calls of `findrunnable` plus `checkTimers`): block in
 /// the OS poller until the next timer is due, ready the tasks it reports, fire due timers.
-fn poller_loop(np: &RealNetPoll, stop: &AtomicBool) {
+fn poller_loop(np: &RealNetPoll, stop: &AtomicBool, loops: &AtomicU64) {
     let clock = np.platform().clock();
     let mut due: Vec<TimerFiring> = Vec::new();
     while !stop.load(Ordering::SeqCst) {
+        loops.fetch_add(1, Ordering::Relaxed);
         let delay_ns = clock.sleep_delay_ns();
         // `shutdown` sets `stop` before its wake, and a wake is remembered until a blocking
         // poll consumes it, so this cannot sleep through a shutdown.
@@ -217,5 +228,48 @@ fn poller_loop(np: &RealNetPoll, stop: &AtomicBool) {
         for firing in due.drain(..) {
             np.run_timer(firing);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn shutdown_and_drop_join_the_poller() {
+        let start = Instant::now();
+        let mut rt = Runtime::new().unwrap();
+        rt.shutdown();
+        rt.shutdown();
+        drop(rt);
+        drop(Runtime::new().unwrap());
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn idle_poller_blocks() {
+        let rt = Runtime::new().unwrap();
+        thread::sleep(Duration::from_millis(200));
+        // One loop to start blocking; a few more at most for stray wake-ups.
+        assert!(rt.poll_loops() <= 3, "{} loops while idle", rt.poll_loops());
+    }
+
+    #[test]
+    fn a_pending_timer_does_not_make_the_poller_spin() {
+        let rt = Runtime::new().unwrap();
+        let (r, w) = sys::pipe().unwrap();
+        let fd = rt.fd(r).unwrap();
+        fd.set_read_deadline(Some(rt.now_ns() + 10_000_000_000))
+            .unwrap();
+        thread::sleep(Duration::from_millis(200));
+        assert!(rt.poll_loops() <= 4, "{} loops", rt.poll_loops());
+        fd.set_read_deadline(Some(rt.now_ns() + 20_000_000))
+            .unwrap();
+        let start = Instant::now();
+        assert!(fd.read(&mut [0u8; 1]).unwrap_err().is_timeout());
+        assert!(start.elapsed() >= Duration::from_millis(19));
+        fd.close().unwrap();
+        sys::close(w).unwrap();
     }
 }
