@@ -14,8 +14,8 @@ use crate::inject::Injected;
 use crate::kqueue_translate::{self, Filter, Translated};
 use crate::sys;
 
-const _: () = assert!(libc::EV_EOF as u16 == kqueue_translate::EV_EOF);
-const _: () = assert!(libc::EV_ERROR as u16 == kqueue_translate::EV_ERROR);
+const _: () = assert!(libc::EV_EOF == kqueue_translate::EV_EOF);
+const _: () = assert!(libc::EV_ERROR == kqueue_translate::EV_ERROR);
 
 /// The ident of the `EVFILT_USER` wake-up event.
 const WAKE_IDENT: usize = 0;
@@ -162,8 +162,8 @@ impl Backend for Kqueue {
             Err(e) => return Err(e),
         };
         for ev in &buf[..n] {
-            let filter = decode_filter(ev.filter as i16);
-            match kqueue_translate::translate(filter, ev.flags as u16, ev.udata as usize as u64) {
+            let filter = decode_filter(ev.filter);
+            match kqueue_translate::translate(filter, ev.flags, ev.udata as usize as u64) {
                 Translated::Ready(event) => events.push(event),
                 Translated::Wake => {
                     // EV_CLEAR resets the user event; a non-blocking poll leaves the flag set
