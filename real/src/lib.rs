@@ -19,6 +19,8 @@
 //! # let _ = w;
 //! ```
 
+#![warn(missing_docs)]
+
 #[macro_use]
 pub mod sys;
 
