@@ -45,6 +45,18 @@ fn deadline_unblocks_read_on_real_epoll() {
 }
 
 #[test]
+fn write_wakes_read_on_real_epoll() {
+    run_rounds("write-wakes-read", 200, Duration::from_secs(10));
+}
+
+#[test]
+fn every_scenario_runs_on_real_epoll() {
+    for s in scenarios::ALL {
+        run_rounds(s.name, 3, Duration::from_secs(10));
+    }
+}
+
+#[test]
 fn unknown_scenario_is_an_error() {
     let rt = Runtime::new().expect("runtime");
     let err = scenarios::run("no-such", rt.netpoll()).unwrap_err();

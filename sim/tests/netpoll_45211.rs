@@ -32,33 +32,71 @@ fn dfs(preemptions: u32) -> Builder {
 /// The deadlock report of a failing exploration, checked to be the #45211 symptom: the reader
 /// parked on pd0's read semaphore, with `field` (closing=true or rd=-1) visible in the pd.
 fn assert_45211_deadlock(report: &Report, field: &str) {
-    let info = report.first_failure.as_ref().expect("the pre-fix protocol must deadlock");
+    let info = report
+        .first_failure
+        .as_ref()
+        .expect("the pre-fix protocol must deadlock");
     let Failure::Deadlock { blocked } = &info.failure else {
         panic!("expected a deadlock, got: {}", info.failure);
     };
     let reader = blocked
         .iter()
         .find(|b| b.name == "reader")
-        .unwrap_or_else(|| panic!("the reader must be among the blocked tasks: {}", info.failure));
-    assert!(reader.state.starts_with("parked"), "reader state: {}", reader.state);
-    assert!(reader.detail.contains("waits on pd0 for Read"), "detail: {}", reader.detail);
-    assert!(reader.detail.contains(field), "detail must show {field}: {}", reader.detail);
+        .unwrap_or_else(|| {
+            panic!(
+                "the reader must be among the blocked tasks: {}",
+                info.failure
+            )
+        });
+    assert!(
+        reader.state.starts_with("parked"),
+        "reader state: {}",
+        reader.state
+    );
+    assert!(
+        reader.detail.contains("waits on pd0 for Read"),
+        "detail: {}",
+        reader.detail
+    );
+    assert!(
+        reader.detail.contains(field),
+        "detail must show {field}: {}",
+        reader.detail
+    );
     // The waker really did run: the reader sits in rg as a parked task.
-    assert!(reader.detail.contains("rg=task"), "detail: {}", reader.detail);
+    assert!(
+        reader.detail.contains("rg=task"),
+        "detail: {}",
+        reader.detail
+    );
 }
 
 #[test]
 fn prefix_close_deadlocks_under_c11() {
-    let r = explore(CLOSE, Protocol::PreFix45211, MemoryModel::C11, random(1, 1_000));
+    let r = explore(
+        CLOSE,
+        Protocol::PreFix45211,
+        MemoryModel::C11,
+        random(1, 1_000),
+    );
     assert_45211_deadlock(&r, "closing=true");
     // The fixed protocol publishes closing in atomic_info; the pre-fix one does not.
     let info = r.first_failure.as_ref().unwrap();
-    assert!(info.failure.to_string().contains("info=0x0"), "{}", info.failure);
+    assert!(
+        info.failure.to_string().contains("info=0x0"),
+        "{}",
+        info.failure
+    );
 }
 
 #[test]
 fn prefix_deadline_deadlocks_under_c11() {
-    let r = explore(DEADLINE, Protocol::PreFix45211, MemoryModel::C11, random(1, 1_000));
+    let r = explore(
+        DEADLINE,
+        Protocol::PreFix45211,
+        MemoryModel::C11,
+        random(1, 1_000),
+    );
     assert_45211_deadlock(&r, "rd=-1");
 }
 
@@ -72,7 +110,11 @@ fn prefix_found_by_every_strategy() {
         ];
         for (name, b) in builders {
             let r = explore(scenario, Protocol::PreFix45211, MemoryModel::C11, b);
-            assert!(r.failures > 0, "{scenario}: {name} did not find #45211 in {} schedules", r.schedules);
+            assert!(
+                r.failures > 0,
+                "{scenario}: {name} did not find #45211 in {} schedules",
+                r.schedules
+            );
         }
     }
 }
@@ -80,9 +122,19 @@ fn prefix_found_by_every_strategy() {
 #[test]
 fn fixed_clean_under_c11_random_100k() {
     for scenario in [CLOSE, DEADLINE] {
-        let r = explore(scenario, Protocol::Fixed, MemoryModel::C11, random(2022, 100_000));
+        let r = explore(
+            scenario,
+            Protocol::Fixed,
+            MemoryModel::C11,
+            random(2022, 100_000),
+        );
         assert_eq!(r.schedules, 100_000);
-        assert_eq!(r.failures, 0, "{scenario}: {}", r.first_failure.unwrap().failure);
+        assert_eq!(
+            r.failures,
+            0,
+            "{scenario}: {}",
+            r.first_failure.unwrap().failure
+        );
     }
 }
 
@@ -90,45 +142,137 @@ fn fixed_clean_under_c11_random_100k() {
 fn fixed_clean_under_c11_complete_dfs_bound_3() {
     for scenario in [CLOSE, DEADLINE] {
         let r = explore(scenario, Protocol::Fixed, MemoryModel::C11, dfs(3));
-        assert!(r.complete, "{scenario}: the bounded exploration must finish");
-        assert_eq!(r.failures, 0, "{scenario}: {}", r.first_failure.unwrap().failure);
+        assert!(
+            r.complete,
+            "{scenario}: the bounded exploration must finish"
+        );
+        assert_eq!(
+            r.failures,
+            0,
+            "{scenario}: {}",
+            r.first_failure.unwrap().failure
+        );
     }
 }
 
 #[test]
 fn prefix_clean_under_sc() {
     for scenario in [CLOSE, DEADLINE] {
-        let r = explore(scenario, Protocol::PreFix45211, MemoryModel::Sc, random(3, 20_000));
-        assert_eq!(r.failures, 0, "{scenario}: {}", r.first_failure.unwrap().failure);
+        let r = explore(
+            scenario,
+            Protocol::PreFix45211,
+            MemoryModel::Sc,
+            random(3, 20_000),
+        );
+        assert_eq!(
+            r.failures,
+            0,
+            "{scenario}: {}",
+            r.first_failure.unwrap().failure
+        );
         let r = explore(scenario, Protocol::PreFix45211, MemoryModel::Sc, dfs(3));
         assert!(r.complete);
-        assert_eq!(r.failures, 0, "{scenario}: {}", r.first_failure.unwrap().failure);
+        assert_eq!(
+            r.failures,
+            0,
+            "{scenario}: {}",
+            r.first_failure.unwrap().failure
+        );
+    }
+}
+
+const WRITE: &str = "write-wakes-read";
+
+#[test]
+fn readiness_wakes_reader_in_every_protocol() {
+    for protocol in Protocol::ALL {
+        let r = explore(WRITE, protocol, MemoryModel::C11, random(5, 20_000));
+        assert_eq!(
+            r.failures,
+            0,
+            "{protocol}: {}",
+            r.first_failure.unwrap().failure
+        );
+        let r = explore(WRITE, protocol, MemoryModel::C11, dfs(2));
+        assert!(r.complete);
+        assert_eq!(
+            r.failures,
+            0,
+            "{protocol}: {}",
+            r.first_failure.unwrap().failure
+        );
     }
 }
 
 #[test]
-fn faults_do_not_break_the_fixed_protocol() {
-    // Error-only events, spurious events and delayed delivery on the readiness path: the
-    // scenarios' outcome must not change (a spurious event only makes a reader retry).
-    let faults = Faults { error_event: 0.25, spurious_event: 0.25, delayed_delivery: 0.25 };
-    for scenario in [CLOSE, DEADLINE] {
+fn spurious_and_delayed_events_do_not_break_the_fixed_protocol() {
+    // A spurious event only makes a reader retry; a delayed one only delays it.
+    let faults = Faults {
+        error_event: 0.0,
+        spurious_event: 0.25,
+        delayed_delivery: 0.25,
+    };
+    for scenario in [CLOSE, DEADLINE, WRITE] {
         let check = scenario_check(scenario, Protocol::Fixed, faults).unwrap();
         let r = random(11, 5_000).memory(MemoryModel::C11).explore(check);
-        assert_eq!(r.failures, 0, "{scenario}: {}", r.first_failure.unwrap().failure);
+        assert_eq!(
+            r.failures,
+            0,
+            "{scenario}: {}",
+            r.first_failure.unwrap().failure
+        );
+        let check = scenario_check(scenario, Protocol::Fixed, faults).unwrap();
+        let r = dfs(1).memory(MemoryModel::C11).explore(check);
+        assert!(r.complete);
+        assert_eq!(
+            r.failures,
+            0,
+            "{scenario}: {}",
+            r.first_failure.unwrap().failure
+        );
     }
+}
+
+#[test]
+fn error_event_surfaces_as_not_pollable() {
+    // An EPOLLERR-only event sets the pd's event-error bit; Go's read then fails with
+    // ErrNotPollable. The exploration must find that outcome (it is drawn, not planted).
+    let faults = Faults {
+        error_event: 0.5,
+        ..Faults::NONE
+    };
+    let check = scenario_check(WRITE, Protocol::Fixed, faults).unwrap();
+    let r = random(12, 1_000).memory(MemoryModel::C11).explore(check);
+    let info = r
+        .first_failure
+        .expect("an error event must reach the reader");
+    let msg = info.failure.to_string();
+    assert!(msg.contains("not pollable"), "{msg}");
 }
 
 #[test]
 fn same_seed_same_event_log_bytes() {
     let run = || {
-        let r = explore(CLOSE, Protocol::PreFix45211, MemoryModel::C11, random(99, 1_000));
+        let r = explore(
+            CLOSE,
+            Protocol::PreFix45211,
+            MemoryModel::C11,
+            random(99, 1_000),
+        );
         let info = r.first_failure.expect("fails");
-        (info.schedule_index, info.log.to_bytes(), info.choices.clone())
+        (
+            info.schedule_index,
+            info.log.to_bytes(),
+            info.choices.clone(),
+        )
     };
     let a = run();
     let b = run();
     assert_eq!(a.0, b.0);
-    assert_eq!(a.1, b.1, "event logs differ between two runs of the same seed");
+    assert_eq!(
+        a.1, b.1,
+        "event logs differ between two runs of the same seed"
+    );
     assert_eq!(a.2, b.2);
     // And on two OS threads at once.
     let t1 = std::thread::spawn(run);
@@ -140,6 +284,11 @@ fn same_seed_same_event_log_bytes() {
 
 #[test]
 fn unknown_scenario_is_an_error() {
-    let err = scenario_check("nope", Protocol::Fixed, Faults::NONE).err().expect("error");
-    assert!(err.contains("unknown scenario 'nope'") && err.contains(CLOSE), "{err}");
+    let err = scenario_check("nope", Protocol::Fixed, Faults::NONE)
+        .err()
+        .expect("error");
+    assert!(
+        err.contains("unknown scenario 'nope'") && err.contains(CLOSE),
+        "{err}"
+    );
 }

@@ -14,9 +14,11 @@ use crate::platform::{Backend, Platform, Scheduler};
 
 mod close_unblocks_read;
 mod deadline_unblocks_read;
+mod write_wakes_read;
 
 pub use close_unblocks_read::close_unblocks_read;
 pub use deadline_unblocks_read::deadline_unblocks_read;
+pub use write_wakes_read::write_wakes_read;
 
 /// A scenario's name and what it exercises.
 #[derive(Clone, Copy, Debug)]
@@ -38,6 +40,10 @@ pub const ALL: &[ScenarioInfo] = &[
         name: "deadline-unblocks-read",
         description: "a task starts reading an empty pipe just as its read deadline expires",
     },
+    ScenarioInfo {
+        name: "write-wakes-read",
+        description: "a task blocks reading a pipe until another writes to it and closes it",
+    },
 ];
 
 /// The scenario called `name`, if there is one.
@@ -51,6 +57,7 @@ pub fn run<P: Platform>(name: &str, np: &Arc<NetPoll<P>>) -> Result<(), String> 
     match name {
         "close-unblocks-read" => close_unblocks_read(np),
         "deadline-unblocks-read" => deadline_unblocks_read(np),
+        "write-wakes-read" => write_wakes_read(np),
         _ => {
             let names: Vec<_> = ALL.iter().map(|s| s.name).collect();
             return Err(format!(
