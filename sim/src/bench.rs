@@ -39,3 +39,119 @@ pub fn sb_litmus(schedules: u64, memory: MemoryModel) -> Report {
     );
     r
 }
+
+/// Figures for finding golang/go#45211: schedules and wall time to the first failure of
+/// `scenario` under the pre-fix protocol (c11), from each of `seeds` starting seeds.
+pub struct FindStats {
+    /// The strategy used.
+    pub strategy: Strategy,
+    /// Schedules to the first failure, per seed (`None`: not found within the budget).
+    pub schedules: Vec<Option<u64>>,
+    /// Wall time to the first failure, per seed, in seconds.
+    pub seconds: Vec<f64>,
+}
+
+impl FindStats {
+    fn found(&self) -> Vec<u64> {
+        let mut v: Vec<u64> = self.schedules.iter().flatten().copied().collect();
+        v.sort_unstable();
+        v
+    }
+    /// Median schedules to find (over the seeds where it was found).
+    pub fn median_schedules(&self) -> Option<u64> {
+        let v = self.found();
+        (!v.is_empty()).then(|| v[v.len() / 2])
+    }
+    /// Most schedules any seed needed (None if some seed did not find it).
+    pub fn max_schedules(&self) -> Option<u64> {
+        if self.schedules.iter().any(Option::is_none) {
+            return None;
+        }
+        self.found().last().copied()
+    }
+    /// Median and maximum wall time, in seconds.
+    pub fn seconds_median_max(&self) -> (f64, f64) {
+        let mut v = self.seconds.clone();
+        v.sort_by(f64::total_cmp);
+        (v[v.len() / 2], v[v.len() - 1])
+    }
+}
+
+/// Explore `scenario` under PreFix45211 and c11 from seeds `1..=seeds` with `strategy`, each
+/// with a budget of `budget` schedules, recording when the bug was first found; prints one
+/// summary line.
+pub fn find_45211(scenario: &str, strategy: Strategy, seeds: u64, budget: u64) -> FindStats {
+    let mut stats = FindStats {
+        strategy,
+        schedules: Vec::new(),
+        seconds: Vec::new(),
+    };
+    for seed in 1..=seeds {
+        let check = crate::scenario_check(
+            scenario,
+            netpoll::Protocol::PreFix45211,
+            crate::Faults::NONE,
+        )
+        .expect("known scenario");
+        let r = Builder::default()
+            .strategy(strategy)
+            .memory(MemoryModel::C11)
+            .seed(seed)
+            .schedules(budget)
+            .stop_at_first_failure(true)
+            .explore(check);
+        stats
+            .schedules
+            .push(r.first_failure.as_ref().map(|f| f.schedule_index + 1));
+        stats.seconds.push(r.elapsed.as_secs_f64());
+    }
+    let (med_s, max_s) = stats.seconds_median_max();
+    let show = |v: Option<u64>| v.map_or("not found".to_string(), |n| n.to_string());
+    println!(
+        "find #45211 ({scenario}, prefix-45211, c11, {strategy}): {} of {seeds} seeds found it; \
+         schedules to first failure: median {}, max {}; wall time: median {:.2} ms, max {:.2} ms",
+        stats.schedules.iter().flatten().count(),
+        show(stats.median_schedules()),
+        show(stats.max_schedules()),
+        med_s * 1e3,
+        max_s * 1e3,
+    );
+    stats
+}
+
+/// Throughput of `schedules` random schedules of `scenario` under the fixed protocol (c11):
+/// prints schedules/s and steps/s.
+pub fn scenario_throughput(scenario: &str, schedules: u64) -> Report {
+    let check = crate::scenario_check(scenario, netpoll::Protocol::Fixed, crate::Faults::NONE)
+        .expect("known scenario");
+    let r = Builder::default()
+        .strategy(Strategy::Random)
+        .memory(MemoryModel::C11)
+        .seed(1)
+        .schedules(schedules)
+        .explore(check);
+    println!(
+        "{scenario} (fixed, c11, random): {} schedules, {} steps in {:.3}s: {:.0} schedules/s, {:.0} steps/s ({:.0} steps/schedule)",
+        r.schedules,
+        r.steps,
+        r.elapsed.as_secs_f64(),
+        r.schedules_per_sec(),
+        r.steps_per_sec(),
+        r.steps as f64 / r.schedules.max(1) as f64,
+    );
+    r
+}
+
+/// Every simulator benchmark of the bench command, printed.
+pub fn run_all() {
+    println!("== simulator ==");
+    for strategy in [Strategy::Random, Strategy::Pct] {
+        for scenario in ["close-unblocks-read", "deadline-unblocks-read"] {
+            find_45211(scenario, strategy, 20, 100_000);
+        }
+    }
+    scenario_throughput("close-unblocks-read", 200_000);
+    scenario_throughput("write-wakes-read", 100_000);
+    sb_litmus(500_000, MemoryModel::C11);
+    sb_litmus(500_000, MemoryModel::Sc);
+}
