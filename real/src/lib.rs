@@ -24,6 +24,7 @@
 #[macro_use]
 pub mod sys;
 
+pub mod bench;
 pub mod clock;
 mod inject;
 pub mod kqueue_translate;

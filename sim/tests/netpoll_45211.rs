@@ -292,3 +292,29 @@ fn unknown_scenario_is_an_error() {
         "{err}"
     );
 }
+
+#[test]
+fn race_detector_flags_the_prefix_plain_reads_only() {
+    // The pre-fix netpollcheckerr reads pd.closing / pd.rd without the lock: a data race the
+    // vector-clock detector must report when asked. The fixed core has none.
+    for (scenario, field) in [(CLOSE, "closing"), (DEADLINE, "rd")] {
+        let b = random(4, 2_000).fail_on_data_race(true);
+        let r = explore(scenario, Protocol::PreFix45211, MemoryModel::C11, b);
+        let info = r.first_failure.expect("the pre-fix protocol races");
+        let Failure::DataRace { location, .. } = &info.failure else {
+            panic!("expected a data race, got {}", info.failure);
+        };
+        assert_eq!(location, &format!("pd0.{field}"), "{scenario}");
+    }
+    for scenario in [CLOSE, DEADLINE, WRITE] {
+        let b = random(4, 20_000).fail_on_data_race(true);
+        let r = explore(scenario, Protocol::Fixed, MemoryModel::C11, b);
+        assert_eq!(
+            r.failures,
+            0,
+            "{scenario}: {}",
+            r.first_failure.unwrap().failure
+        );
+        assert_eq!(r.races, 0, "{scenario}");
+    }
+}
