@@ -237,52 +237,44 @@ impl<P: Platform> NetPoll<P> {
         } else {
             TimerFunc::ReadDeadline
         };
+        // A timer carries the seq current when it is armed; a later change bumps the seq, so
+        // a firing of an older arming finds it stale and does nothing.
         let clock = self.platform.clock();
+        let arm = |timer, when_ns, func, seq| {
+            clock.modify_timer(
+                timer,
+                when_ns,
+                TimerFiring {
+                    func,
+                    pd: pd.index,
+                    seq,
+                },
+            );
+        };
         if !pd.rrun.get() {
             if rd > 0 {
-                // The timer carries the current seq; a later change bumps rseq, so a firing
-                // of this arming becomes a no-op.
-                let firing = TimerFiring {
-                    func: rfunc,
-                    pd: pd.index,
-                    seq: pd.rseq.get(),
-                };
-                clock.modify_timer(&pd.rt, rd, firing);
+                arm(&pd.rt, rd, rfunc, pd.rseq.get());
                 pd.rrun.set(true);
             }
         } else if rd != rd0 || combo != combo0 {
             pd.rseq.set(pd.rseq.get().wrapping_add(1));
             if rd > 0 {
-                let firing = TimerFiring {
-                    func: rfunc,
-                    pd: pd.index,
-                    seq: pd.rseq.get(),
-                };
-                clock.modify_timer(&pd.rt, rd, firing);
+                arm(&pd.rt, rd, rfunc, pd.rseq.get());
             } else {
                 clock.stop_timer(&pd.rt);
                 pd.rrun.set(false);
             }
         }
+        // With rd == wd the read timer (netpollDeadline) serves both directions.
         if !pd.wrun.get() {
             if wd > 0 && !combo {
-                let firing = TimerFiring {
-                    func: TimerFunc::WriteDeadline,
-                    pd: pd.index,
-                    seq: pd.wseq.get(),
-                };
-                clock.modify_timer(&pd.wt, wd, firing);
+                arm(&pd.wt, wd, TimerFunc::WriteDeadline, pd.wseq.get());
                 pd.wrun.set(true);
             }
         } else if wd != wd0 || combo != combo0 {
             pd.wseq.set(pd.wseq.get().wrapping_add(1));
             if wd > 0 && !combo {
-                let firing = TimerFiring {
-                    func: TimerFunc::WriteDeadline,
-                    pd: pd.index,
-                    seq: pd.wseq.get(),
-                };
-                clock.modify_timer(&pd.wt, wd, firing);
+                arm(&pd.wt, wd, TimerFunc::WriteDeadline, pd.wseq.get());
             } else {
                 clock.stop_timer(&pd.wt);
                 pd.wrun.set(false);
