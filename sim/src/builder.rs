@@ -9,7 +9,9 @@ use crate::explore::ChoiceSource;
 use crate::report::{FailureInfo, Report};
 use crate::rt::log::Choice;
 use crate::rt::{Engine, ExecConfig};
+use crate::trace::{check_identity, read_file, replay_trace, save_in, ReplayError, Trace};
 use std::fmt;
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::str::FromStr;
 use std::time::Instant;
@@ -134,7 +136,23 @@ pub struct Builder {
     pub fail_on_data_race: bool,
     /// Stop at the first failing schedule. Default true; no environment variable.
     pub stop_at_first_failure: bool,
+    /// What the check runs, as a trace names it: a scenario (`close-unblocks-read`) and a
+    /// protocol (`prefix-45211`, or empty). A named check that fails shrinks its failing
+    /// schedule, saves it in [`Builder::trace_dir`] and prints the command that replays it; an
+    /// unnamed one saves nothing. Default none; no environment variable.
+    pub name: Option<(String, String)>,
+    /// Where a failing named check saves its trace. Default `traces/` of the tested crate
+    /// (`$CARGO_MANIFEST_DIR/traces`, which `cargo test` sets), else `traces/` in the current
+    /// directory; `NETPOLL_SIM_TRACE_DIR`.
+    pub trace_dir: Option<PathBuf>,
+    /// A trace file that [`Builder::check`] replays instead of exploring (refusing a trace of
+    /// another scenario or protocol than [`Builder::name`]). Default none;
+    /// `NETPOLL_SIM_REPLAY`.
+    pub replay_trace: Option<PathBuf>,
 }
+
+/// Oracle runs a failing named check may spend shrinking its schedule before saving it.
+const CHECK_SHRINK_RUNS: u64 = 2_000;
 
 impl Default for Builder {
     /// The defaults, without the environment.
@@ -149,6 +167,9 @@ impl Default for Builder {
             max_steps: 100_000,
             fail_on_data_race: false,
             stop_at_first_failure: true,
+            name: None,
+            trace_dir: None,
+            replay_trace: None,
         }
     }
 }
@@ -218,6 +239,14 @@ impl Builder {
         if let Some(v) = lookup("NETPOLL_SIM_MAX_STEPS") {
             self.max_steps = parse("NETPOLL_SIM_MAX_STEPS", &v)?;
         }
+        if let Some(v) = lookup("NETPOLL_SIM_TRACE_DIR").filter(|v| !v.is_empty()) {
+            self.trace_dir = Some(PathBuf::from(v));
+        } else if let Some(v) = lookup("CARGO_MANIFEST_DIR").filter(|v| !v.is_empty()) {
+            self.trace_dir = Some(PathBuf::from(v).join("traces"));
+        }
+        if let Some(v) = lookup("NETPOLL_SIM_REPLAY").filter(|v| !v.is_empty()) {
+            self.replay_trace = Some(PathBuf::from(v));
+        }
         Ok(())
     }
 
@@ -267,6 +296,22 @@ impl Builder {
         self
     }
 
+    /// Set [`Builder::name`]: the scenario and protocol a failing check's trace records.
+    pub fn name(mut self, scenario: impl Into<String>, protocol: impl Into<String>) -> Self {
+        self.name = Some((scenario.into(), protocol.into()));
+        self
+    }
+    /// Set [`Builder::trace_dir`].
+    pub fn trace_dir(mut self, v: impl Into<PathBuf>) -> Self {
+        self.trace_dir = Some(v.into());
+        self
+    }
+    /// Set [`Builder::replay_trace`].
+    pub fn replay_trace(mut self, v: Option<PathBuf>) -> Self {
+        self.replay_trace = v;
+        self
+    }
+
     fn exec_config(&self) -> ExecConfig {
         ExecConfig {
             memory: self.memory,
@@ -276,20 +321,101 @@ impl Builder {
     }
 
     /// Explore schedules of `f` and panic on the first failure with its report, the seed and
-    /// the schedule index.
+    /// the schedule index. A named check ([`Builder::name`]) first shrinks the failing schedule
+    /// and saves it as a trace in [`Builder::trace_dir`]; the panic message then ends with the
+    /// one command that replays it. With [`Builder::replay_trace`] set, the check instead
+    /// replays that trace once (see [`Builder::check_replay`]).
     #[track_caller]
     pub fn check<F: Fn() + 'static>(&self, f: F) {
-        let r = self.explore(f);
+        if let Some(path) = &self.replay_trace {
+            return self.check_replay(path, f);
+        }
+        let f = Rc::new(f);
+        let g = f.clone();
+        let r = self.explore(move || g());
         if let Some(ff) = &r.first_failure {
+            let saved = match &self.name {
+                Some(name) => self.save_failure(name, ff, f),
+                None => String::new(),
+            };
             panic!(
-                "netpoll-sim: check failed (strategy {}, memory {}, seed {}, schedule {})\n{}\n{}",
-                self.strategy, self.memory, ff.seed, ff.schedule_index, ff.failure, r
+                "netpoll-sim: check failed (strategy {}, memory {}, seed {}, schedule {})\n{}\n{}{}",
+                self.strategy, self.memory, ff.seed, ff.schedule_index, ff.failure, r, saved
             );
+        }
+    }
+
+    /// Shrink `ff`, save it as a trace and say where (or why it could not be saved).
+    fn save_failure<F: Fn() + 'static>(
+        &self,
+        (scenario, protocol): &(String, String),
+        ff: &FailureInfo,
+        f: Rc<F>,
+    ) -> String {
+        let small = crate::shrink::shrink_failure(self, ff, CHECK_SHRINK_RUNS, move || f());
+        let mut trace = Trace::from_failure_info(scenario, protocol, self, &small);
+        if small.choices != ff.choices {
+            trace.meta.strategy = format!("{}-shrunk", self.strategy);
+        }
+        let dir = self
+            .trace_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("traces"));
+        match save_in(&dir, &trace) {
+            Ok(path) => format!(
+                "\ntrace saved ({} choices, {} events): {}\nreplay it with: cargo run -p netpoll-sim -- replay {}",
+                trace.choices.len(),
+                trace.events.events.len(),
+                path.display(),
+                path.display()
+            ),
+            Err(e) => format!("\ncould not save the trace in {}: {e}", dir.display()),
+        }
+    }
+
+    /// Replay the trace at `path` once with `f` instead of exploring, and panic with what
+    /// happened: the recorded failure, reproduced byte for byte (so a debugger or `println!`
+    /// sees the failing run), or the divergence. Refuses (panics) when the trace is of another
+    /// scenario or protocol than [`Builder::name`], or when the check has no name. Returns
+    /// normally only if the trace records no failure and replays identically.
+    #[track_caller]
+    pub fn check_replay<F: Fn() + 'static>(&self, path: &std::path::Path, f: F) {
+        let shown = path.display();
+        let Some((scenario, protocol)) = &self.name else {
+            panic!(
+                "netpoll-sim: NETPOLL_SIM_REPLAY={shown} is set but this check has no name to match the trace against (name it with Builder::name, or run only the test the trace came from)"
+            );
+        };
+        let result = read_file(path)
+            .map_err(ReplayError::from)
+            .and_then(|t| check_identity(&t, scenario, protocol).map(|()| t))
+            .and_then(|t| replay_trace(&t, f).map(|run| (t, run)));
+        match result {
+            Ok((t, run)) => {
+                if let Some(failure) = run.failure {
+                    panic!(
+                        "netpoll-sim: replayed {shown} byte for byte ({} events); it fails as recorded:\n{failure}",
+                        t.events.events.len()
+                    );
+                }
+            }
+            Err(e) => panic!("netpoll-sim: cannot replay {shown}: {e}"),
         }
     }
 
     /// Explore schedules of `f` and report what happened, without panicking.
     pub fn explore<F: Fn() + 'static>(&self, f: F) -> Report {
+        self.explore_with_progress(f, |_| {})
+    }
+
+    /// [`Builder::explore`], calling `progress` with the report so far after every schedule
+    /// (its `elapsed` is not kept up to date). The callback only observes: it cannot change
+    /// which schedules run, so the report is the same with or without it.
+    pub fn explore_with_progress<F: Fn() + 'static>(
+        &self,
+        f: F,
+        mut progress: impl FnMut(&Report),
+    ) -> Report {
         let phases: Vec<Box<dyn ChoiceSource>> = match self.strategy {
             Strategy::Random => vec![Box::new(RandomSource::new(self.seed))],
             Strategy::Pct => vec![Box::new(PctSource::new(self.seed, self.pct_depth))],
@@ -300,7 +426,7 @@ impl Builder {
                     .collect(),
             },
         };
-        self.run_phases(Rc::new(f), phases)
+        self.run_phases(Rc::new(f), phases, &mut progress)
     }
 
     /// Run one schedule of `f` from a recorded choice sequence. A mismatch between the
@@ -309,10 +435,16 @@ impl Builder {
         self.run_phases(
             Rc::new(f),
             vec![Box::new(ReplaySource::new(choices.to_vec()))],
+            &mut |_| {},
         )
     }
 
-    fn run_phases(&self, f: Rc<dyn Fn()>, phases: Vec<Box<dyn ChoiceSource>>) -> Report {
+    fn run_phases(
+        &self,
+        f: Rc<dyn Fn()>,
+        phases: Vec<Box<dyn ChoiceSource>>,
+        progress: &mut dyn FnMut(&Report),
+    ) -> Report {
         let start = Instant::now();
         let mut report = Report::default();
         let mut index = 0u64;
@@ -345,9 +477,11 @@ impl Builder {
                         });
                     }
                     if self.stop_at_first_failure {
+                        progress(&report);
                         break 'phases;
                     }
                 }
+                progress(&report);
                 index += 1;
             }
         }
