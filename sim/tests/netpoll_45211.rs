@@ -101,6 +101,45 @@ fn prefix_deadline_deadlocks_under_c11() {
 }
 
 #[test]
+fn prefix_close_deadlocks_the_writer_too() {
+    let r = explore(
+        "close-unblocks-write",
+        Protocol::PreFix45211,
+        MemoryModel::C11,
+        random(1, 1_000),
+    );
+    let info = r
+        .first_failure
+        .as_ref()
+        .expect("the pre-fix protocol must deadlock");
+    let Failure::Deadlock { blocked } = &info.failure else {
+        panic!("expected a deadlock, got: {}", info.failure);
+    };
+    let writer = blocked
+        .iter()
+        .find(|b| b.name == "writer")
+        .expect("writer blocked");
+    assert!(
+        writer.detail.contains("waits on pd0 for Write"),
+        "{}",
+        writer.detail
+    );
+    assert!(writer.detail.contains("closing=true"), "{}", writer.detail);
+    for (protocol, memory) in [
+        (Protocol::Fixed, MemoryModel::C11),
+        (Protocol::PreFix45211, MemoryModel::Sc),
+    ] {
+        let r = explore("close-unblocks-write", protocol, memory, random(1, 20_000));
+        assert_eq!(
+            r.failures,
+            0,
+            "{protocol} {memory}: {}",
+            r.first_failure.unwrap().failure
+        );
+    }
+}
+
+#[test]
 fn prefix_found_by_every_strategy() {
     for scenario in [CLOSE, DEADLINE] {
         let builders = [

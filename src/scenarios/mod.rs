@@ -13,10 +13,12 @@ use crate::netpoll::NetPoll;
 use crate::platform::{Backend, Platform, Scheduler};
 
 mod close_unblocks_read;
+mod close_unblocks_write;
 mod deadline_unblocks_read;
 mod write_wakes_read;
 
 pub use close_unblocks_read::close_unblocks_read;
+pub use close_unblocks_write::close_unblocks_write;
 pub use deadline_unblocks_read::deadline_unblocks_read;
 pub use write_wakes_read::write_wakes_read;
 
@@ -41,6 +43,11 @@ pub const ALL: &[ScenarioInfo] = &[
         description: "a task starts reading an empty pipe just as its read deadline expires",
     },
     ScenarioInfo {
+        name: "close-unblocks-write",
+        description:
+            "a task blocks writing a full pipe while another closes it (#45211, write side)",
+    },
+    ScenarioInfo {
         name: "write-wakes-read",
         description: "a task blocks reading a pipe until another writes to it and closes it",
     },
@@ -57,6 +64,7 @@ pub fn run<P: Platform>(name: &str, np: &Arc<NetPoll<P>>) -> Result<(), String> 
     match name {
         "close-unblocks-read" => close_unblocks_read(np),
         "deadline-unblocks-read" => deadline_unblocks_read(np),
+        "close-unblocks-write" => close_unblocks_write(np),
         "write-wakes-read" => write_wakes_read(np),
         _ => {
             let names: Vec<_> = ALL.iter().map(|s| s.name).collect();
