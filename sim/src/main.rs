@@ -10,6 +10,7 @@ use netpoll::{scenarios, Protocol};
 use netpoll_sim::shrink::{cost, shrink_failure};
 use netpoll_sim::trace::{
     encode, read_file, render_svg, render_text, replay_trace, save_in, ReplayError, Trace,
+    TraceError,
 };
 use netpoll_sim::{scenario_check, Builder, FailureInfo, Faults, MemoryModel, Report, Strategy};
 use std::fmt::Write as _;
@@ -449,7 +450,13 @@ fn explore(a: &ExploreArgs) -> Result<(), Exit> {
 // replay and show
 
 fn load(file: &Path) -> Result<Trace, Exit> {
-    read_file(file).map_err(|e| Exit::usage(format!("{}: {e}", file.display())))
+    read_file(file).map_err(|e| {
+        Exit::usage(match e {
+            // These already name the path.
+            TraceError::NotAFile(_) | TraceError::Io { .. } => e.to_string(),
+            _ => format!("{}: {e}", file.display()),
+        })
+    })
 }
 
 /// Replay `trace` with the scenario it names; the time the run took.
