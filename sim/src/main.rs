@@ -232,25 +232,27 @@ fn unknown_scenario(name: &str) -> String {
 
 fn progress_bar(b: &Builder) -> ProgressBar {
     let target = ProgressDrawTarget::stderr();
-    if b.strategy == Strategy::Dfs {
-        let pb = ProgressBar::with_draw_target(None, target);
-        pb.set_style(
-            ProgressStyle::with_template(
-                "{spinner} {human_pos} schedules ({per_sec}) {elapsed} {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        pb
+    let (len, template) = if b.strategy == Strategy::Dfs {
+        (
+            None,
+            "{spinner} {human_pos} schedules  {rate} schedules/s  {elapsed}  {msg}",
+        )
     } else {
-        let pb = ProgressBar::with_draw_target(Some(b.schedules), target);
-        pb.set_style(
-            ProgressStyle::with_template(
-                "{bar:30} {human_pos}/{human_len} schedules ({per_sec}, eta {eta}) {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        pb
+        (
+            Some(b.schedules),
+            "{bar:20} {human_pos}/{human_len} schedules  {rate}/s  eta {eta}  {msg}",
+        )
+    };
+    let pb = ProgressBar::with_draw_target(len, target);
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        pb.set_style(style.with_key(
+            "rate",
+            |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&rate(s.per_sec()));
+            },
+        ));
     }
+    pb
 }
 
 /// Explore with a progress bar on stderr (hidden when stderr is not a terminal).
