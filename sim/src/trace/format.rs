@@ -53,7 +53,8 @@ pub struct TraceMeta {
     pub protocol: String,
     /// The memory model (`sc`, `c11`), as [`MemoryModel`](crate::MemoryModel) displays it.
     pub memory: String,
-    /// The strategy that found the schedule (`random`, `pct`, `dfs`, or `shrunk`).
+    /// The strategy that found the schedule (`random`, `pct`, `dfs`), with `-shrunk` appended
+    /// when the saved schedule is a shrunk form of the one found (`random-shrunk`).
     pub strategy: String,
     /// The exploration's seed.
     pub seed: u64,
