@@ -176,13 +176,25 @@ fn list() {
         .map(|p| (p.name(), p.description()))
         .collect();
     rows("protocols (--protocol)", &prot);
-    rows(
-        "memory models (--memory)",
-        &[
-            ("sc", "sequential consistency: every load reads the newest store; only interleavings vary"),
-            ("c11", "C11/Rust weak memory after Miri's emulation: loads may read older stores (default)"),
-        ],
-    );
+    let models: Vec<_> = [
+        (
+            "sc",
+            "sequential consistency: every load reads the newest store; only interleavings vary",
+        ),
+        (
+            "c11",
+            "C11/Rust weak memory after Miri's emulation: loads may read older stores (default)",
+        ),
+        (
+            "tso",
+            "x86-TSO: per-task FIFO store buffers, drained by locked instructions and fences",
+        ),
+    ]
+    .into_iter()
+    // Only the models this build has.
+    .filter(|(name, _)| name.parse::<MemoryModel>().is_ok())
+    .collect();
+    rows("memory models (--memory)", &models);
     rows(
         "strategies (--strategy)",
         &[
