@@ -186,9 +186,9 @@ fn bad_usage_exits_2_naming_the_valid_values() {
                 "--scenario",
                 "close-unblocks-read",
                 "--memory",
-                "tso",
+                "armv8",
             ],
-            vec!["tso", "sc", "c11"],
+            vec!["armv8", "sc", "c11"],
         ),
         (
             vec![
