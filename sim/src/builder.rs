@@ -62,6 +62,10 @@ pub enum MemoryModel {
     Sc,
     /// C11 (Rust's model), after Miri's weak-memory emulation: loads may read older stores.
     C11,
+    /// x86-TSO: per-task FIFO store buffers; a SeqCst store (XCHG), an RMW (LOCK), a SeqCst
+    /// fence (MFENCE), a lock or a scheduler call drains the task's buffer; committing a
+    /// buffered store is a scheduling choice.
+    Tso,
 }
 
 impl FromStr for MemoryModel {
@@ -70,7 +74,10 @@ impl FromStr for MemoryModel {
         match s {
             "sc" => Ok(MemoryModel::Sc),
             "c11" => Ok(MemoryModel::C11),
-            _ => Err(format!("unknown memory model {s:?} (expected sc or c11)")),
+            "tso" => Ok(MemoryModel::Tso),
+            _ => Err(format!(
+                "unknown memory model {s:?} (expected sc, c11 or tso)"
+            )),
         }
     }
 }
@@ -80,6 +87,7 @@ impl fmt::Display for MemoryModel {
         f.write_str(match self {
             MemoryModel::Sc => "sc",
             MemoryModel::C11 => "c11",
+            MemoryModel::Tso => "tso",
         })
     }
 }
@@ -121,7 +129,7 @@ pub struct Builder {
     pub schedules: u64,
     /// How schedules are chosen. Default `random`; `NETPOLL_SIM_STRATEGY` (random|pct|dfs).
     pub strategy: Strategy,
-    /// Memory model. Default `c11`; `NETPOLL_SIM_MEMORY` (sc|c11).
+    /// Memory model. Default `c11`; `NETPOLL_SIM_MEMORY` (sc|c11|tso).
     pub memory: MemoryModel,
     /// Preemption bound of `dfs` (`None`: unbounded). Default none; `NETPOLL_SIM_PREEMPTIONS`
     /// (a number, or `none`).

@@ -188,7 +188,7 @@ pub fn shrink(
 struct LenientSource {
     candidate: Rc<RefCell<Vec<Choice>>>,
     /// Per kind: how many of the candidate's choices of that kind were used.
-    used: [usize; 3],
+    used: [usize; 4],
 }
 
 fn kind_index(k: ChoiceKind) -> usize {
@@ -196,12 +196,13 @@ fn kind_index(k: ChoiceKind) -> usize {
         ChoiceKind::Schedule => 0,
         ChoiceKind::LoadStore => 1,
         ChoiceKind::User => 2,
+        ChoiceKind::Flush => 3,
     }
 }
 
 impl ChoiceSource for LenientSource {
     fn begin(&mut self, _index: u64) -> bool {
-        self.used = [0; 3];
+        self.used = [0; 4];
         true
     }
     fn choose(&mut self, ctx: &ChoiceCtx<'_>) -> usize {
@@ -250,7 +251,7 @@ pub fn shrink_failure<F: Fn() + 'static>(
     let candidate = Rc::new(RefCell::new(Vec::new()));
     let source = LenientSource {
         candidate: candidate.clone(),
-        used: [0; 3],
+        used: [0; 4],
     };
     let mut engine = Engine::new(cfg, Box::new(source));
     let f: Rc<dyn Fn()> = Rc::new(f);

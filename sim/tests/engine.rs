@@ -237,7 +237,14 @@ fn env_is_parsed_with_clear_errors() {
     let e = Builder::default()
         .apply_env(|k| (k == "NETPOLL_SIM_MEMORY").then(|| "tso2".to_string()))
         .unwrap_err();
-    assert!(e.to_string().contains("NETPOLL_SIM_MEMORY") && e.to_string().contains("sc or c11"));
+    assert!(
+        e.to_string().contains("NETPOLL_SIM_MEMORY") && e.to_string().contains("sc, c11 or tso")
+    );
+    let mut b = Builder::default();
+    b.apply_env(|k| (k == "NETPOLL_SIM_MEMORY").then(|| "tso".to_string()))
+        .unwrap();
+    assert_eq!(b.memory, MemoryModel::Tso);
+    assert_eq!(MemoryModel::Tso.to_string(), "tso");
 }
 
 #[test]

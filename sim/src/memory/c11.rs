@@ -47,7 +47,7 @@ impl Exec {
         if sc {
             self.mem.last_sc_write.set(s, clock.get(s));
         }
-        let cap = if self.mem.mode == MemoryModel::Sc {
+        let cap = if self.mem.mode != MemoryModel::C11 {
             1
         } else {
             HISTORY_CAP
@@ -83,7 +83,7 @@ impl Exec {
         let h = &self.mem.locs[loc as usize].history;
         let mut buf = [0u8; HISTORY_CAP];
         let mut n = 0;
-        if self.mem.mode == MemoryModel::Sc {
+        if self.mem.mode != MemoryModel::C11 {
             buf[0] = (h.len() - 1) as u8;
             return (buf, 1);
         }
@@ -124,6 +124,9 @@ impl Exec {
 
     /// Atomic load.
     pub(crate) fn atomic_load(&mut self, loc: u32, ord: Ordering) -> u64 {
+        if let Some(v) = self.tso_forward(loc) {
+            return self.tso_forwarded_load(loc, v, Op::Load, ord.into());
+        }
         let sc = ord == Ordering::SeqCst;
         if sc {
             let f = self.mem.sc_fence;
@@ -151,7 +154,20 @@ impl Exec {
         } else {
             self.tasks[me].fence_rel
         };
+        if self.mem.mode == MemoryModel::Tso {
+            if ord == Ordering::SeqCst {
+                // XCHG: drain, then write memory.
+                self.tso_drain(self.cur);
+            } else {
+                self.tso_buffer(loc, val, sync, ord.into());
+                return self.log_store(loc, val, ord);
+            }
+        }
         self.push_store(loc, val, ord == Ordering::SeqCst, sync);
+        self.log_store(loc, val, ord);
+    }
+
+    fn log_store(&mut self, loc: u32, val: u64, ord: Ordering) {
         let mut ev = self.ev(Op::Store);
         ev.ord = ord.into();
         ev.loc = loc;
@@ -169,6 +185,8 @@ impl Exec {
         failure: Ordering,
         f: impl FnOnce(u64) -> Option<u64>,
     ) -> Result<u64, u64> {
+        // TSO: a LOCK-prefixed instruction (even a failing CMPXCHG) drains the buffer first.
+        self.tso_drain(self.cur);
         let me = self.cur as usize;
         let idx = self.mem.locs[loc as usize].history.len() - 1;
         let old = self.mem.locs[loc as usize].history[idx].val;
@@ -215,6 +233,10 @@ impl Exec {
 
     /// A fence.
     pub(crate) fn fence(&mut self, ord: Ordering) {
+        if ord == Ordering::SeqCst {
+            // TSO: MFENCE drains the buffer.
+            self.tso_drain(self.cur);
+        }
         let me = self.cur as usize;
         let t = &mut self.tasks[me];
         if is_acquire(ord) {
@@ -240,6 +262,9 @@ impl Exec {
     /// Read a plain cell: a relaxed load, checked by the race detector.
     pub(crate) fn plain_read(&mut self, loc: u32) -> u64 {
         self.race_check(loc, false);
+        if let Some(v) = self.tso_forward(loc) {
+            return self.tso_forwarded_load(loc, v, Op::PlainRead, crate::rt::log::Ord::None);
+        }
         let (buf, n) = self.candidates(loc, false);
         let rank = self.choose(ChoiceKind::LoadStore, n, false);
         let v = self.read_store(loc, buf[rank] as usize, Ordering::Relaxed);
@@ -258,7 +283,11 @@ impl Exec {
         self.race_check(loc, true);
         let me = self.cur as usize;
         let sync = self.tasks[me].fence_rel;
-        self.push_store(loc, val, false, sync);
+        if self.mem.mode == MemoryModel::Tso {
+            self.tso_buffer(loc, val, sync, crate::rt::log::Ord::None);
+        } else {
+            self.push_store(loc, val, false, sync);
+        }
         let mut ev = self.ev(Op::PlainWrite);
         ev.loc = loc;
         ev.written = Some(val);

@@ -2,6 +2,7 @@
 //! data-race detector, and locks.
 //!
 //! Modes: [`MemoryModel::Sc`] — every load reads the newest store (interleavings only);
+//! [`MemoryModel::Tso`] — x86-TSO, per-task FIFO store buffers (see the `tso` module);
 //! [`MemoryModel::C11`] — after Miri's weak-memory emulation:
 //!
 //! * every location keeps its stores in modification order, which is execution order (capped
@@ -19,7 +20,9 @@
 
 mod c11;
 mod race;
+mod tso;
 
+use crate::rt::log::Ord;
 use crate::rt::vc::VClock;
 use crate::MemoryModel;
 use netpoll::LocName;
@@ -60,6 +63,21 @@ impl Store {
     }
 }
 
+/// A store waiting in a task's store buffer (memory model `tso`): what the store will be in
+/// the location's history when it reaches memory. Happens-before is computed at the store
+/// instruction, as in the other models.
+#[derive(Clone, Copy)]
+pub(crate) struct Buffered {
+    pub(crate) loc: u32,
+    pub(crate) val: u64,
+    /// The storing task's own clock value at the store.
+    pub(crate) ts: u32,
+    /// What a load that acquires this store synchronises with.
+    pub(crate) sync: VClock,
+    /// The store's ordering, for the event log.
+    pub(crate) ord: Ord,
+}
+
 /// A shared location: an atomic or a plain cell.
 pub(crate) struct Location {
     pub(crate) name: LocName,
@@ -88,6 +106,10 @@ pub(crate) struct Memory {
     pub(crate) sc_fence: VClock,
     /// Per slot: that task's clock at its last SC write.
     pub(crate) last_sc_write: VClock,
+    /// Memory model `tso`: per task, its store buffer, oldest first (empty in other modes).
+    pub(crate) bufs: Vec<VecDeque<Buffered>>,
+    /// Stores in all buffers (0 in other modes: the engine's only per-step cost of `tso`).
+    pub(crate) buffered: usize,
 }
 
 impl Memory {
@@ -99,6 +121,8 @@ impl Memory {
             locks: Vec::new(),
             sc_fence: VClock::ZERO,
             last_sc_write: VClock::ZERO,
+            bufs: Vec::new(),
+            buffered: 0,
         }
     }
 
@@ -107,6 +131,10 @@ impl Memory {
         self.locks.clear();
         self.sc_fence = VClock::ZERO;
         self.last_sc_write = VClock::ZERO;
+        for b in &mut self.bufs {
+            b.clear();
+        }
+        self.buffered = 0;
     }
 
     /// A new location holding `init` (written by "nobody"); ids follow creation order.

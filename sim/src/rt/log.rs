@@ -65,6 +65,10 @@ pub enum Op {
     Race,
     /// A choice drawn by the scenario itself (`written` = the option chosen).
     UserChoice,
+    /// Memory model `tso`: the oldest store in the store buffer of `task` reached memory
+    /// (`loc` := `written`, `ord` as stored). Chosen by the scheduler, or drained by the task's
+    /// own locked instruction, fence, lock or scheduler call.
+    Flush,
 }
 
 /// A memory ordering as recorded in the log.
@@ -148,6 +152,11 @@ pub enum ChoiceKind {
     LoadStore,
     /// A choice made by the scenario or platform (timer against task, fault injection, ...).
     User,
+    /// Memory model `tso`: whether to commit a buffered store before the next task runs.
+    /// Option 0 commits nothing; option `i` commits the oldest store of the `i`-th task (in id
+    /// order) whose store buffer is not empty. When no task can run, the buffers must drain:
+    /// option `i` then names the `i + 1`-th such task.
+    Flush,
 }
 
 /// One recorded choice. Choices with a single option are not drawn and not recorded.

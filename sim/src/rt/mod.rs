@@ -328,6 +328,10 @@ impl Exec {
         }
         let pick = self.choose(ChoiceKind::Schedule, self.runnable.len(), !yielded);
         let next = self.runnable[pick];
+        if self.mem.buffered != 0 {
+            // TSO: buffered stores may reach memory before the chosen task's step.
+            self.tso_flush_choices(Some(next));
+        }
         if next == me {
             None
         } else {
@@ -348,7 +352,16 @@ impl Exec {
             }
             if !self.runnable.is_empty() {
                 let pick = self.choose(ChoiceKind::Schedule, self.runnable.len(), false);
-                return Idle::Run(self.runnable[pick]);
+                let next = self.runnable[pick];
+                if self.mem.buffered != 0 {
+                    self.tso_flush_choices(Some(next));
+                }
+                return Idle::Run(next);
+            }
+            if self.mem.buffered != 0 {
+                // TSO: when no task can run, the store buffers drain before time advances
+                // or a deadlock is declared.
+                self.tso_flush_choices(None);
             }
             // Nobody can run: advance virtual time to the next sleeper or timer.
             let mut wake: Option<i64> = self.timers.iter().map(|t| t.when_ns).min();
@@ -416,6 +429,8 @@ impl Exec {
         self.tasks[id as usize].status = Status::Finished;
         self.tasks[id as usize].yielder = std::ptr::null();
         if !self.aborting {
+            // TSO: a task's end goes through the scheduler (locked instructions).
+            self.tso_drain(id);
             let ev = Event::new(self.step as u32, id, Op::Finish);
             self.events.push(ev);
         }
@@ -619,7 +634,15 @@ impl Engine {
                     let ev = e.ev(Op::Start);
                     e.log(ev);
                 });
-                if let Err(p) = catch_unwind(AssertUnwindSafe(f)) {
+                let body = move || {
+                    f();
+                    // TSO: a task's end drains its buffer; before that, others may run while
+                    // its last stores are still buffered (no such point in other modes).
+                    if with(|e| e.tso_has_buffered(e.cur)) {
+                        yield_point();
+                    }
+                };
+                if let Err(p) = catch_unwind(AssertUnwindSafe(body)) {
                     if !p.is::<Abort>() {
                         let location = PANIC_SITE
                             .with(|s| s.borrow_mut().take())
@@ -686,6 +709,7 @@ impl Drop for Engine {
 pub(crate) fn spawn(name: &'static str, f: Box<dyn FnOnce()>) -> u32 {
     yield_point();
     with(|e| {
+        e.tso_drain(e.cur);
         let parent = e.tasks[e.cur as usize].clock;
         let id = e.new_task(name, f, Some(parent));
         let mut ev = e.ev(Op::Spawn);
@@ -704,6 +728,7 @@ pub(crate) fn join(t: u32) {
     let mut first = true;
     loop {
         let blocked = with(|e| {
+            e.tso_drain(e.cur);
             if e.tasks[t as usize].status == Status::Finished || e.aborting {
                 let fin = e.tasks[t as usize].clock;
                 let me = e.cur as usize;
@@ -740,6 +765,7 @@ pub(crate) fn yield_now() {
     });
     yield_point();
     with(|e| {
+        e.tso_drain(e.cur);
         let ev = e.ev(Op::Yield);
         e.log(ev);
         e.tick();
@@ -755,6 +781,7 @@ pub(crate) fn lock(id: u32) {
     loop {
         let blocked = with(|e| {
             let me = e.cur;
+            e.tso_drain(me);
             let lk = &mut e.mem.locks[id as usize];
             if lk.owner.is_none() || e.aborting {
                 lk.owner = Some(me);
@@ -790,6 +817,7 @@ pub(crate) fn try_lock(id: u32) -> bool {
     yield_point();
     with(|e| {
         let me = e.cur;
+        e.tso_drain(me);
         let lk = &mut e.mem.locks[id as usize];
         if lk.owner.is_none() {
             lk.owner = Some(me);
@@ -811,6 +839,7 @@ pub(crate) fn unlock(id: u32) {
     yield_point();
     with(|e| {
         let me = e.cur;
+        e.tso_drain(me);
         let aborting = e.aborting;
         let clock = e.tasks[me as usize].clock;
         let lk = &mut e.mem.locks[id as usize];
@@ -844,6 +873,7 @@ pub(crate) fn park(reason: &'static str, commit: impl FnOnce() -> bool) {
     let site = Location::caller();
     yield_point();
     with(|e| {
+        e.tso_drain(e.cur);
         let me = e.cur as usize;
         e.tasks[me].status = Status::Parking;
         e.tasks[me].park_reason = reason;
@@ -894,6 +924,7 @@ pub(crate) fn park(reason: &'static str, commit: impl FnOnce() -> bool) {
 pub(crate) fn ready(t: u32) {
     yield_point();
     with(|e| {
+        e.tso_drain(e.cur);
         let me = e.cur as usize;
         let clock = e.tasks[me].clock;
         let mut ev = e.ev(Op::Ready);
@@ -916,6 +947,7 @@ pub(crate) fn sleep_ns(ns: i64) {
     let site = Location::caller();
     yield_point();
     let blocked = with(|e| {
+        e.tso_drain(e.cur);
         let until = e.now_ns.saturating_add(ns.max(0));
         let mut ev = e.ev(Op::Sleep);
         ev.written = Some(until as u64);
@@ -942,6 +974,7 @@ pub(crate) fn now_ns() -> i64 {
 pub(crate) fn timer_add(name: &'static str, when_ns: i64, f: Box<dyn FnOnce()>) -> u64 {
     yield_point();
     with(|e| {
+        e.tso_drain(e.cur);
         let id = e.next_timer_id;
         e.next_timer_id += 1;
         let clock = e.tasks[e.cur as usize].clock;
@@ -965,6 +998,7 @@ pub(crate) fn timer_add(name: &'static str, when_ns: i64, f: Box<dyn FnOnce()>) 
 pub(crate) fn timer_cancel(id: u64) -> bool {
     yield_point();
     let removed = with(|e| {
+        e.tso_drain(e.cur);
         let removed = e
             .timers
             .iter()

@@ -234,6 +234,7 @@ fn event_text(n: &Names<'_>, ev: &Event, stores: Option<&Stores>) -> String {
         }
         Op::Race => format!("DATA RACE on {} with {}", loc(), n.task(ev.other)),
         Op::UserChoice => format!("choice -> {}", opt(ev.written)),
+        Op::Flush => format!("flush{o} {} := {}", loc(), opt(ev.written)),
     };
     if matches!(ev.op, Op::Load | Op::PlainRead) && ev.rank > 0 {
         let why = match stores {
@@ -605,7 +606,7 @@ pub fn render_svg(trace: &Trace) -> String {
                 let ev_class = match op {
                     _ if *stale => "stale",
                     Op::Load | Op::PlainRead | Op::CasFail => "load",
-                    Op::Store | Op::PlainWrite | Op::Rmw => "store",
+                    Op::Store | Op::PlainWrite | Op::Rmw | Op::Flush => "store",
                     Op::Park
                     | Op::ParkCommit
                     | Op::Unpark
