@@ -3,8 +3,8 @@
 //! `snapshots/` (review changes with `cargo insta review`).
 
 use netpoll::Protocol;
+use netpoll_sim::scenario_check;
 use netpoll_sim::trace::{read_file, render_text, replay_file, Trace};
-use netpoll_sim::{scenario_check, Faults};
 use std::path::Path;
 
 /// Runs `f` with the snapshot settings of this file: snapshots live in the top-level
@@ -26,8 +26,8 @@ fn replay(path: &Path) -> Trace {
         .protocol
         .parse()
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let check = scenario_check(&m.scenario, protocol, Faults::NONE)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let check =
+        scenario_check(&m.scenario, protocol).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     replay_file(path, &m.scenario, &m.protocol, check).unwrap_or_else(|e| {
         panic!(
             "{}: {e}\nreplay it with: cargo run -p netpoll-sim -- replay {}",

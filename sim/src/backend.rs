@@ -7,7 +7,8 @@
 //! poller task runs: the poller task calls [`NetPoll::poll`](netpoll::NetPoll::poll) until the
 //! queue is empty, then ends (the next edge starts a new one). `poll` never blocks.
 //!
-//! Faults ([`Faults`]) are drawn from the one choice stream, so they replay exactly.
+//! Faults ([`Faults`], part of the run's configuration: [`Builder::faults`](crate::Builder))
+//! are drawn from the one choice stream, so they replay exactly.
 
 use std::collections::VecDeque;
 use std::io;
@@ -15,6 +16,7 @@ use std::sync::{Arc, OnceLock, Weak};
 
 use netpoll::platform::{Backend, Event, LocName, Mode, Platform, RawFd, Token};
 
+pub use crate::faults::Faults;
 use crate::platform::SimNetPoll;
 use crate::sched;
 use crate::sync::Mutex;
@@ -24,43 +26,6 @@ use crate::thread;
 pub const PIPE_CAPACITY: usize = 64;
 /// The first fd number handed out (0-2 are stdio).
 const FIRST_FD: RawFd = 3;
-/// How long a delayed event waits before the poller sees it.
-pub const DELIVERY_DELAY_NS: i64 = 1_000;
-
-/// Fault injection, each a probability in [0, 1]. A probability p > 0 is drawn as a choice
-/// among `round(1/p)` options (one of which injects the fault), so a depth-first search
-/// enumerates both outcomes and a random search hits the fault about p of the time; 0 draws
-/// nothing. All default to 0.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Faults {
-    /// An event is delivered as EPOLLERR alone (the event-error bit).
-    pub error_event: f64,
-    /// The poller reports a spurious readiness event for a registered fd.
-    pub spurious_event: f64,
-    /// An event's delivery is delayed by [`DELIVERY_DELAY_NS`] of virtual time.
-    pub delayed_delivery: f64,
-}
-
-impl Faults {
-    /// No faults.
-    pub const NONE: Faults = Faults {
-        error_event: 0.0,
-        spurious_event: 0.0,
-        delayed_delivery: 0.0,
-    };
-
-    /// Draw whether a fault of probability `p` happens.
-    fn draw(p: f64) -> bool {
-        if p <= 0.0 {
-            return false;
-        }
-        if p >= 1.0 {
-            return true;
-        }
-        let n = (1.0 / p).round().max(2.0) as usize;
-        sched::choose(n) == n - 1
-    }
-}
 
 /// One direction of a byte stream.
 struct Buffer {
@@ -183,6 +148,8 @@ pub struct SimBackend {
     np: Arc<OnceLock<Weak<SimNetPoll>>>,
     faults: Faults,
 }
+
+use crate::faults::DELIVERY_DELAY_NS;
 
 impl SimBackend {
     /// A backend whose poller task reaches the netpoll in `np` (set once it exists).

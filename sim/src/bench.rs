@@ -87,12 +87,8 @@ pub fn find_45211(scenario: &str, strategy: Strategy, seeds: u64, budget: u64) -
         seconds: Vec::new(),
     };
     for seed in 1..=seeds {
-        let check = crate::scenario_check(
-            scenario,
-            netpoll::Protocol::PreFix45211,
-            crate::Faults::NONE,
-        )
-        .expect("known scenario");
+        let check = crate::scenario_check(scenario, netpoll::Protocol::PreFix45211)
+            .expect("known scenario");
         let r = Builder::default()
             .strategy(strategy)
             .memory(MemoryModel::C11)
@@ -122,8 +118,7 @@ pub fn find_45211(scenario: &str, strategy: Strategy, seeds: u64, budget: u64) -
 /// Throughput of `schedules` random schedules of `scenario` under the fixed protocol (c11):
 /// prints schedules/s and steps/s.
 pub fn scenario_throughput(scenario: &str, schedules: u64) -> Report {
-    let check = crate::scenario_check(scenario, netpoll::Protocol::Fixed, crate::Faults::NONE)
-        .expect("known scenario");
+    let check = crate::scenario_check(scenario, netpoll::Protocol::Fixed).expect("known scenario");
     let r = Builder::default()
         .strategy(Strategy::Random)
         .memory(MemoryModel::C11)

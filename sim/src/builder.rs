@@ -139,6 +139,10 @@ pub struct Builder {
     /// Steps one schedule may take before it fails as a livelock. Default 100,000;
     /// `NETPOLL_SIM_MAX_STEPS`.
     pub max_steps: u64,
+    /// Fault probabilities for the simulated fds (error-only events, spurious events,
+    /// delayed delivery); recorded in traces. Default none; `NETPOLL_SIM_FAULTS`
+    /// (`none`, or e.g. `error=0.1,spurious=0.1,delay=0.1`).
+    pub faults: crate::Faults,
     /// Whether a data race on a plain cell fails the schedule (races are always counted).
     /// Default false; no environment variable.
     pub fail_on_data_race: bool,
@@ -174,6 +178,7 @@ impl Default for Builder {
             pct_depth: 3,
             max_steps: 100_000,
             fail_on_data_race: false,
+            faults: crate::Faults::NONE,
             stop_at_first_failure: true,
             name: None,
             trace_dir: None,
@@ -247,6 +252,9 @@ impl Builder {
         if let Some(v) = lookup("NETPOLL_SIM_MAX_STEPS") {
             self.max_steps = parse("NETPOLL_SIM_MAX_STEPS", &v)?;
         }
+        if let Some(v) = lookup("NETPOLL_SIM_FAULTS") {
+            self.faults = parse("NETPOLL_SIM_FAULTS", &v)?;
+        }
         if let Some(v) = lookup("NETPOLL_SIM_TRACE_DIR").filter(|v| !v.is_empty()) {
             self.trace_dir = Some(PathBuf::from(v));
         } else if let Some(v) = lookup("CARGO_MANIFEST_DIR").filter(|v| !v.is_empty()) {
@@ -293,6 +301,12 @@ impl Builder {
         self.max_steps = v;
         self
     }
+    /// Set [`Builder::faults`].
+    pub fn faults(mut self, v: crate::Faults) -> Self {
+        self.faults = v;
+        self
+    }
+
     /// Set [`Builder::fail_on_data_race`].
     pub fn fail_on_data_race(mut self, v: bool) -> Self {
         self.fail_on_data_race = v;
@@ -325,6 +339,7 @@ impl Builder {
             memory: self.memory,
             max_steps: self.max_steps,
             fail_on_race: self.fail_on_data_race,
+            faults: self.faults,
         }
     }
 

@@ -27,6 +27,7 @@ pub mod backend;
 pub mod bench;
 mod builder;
 mod explore;
+mod faults;
 mod memory;
 pub mod platform;
 mod report;
@@ -38,8 +39,8 @@ pub mod sync;
 pub mod thread;
 pub mod trace;
 
-pub use backend::Faults;
 pub use builder::{Builder, ConfigError, MemoryModel, Strategy};
+pub use faults::Faults;
 pub use platform::{SimNetPoll, SimPlatform};
 pub use report::{BlockedTask, Failure, FailureInfo, Report};
 pub use rt::log::{Choice, ChoiceKind, Event, EventLog, Op, Ord as EventOrd, NONE};

@@ -71,9 +71,13 @@ struct ExploreArgs {
     /// The protocol: fixed or prefix-45211.
     #[arg(long, default_value = "fixed")]
     protocol: String,
-    /// The memory model: sc or c11.
+    /// The memory model: sc, c11 or tso.
     #[arg(long, default_value = "c11")]
     memory: String,
+    /// Faults on the simulated fds: none, or e.g. error=0.1,spurious=0.1,delay=0.1
+    /// (probabilities of an error-only event, a spurious event, a delayed delivery).
+    #[arg(long, default_value = "none", value_name = "FAULTS")]
+    faults: String,
     /// How schedules are chosen: random, pct or dfs.
     #[arg(long, default_value = "random")]
     strategy: String,
@@ -226,7 +230,7 @@ impl Target {
     }
 
     fn check(&self) -> impl Fn() + 'static {
-        match scenario_check(self.scenario, self.protocol, Faults::NONE) {
+        match scenario_check(self.scenario, self.protocol) {
             Ok(f) => f,
             // `parse` found the scenario, so scenario_check knows it too.
             Err(e) => unreachable!("{e}"),
@@ -392,7 +396,9 @@ fn explore(a: &ExploreArgs) -> Result<(), Exit> {
     let t = Target::parse(&a.scenario, &a.protocol)?;
     let memory: MemoryModel = a.memory.parse().map_err(Exit::usage)?;
     let strategy: Strategy = a.strategy.parse().map_err(Exit::usage)?;
+    let faults: Faults = a.faults.parse().map_err(Exit::usage)?;
     let b = Builder::default()
+        .faults(faults)
         .seed(a.seed)
         .schedules(a.schedules)
         .strategy(strategy)
@@ -411,6 +417,9 @@ fn explore(a: &ExploreArgs) -> Result<(), Exit> {
         },
     }
     .ok();
+    if !faults.is_none() {
+        write!(how, ", faults {faults}").ok();
+    }
     println!(
         "explore {} with protocol {}, memory {memory}, {how}, up to {} schedules",
         t.scenario,
@@ -500,8 +509,8 @@ fn replay(file: &Path) -> Result<(), Exit> {
                 secs(took)
             );
             println!(
-                "scenario {}, protocol {}, memory {}; found by {} (seed {}, schedule {})",
-                m.scenario, m.protocol, m.memory, m.strategy, m.seed, m.schedule_index
+                "scenario {}, protocol {}, memory {}, faults {}; found by {} (seed {}, schedule {})",
+                m.scenario, m.protocol, m.memory, m.faults, m.strategy, m.seed, m.schedule_index
             );
             println!("it fails as recorded:");
             print!("{}", indent(&trace.failure.message, "  "));
@@ -539,6 +548,7 @@ struct DemoOutcome {
     found_at: Option<u64>,
     fixed_clean: bool,
     sc_clean: bool,
+    tso_clean: bool,
     reproduced: bool,
 }
 
@@ -575,6 +585,7 @@ fn demo_scenario(
         found_at: None,
         fixed_clean: false,
         sc_clean: false,
+        tso_clean: false,
         reproduced: false,
     };
     let Some(ff) = &r.first_failure else {
@@ -679,6 +690,18 @@ fn demo_scenario(
             ""
         }
     );
+    let rt = explore_with_bar(&b.clone().memory(MemoryModel::Tso), buggy.check());
+    outcome.tso_clean = rt.failures == 0;
+    println!(
+        "  {part}.7 The pre-fix protocol under x86-TSO: {}: {}{}.",
+        if outcome.tso_clean { "clean" } else { "FAILED" },
+        stats(&rt),
+        if outcome.tso_clean {
+            "; its SC store (XCHG) drains the store buffer: correct on x86, broken on ARM64"
+        } else {
+            ""
+        }
+    );
     println!();
     Ok(outcome)
 }
@@ -703,10 +726,11 @@ fn demo(a: &DemoArgs) -> Result<(), Exit> {
     println!("Summary");
     let mut ok = true;
     for o in [&close, &deadline] {
-        let good = o.found_at.is_some() && o.reproduced && o.fixed_clean && o.sc_clean;
+        let good =
+            o.found_at.is_some() && o.reproduced && o.fixed_clean && o.sc_clean && o.tso_clean;
         ok &= good;
         println!(
-            "  {:<24} pre-fix/c11: {}   replay: {}   fixed/c11: {}   pre-fix/sc: {}",
+            "  {:<24} pre-fix/c11: {}   replay: {}   fixed/c11: {}   pre-fix/sc: {}   pre-fix/tso: {}",
             o.scenario,
             o.found_at.map_or("not found".to_string(), |i| format!(
                 "deadlock at schedule {i}"
@@ -714,12 +738,13 @@ fn demo(a: &DemoArgs) -> Result<(), Exit> {
             if o.reproduced { "identical" } else { "FAILED" },
             if o.fixed_clean { "clean" } else { "FAILED" },
             if o.sc_clean { "clean" } else { "FAILED" },
+            if o.tso_clean { "clean" } else { "FAILED" },
         );
     }
     println!(
         "  {} ({})",
         if ok {
-            "As expected: the pre-fix protocol deadlocks under weak memory only; the fix holds."
+            "As expected: the pre-fix protocol deadlocks under C11 (ARM64-like) weak memory only; the fix holds."
         } else {
             "NOT as expected."
         },

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use netpoll::platform::{Clock, Platform, Scheduler, TaskId, TimerFiring, TimerFunc, Word};
 use netpoll::{NetPoll, Pd, Protocol};
 
-use crate::backend::{Faults, SimBackend};
+use crate::backend::SimBackend;
 use crate::sched::{self, TimerId};
 use crate::sync::atomic::{AtomicU32, AtomicUsize};
 use crate::sync::{Plain, RawMutex};
@@ -121,10 +121,12 @@ pub struct SimPlatform {
 }
 
 impl SimPlatform {
-    /// A platform with simulated fds subject to `faults`, and the poller on it running
-    /// `protocol`. Call inside a simulation (the check closure); it also registers a deadlock
-    /// hook that shows, for each parked task, the pd it waits on and that pd's fields.
-    pub fn netpoll(protocol: Protocol, faults: Faults) -> Arc<SimNetPoll> {
+    /// A platform with simulated fds subject to the run's faults ([`Builder::faults`]
+    /// (crate::Builder)), and the poller on it running `protocol`. Call inside a simulation
+    /// (the check closure); it also registers a deadlock hook that shows, for each parked task,
+    /// the pd it waits on and that pd's fields.
+    pub fn netpoll(protocol: Protocol) -> Arc<SimNetPoll> {
+        let faults = sched::faults();
         let slot: Arc<NetPollSlot> = Arc::new(OnceLock::new());
         let platform = SimPlatform {
             clock: SimClock { np: slot.clone() },

@@ -2,24 +2,19 @@
 
 use netpoll::{scenarios, Protocol};
 
-use crate::backend::Faults;
 use crate::platform::SimPlatform;
 
 /// The check closure for scenario `name` under `protocol`: each run builds a fresh
-/// [`SimPlatform`] and poller and runs the scenario in the main task. Unknown names are an
-/// error naming the known ones.
-pub fn scenario_check(
-    name: &str,
-    protocol: Protocol,
-    faults: Faults,
-) -> Result<impl Fn() + 'static, String> {
+/// [`SimPlatform`] and poller (with the run's faults, [`Builder::faults`](crate::Builder)) and
+/// runs the scenario in the main task. Unknown names are an error naming the known ones.
+pub fn scenario_check(name: &str, protocol: Protocol) -> Result<impl Fn() + 'static, String> {
     let info = scenarios::find(name).ok_or_else(|| {
         let names: Vec<_> = scenarios::ALL.iter().map(|s| s.name).collect();
         format!("unknown scenario '{name}' (known: {})", names.join(", "))
     })?;
     let name = info.name;
     Ok(move || {
-        let np = SimPlatform::netpoll(protocol, faults);
+        let np = SimPlatform::netpoll(protocol);
         if let Err(e) = scenarios::run(name, &np) {
             panic!("{e}");
         }

@@ -60,6 +60,11 @@ pub fn choose(n: usize) -> usize {
     rt::user_choice(n)
 }
 
+/// The fault probabilities of the running execution ([`Builder::faults`](crate::Builder)).
+pub fn faults() -> crate::Faults {
+    crate::rt::with(|e| e.cfg.faults)
+}
+
 /// Register, for the running execution, a function that adds detail to a deadlock report for
 /// a blocked task (say, the fields of the pd it parked on). It runs outside the model after the
 /// deadlock is found, so it must read simulated objects with `peek`, never `load`/`get`.

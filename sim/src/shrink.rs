@@ -247,6 +247,7 @@ pub fn shrink_failure<F: Fn() + 'static>(
         memory: builder.memory,
         max_steps: builder.max_steps,
         fail_on_race: builder.fail_on_data_race,
+        faults: builder.faults,
     };
     let candidate = Rc::new(RefCell::new(Vec::new()));
     let source = LenientSource {

@@ -4,7 +4,7 @@
 
 use netpoll::Protocol;
 use netpoll_sim::trace::{read_file, replay_trace};
-use netpoll_sim::{scenario_check, Builder, Faults, MemoryModel, Strategy};
+use netpoll_sim::{scenario_check, Builder, MemoryModel, Strategy};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
@@ -28,7 +28,7 @@ fn prefix_builder() -> Builder {
 }
 
 fn check_prefix(b: &Builder) -> String {
-    let check = scenario_check(CLOSE, Protocol::PreFix45211, Faults::NONE).unwrap();
+    let check = scenario_check(CLOSE, Protocol::PreFix45211).unwrap();
     let err = catch_unwind(AssertUnwindSafe(|| b.check(check))).expect_err("the check fails");
     err.downcast_ref::<String>()
         .cloned()
@@ -69,7 +69,7 @@ fn a_named_failing_check_saves_its_trace_and_prints_the_replay_command() {
     assert_eq!(trace.meta.scenario, CLOSE);
     assert_eq!(trace.meta.protocol, "prefix-45211");
     assert_eq!(trace.failure.kind, "deadlock");
-    let check = scenario_check(CLOSE, Protocol::PreFix45211, Faults::NONE).unwrap();
+    let check = scenario_check(CLOSE, Protocol::PreFix45211).unwrap();
     replay_trace(&trace, check).expect("the saved trace replays byte for byte");
 }
 

@@ -9,7 +9,7 @@ const CLOSE: &str = "close-unblocks-read";
 const DEADLINE: &str = "deadline-unblocks-read";
 
 fn explore(scenario: &str, protocol: Protocol, memory: MemoryModel, builder: Builder) -> Report {
-    let check = scenario_check(scenario, protocol, Faults::NONE).expect("known scenario");
+    let check = scenario_check(scenario, protocol).expect("known scenario");
     builder.memory(memory).explore(check)
 }
 
@@ -252,16 +252,22 @@ fn spurious_and_delayed_events_do_not_break_the_fixed_protocol() {
         delayed_delivery: 0.25,
     };
     for scenario in [CLOSE, DEADLINE, WRITE] {
-        let check = scenario_check(scenario, Protocol::Fixed, faults).unwrap();
-        let r = random(11, 5_000).memory(MemoryModel::C11).explore(check);
+        let check = scenario_check(scenario, Protocol::Fixed).unwrap();
+        let r = random(11, 5_000)
+            .memory(MemoryModel::C11)
+            .faults(faults)
+            .explore(check);
         assert_eq!(
             r.failures,
             0,
             "{scenario}: {}",
             r.first_failure.unwrap().failure
         );
-        let check = scenario_check(scenario, Protocol::Fixed, faults).unwrap();
-        let r = dfs(1).memory(MemoryModel::C11).explore(check);
+        let check = scenario_check(scenario, Protocol::Fixed).unwrap();
+        let r = dfs(1)
+            .memory(MemoryModel::C11)
+            .faults(faults)
+            .explore(check);
         assert!(r.complete);
         assert_eq!(
             r.failures,
@@ -280,13 +286,21 @@ fn error_event_surfaces_as_not_pollable() {
         error_event: 0.5,
         ..Faults::NONE
     };
-    let check = scenario_check(WRITE, Protocol::Fixed, faults).unwrap();
-    let r = random(12, 1_000).memory(MemoryModel::C11).explore(check);
+    let check = scenario_check(WRITE, Protocol::Fixed).unwrap();
+    let builder = random(12, 1_000).memory(MemoryModel::C11).faults(faults);
+    let r = builder.explore(check);
     let info = r
         .first_failure
         .expect("an error event must reach the reader");
     let msg = info.failure.to_string();
     assert!(msg.contains("not pollable"), "{msg}");
+    // The faulty schedule replays exactly from its trace: the faults are in its metadata.
+    let trace = netpoll_sim::trace::Trace::from_failure_info(WRITE, "fixed", &builder, &info);
+    let bytes = netpoll_sim::trace::encode(&trace).unwrap();
+    let decoded = netpoll_sim::trace::decode(&bytes).unwrap();
+    assert_eq!(decoded.meta.faults, faults);
+    let check = scenario_check(WRITE, Protocol::Fixed).unwrap();
+    netpoll_sim::trace::replay_trace(&decoded, check).expect("byte-identical replay");
 }
 
 #[test]
@@ -323,7 +337,7 @@ fn same_seed_same_event_log_bytes() {
 
 #[test]
 fn unknown_scenario_is_an_error() {
-    let err = scenario_check("nope", Protocol::Fixed, Faults::NONE)
+    let err = scenario_check("nope", Protocol::Fixed)
         .err()
         .expect("error");
     assert!(

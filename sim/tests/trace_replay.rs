@@ -280,6 +280,7 @@ fn timers_trace() -> Trace {
             schedule_index: 2,
             max_steps: 1000,
             fail_on_data_race: false,
+            faults: netpoll_sim::Faults::NONE,
             crate_version: "0.0.0".into(),
         },
         choices: vec![],

@@ -95,6 +95,8 @@ pub(crate) struct ExecConfig {
     pub(crate) memory: MemoryModel,
     pub(crate) max_steps: u64,
     pub(crate) fail_on_race: bool,
+    /// Fault probabilities for platforms built on the engine (the simulated fds).
+    pub(crate) faults: crate::Faults,
 }
 
 /// Virtual time at the start of every execution (Go's `nanotime` is never 0).

@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub const MAGIC: [u8; 7] = *b"NPTRACE";
 
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 
 /// The largest body accepted (and bincode's allocation limit while decoding it).
 pub const MAX_BODY_BYTES: usize = 64 << 20;
@@ -45,7 +45,7 @@ const HEADER_CRC_AT: usize = BODY_CRC_AT + 4;
 
 /// Where the trace came from: enough to rerun the exploration and to refuse replaying the
 /// trace against another scenario or protocol.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TraceMeta {
     /// The scenario (`close-unblocks-read`) or test name.
     pub scenario: String,
@@ -64,6 +64,9 @@ pub struct TraceMeta {
     pub max_steps: u64,
     /// Whether a data race failed the run.
     pub fail_on_data_race: bool,
+    /// The fault probabilities of the run (fault draws are choices; replay needs the same
+    /// options to draw them again).
+    pub faults: crate::Faults,
     /// `netpoll-sim`'s version when the trace was written.
     pub crate_version: String,
 }
@@ -100,7 +103,7 @@ pub fn failure_kind(f: &Failure) -> &'static str {
 }
 
 /// A failing schedule: where it came from, its choices, what it did, and how it failed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Trace {
     /// Provenance.
     pub meta: TraceMeta,
@@ -132,6 +135,7 @@ impl Trace {
                 schedule_index: info.schedule_index,
                 max_steps: builder.max_steps,
                 fail_on_data_race: builder.fail_on_data_race,
+                faults: builder.faults,
                 crate_version: env!("CARGO_PKG_VERSION").to_string(),
             },
             choices: info.choices.clone(),

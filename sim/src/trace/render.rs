@@ -327,9 +327,14 @@ fn heading(trace: &Trace) -> Vec<String> {
     } else {
         clean(&format!("{} / {}", m.scenario, m.protocol))
     };
+    let faults = if m.faults.is_none() {
+        String::new()
+    } else {
+        format!(", faults {}", m.faults)
+    };
     vec![
         format!(
-            "trace: {what}, memory {}, strategy {}, seed {}, schedule {}",
+            "trace: {what}, memory {}, strategy {}, seed {}, schedule {}{faults}",
             clean(&m.memory),
             clean(&m.strategy),
             m.seed,

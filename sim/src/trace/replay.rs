@@ -299,6 +299,7 @@ pub fn replay_builder(trace: &Trace) -> Result<Builder, ReplayError> {
         .memory(memory)
         .max_steps(trace.meta.max_steps)
         .fail_on_data_race(trace.meta.fail_on_data_race)
+        .faults(trace.meta.faults)
         .schedules(1))
 }
 
@@ -317,6 +318,7 @@ pub fn run_choices(
         memory: builder.memory,
         max_steps: builder.max_steps,
         fail_on_race: builder.fail_on_data_race,
+        faults: builder.faults,
     };
     let mut engine = Engine::new(cfg, Box::new(ReplaySource::new(choices.to_vec())));
     let f: Rc<dyn Fn()> = Rc::new(f);
