@@ -363,7 +363,13 @@ impl Builder {
             };
             panic!(
                 "netpoll-sim: check failed (strategy {}, memory {}, seed {}, schedule {})\n{}\n{}{}",
-                self.strategy, self.memory, ff.seed, ff.schedule_index, ff.failure, r, saved
+                self.strategy,
+                self.memory,
+                ff.seed,
+                ff.schedule_index,
+                ff.failure,
+                r.summary_line(),
+                saved
             );
         }
     }

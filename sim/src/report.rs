@@ -151,10 +151,10 @@ impl Report {
     }
 }
 
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
+impl Report {
+    /// One line of statistics, without the failure report.
+    pub fn summary_line(&self) -> String {
+        format!(
             "{} schedules, {} steps, {} failures, {} races{} in {:.3}s ({:.0} schedules/s, {:.0} steps/s)",
             self.schedules,
             self.steps,
@@ -164,7 +164,13 @@ impl fmt::Display for Report {
             self.elapsed.as_secs_f64(),
             self.schedules_per_sec(),
             self.steps_per_sec()
-        )?;
+        )
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.summary_line())?;
         if let Some(ff) = &self.first_failure {
             write!(f, "\nfirst failure: {ff}")?;
         }
