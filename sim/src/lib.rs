@@ -45,3 +45,4 @@ pub use platform::{SimNetPoll, SimPlatform};
 pub use report::{BlockedTask, Failure, FailureInfo, Report};
 pub use rt::log::{Choice, ChoiceKind, Event, EventLog, Op, Ord as EventOrd, NONE};
 pub use scenario::scenario_check;
+pub use trace::{replay_file, ReplayError, Trace, TraceError};
