@@ -561,11 +561,14 @@ impl<P: Platform> NetPoll<P> {
                 continue;
             };
             let tag = ev.token.tag();
-            if pd.fdseq.load(SeqCst) != tag {
+            if !self.protocol.checks_event_fdseq() {
+                // Before golang/go#59545: whatever use of the pd the event was for, it marks
+                // (and readies) the pd's current one.
+                pd.set_event_err(ev.error, 0);
+            } else if pd.fdseq.load(SeqCst) != tag {
                 // An event registered for an earlier use of this pd.
                 continue;
-            }
-            if self.protocol.racy_checkerr() {
+            } else if self.protocol.racy_checkerr() {
                 pd.everr.set(ev.error);
             } else {
                 pd.set_event_err(ev.error, tag);

@@ -18,17 +18,27 @@ pub enum Protocol {
     /// consistent store to an unrelated location as a "full barrier" before loading `rg`/`wg`.
     /// Correct under x86-TSO, broken under ARMv8 / C11.
     PreFix45211,
+    /// Before golang/go#59545 (Go 1.21): the poller applies every event to the pd its token
+    /// names, without checking the pd's fdseq, and sets the event-error bit from it. An event
+    /// still in flight for a closed fd then lands on the pd's next use: a stale EPOLLERR makes
+    /// a read of the new fd fail with "not pollable". (The #45211 fix is in place.)
+    PreFix59545,
 }
 
 impl Protocol {
     /// Every variant, in a stable order.
-    pub const ALL: [Protocol; 2] = [Protocol::Fixed, Protocol::PreFix45211];
+    pub const ALL: [Protocol; 3] = [
+        Protocol::Fixed,
+        Protocol::PreFix45211,
+        Protocol::PreFix59545,
+    ];
 
     /// The command-line name.
     pub fn name(self) -> &'static str {
         match self {
             Protocol::Fixed => "fixed",
             Protocol::PreFix45211 => "prefix-45211",
+            Protocol::PreFix59545 => "prefix-59545",
         }
     }
 
@@ -41,12 +51,21 @@ impl Protocol {
             Protocol::PreFix45211 => {
                 "before golang/go#45211: checkerr reads closing/rd/wd/everr without the lock"
             }
+            Protocol::PreFix59545 => {
+                "before golang/go#59545: poll events are not checked against the pd's fdseq"
+            }
         }
     }
 
     /// Whether `netpollcheckerr` reads the plain fields (the pre-#45211 code).
     pub fn racy_checkerr(self) -> bool {
         matches!(self, Protocol::PreFix45211)
+    }
+
+    /// Whether the poller drops events whose token carries an older fdseq than the pd's
+    /// (false only for the pre-#59545 code).
+    pub fn checks_event_fdseq(self) -> bool {
+        !matches!(self, Protocol::PreFix59545)
     }
 }
 

@@ -346,3 +346,35 @@ fn cache_grows_in_blocks_and_reuses() {
         assert!(pds[..10].contains(&pd));
     }
 }
+
+#[test]
+fn prefix_59545_applies_stale_events_to_the_reused_pd() {
+    let np = np(Protocol::PreFix59545);
+    let pd = np.open(3).unwrap();
+    let old = token_of(&np, 3);
+    np.unblock(pd);
+    np.close(pd).unwrap();
+    let pd2 = np.open(3).unwrap();
+    assert_eq!(pd2, pd);
+    np.platform().backend.queued.lock().unwrap().push(Event {
+        token: old,
+        mode: Mode::ReadWrite,
+        error: true,
+    });
+    np.poll(0).unwrap();
+    // The old code: the stale error marks the new use and readies it.
+    assert_eq!(
+        np.checkerr(np.pd(pd2), Mode::Read),
+        Err(PollError::NotPollable)
+    );
+    assert_eq!(np.pd(pd2).rg.load(SeqCst), PD_READY);
+}
+
+#[test]
+fn protocol_names_round_trip() {
+    for p in Protocol::ALL {
+        assert_eq!(p.name().parse::<Protocol>(), Ok(p));
+    }
+    let err = "prefix-1".parse::<Protocol>().unwrap_err();
+    assert!(err.contains("prefix-59545"), "{err}");
+}

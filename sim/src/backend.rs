@@ -134,6 +134,29 @@ impl Kernel {
     }
 }
 
+impl Kernel {
+    /// The reading end of buffer `b` closed: every registered writer of `b` gets EPOLLERR,
+    /// with EPOLLOUT too while the buffer has room (as Linux's pipe_poll reports). Either way
+    /// epoll's mapping readies both directions; the event is "error only" when the buffer is
+    /// full.
+    fn writer_hangup(&mut self, b: usize) {
+        let full = self.buffers[b].bytes.len() >= PIPE_CAPACITY;
+        let mut evs = Vec::new();
+        for e in self.fds.iter().flatten() {
+            if let (Some(token), Some(w)) = (e.token, e.kind.writes()) {
+                if w == b {
+                    evs.push(Event {
+                        token,
+                        mode: Mode::ReadWrite,
+                        error: full,
+                    });
+                }
+            }
+        }
+        self.queue.extend(evs);
+    }
+}
+
 fn ebadf() -> io::Error {
     io::Error::from_raw_os_error(9) // EBADF
 }
@@ -329,7 +352,7 @@ impl Backend for SimBackend {
         // The peer sees hang-up: a reader gets EOF readiness, a writer error readiness.
         if let Some(b) = kind.reads() {
             k.buffers[b].reader_open = false;
-            k.edge(b, false, true);
+            k.writer_hangup(b);
         }
         if let Some(b) = kind.writes() {
             k.buffers[b].writer_open = false;

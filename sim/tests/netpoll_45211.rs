@@ -399,3 +399,62 @@ fn prefix_and_fixed_clean_under_tso() {
         }
     }
 }
+
+const STALE: &str = "reused-pd-stale-error";
+
+fn pct(seed: u64, schedules: u64) -> Builder {
+    random(seed, schedules).strategy(Strategy::Pct).pct_depth(3)
+}
+
+#[test]
+fn prefix_59545_stale_error_reaches_the_reused_pd() {
+    // golang/go#59545: an EPOLLERR in flight for a closed fd lands on the pd's next use. The
+    // window is narrow (the poller must run between the reopen and the read): uniform random
+    // scheduling rarely hits it, PCT's priorities and the bounded DFS do.
+    for seed in 1..=5 {
+        let r = explore(
+            STALE,
+            Protocol::PreFix59545,
+            MemoryModel::C11,
+            pct(seed, 2_000),
+        );
+        let info = r
+            .first_failure
+            .unwrap_or_else(|| panic!("seed {seed}: PCT did not find #59545 in 2000 schedules"));
+        let msg = info.failure.to_string();
+        assert!(
+            msg.contains("reader of the reused pd") && msg.contains("not pollable"),
+            "{msg}"
+        );
+    }
+    let r = explore(STALE, Protocol::PreFix59545, MemoryModel::C11, dfs(2));
+    assert!(
+        r.failures > 0,
+        "DFS with preemption bound 2 must find #59545"
+    );
+}
+
+#[test]
+fn fixed_reused_pd_ignores_stale_events() {
+    let r = explore(STALE, Protocol::Fixed, MemoryModel::C11, pct(1, 20_000));
+    assert_eq!(r.failures, 0, "{}", r.first_failure.unwrap().failure);
+    let r = explore(STALE, Protocol::Fixed, MemoryModel::C11, dfs(2));
+    assert!(r.complete);
+    assert_eq!(r.failures, 0, "{}", r.first_failure.unwrap().failure);
+}
+
+#[test]
+fn prefix_45211_plain_everr_also_takes_a_stale_error() {
+    // The pre-#45211 protocol checks the event's fdseq but then stores the plain everr: a
+    // reuse between the check and the store still marks the new fd (Go before 1.21 had no
+    // fdseq check at all, so it had #59545 too). Found, not planted: a bounded DFS reaches it.
+    let r = explore(STALE, Protocol::PreFix45211, MemoryModel::C11, dfs(2));
+    let info = r
+        .first_failure
+        .expect("the plain everr store races with reuse");
+    assert!(
+        info.failure.to_string().contains("not pollable"),
+        "{}",
+        info.failure
+    );
+}

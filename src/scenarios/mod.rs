@@ -15,11 +15,13 @@ use crate::platform::{Backend, Platform, Scheduler};
 mod close_unblocks_read;
 mod close_unblocks_write;
 mod deadline_unblocks_read;
+mod reused_pd_stale_error;
 mod write_wakes_read;
 
 pub use close_unblocks_read::close_unblocks_read;
 pub use close_unblocks_write::close_unblocks_write;
 pub use deadline_unblocks_read::deadline_unblocks_read;
+pub use reused_pd_stale_error::reused_pd_stale_error;
 pub use write_wakes_read::write_wakes_read;
 
 /// A scenario's name and what it exercises.
@@ -48,6 +50,10 @@ pub const ALL: &[ScenarioInfo] = &[
             "a task blocks writing a full pipe while another closes it (#45211, write side)",
     },
     ScenarioInfo {
+        name: "reused-pd-stale-error",
+        description: "an error event in flight for a closed fd meets the pd's next use (#59545)",
+    },
+    ScenarioInfo {
         name: "write-wakes-read",
         description: "a task blocks reading a pipe until another writes to it and closes it",
     },
@@ -65,6 +71,7 @@ pub fn run<P: Platform>(name: &str, np: &Arc<NetPoll<P>>) -> Result<(), String> 
         "close-unblocks-read" => close_unblocks_read(np),
         "deadline-unblocks-read" => deadline_unblocks_read(np),
         "close-unblocks-write" => close_unblocks_write(np),
+        "reused-pd-stale-error" => reused_pd_stale_error(np),
         "write-wakes-read" => write_wakes_read(np),
         _ => {
             let names: Vec<_> = ALL.iter().map(|s| s.name).collect();
