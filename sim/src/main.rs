@@ -646,11 +646,12 @@ fn demo_scenario(
     if swimlane {
         println!();
         for line in [
-            "The swimlane: one column per task, one row per step. Close stores pd0.closing := 1 and",
-            "then finds no reader in pd0.rg; the reader announces itself in pd0.rg and then re-reads",
-            "pd0.closing: the rows marked stale read the old 0 although the 1 was stored earlier.",
-            "Under SC that is impossible; with Go's plain (pre-fix) read of closing it is allowed,",
-            "and the DATA RACE rows mark exactly those plain accesses.",
+            "The swimlane: one column per task, one row per step. Close (main) stores",
+            "pd0.closing := true and then finds pd0.rg = nil: no reader to wake. The reader moves",
+            "pd0.rg from nil to wait and then re-reads pd0.closing: the rows marked stale read the",
+            "old false although true was stored earlier. So it parks (pd0.rg: wait -> parked:reader)",
+            "and nobody will ever wake it. Under SC that is impossible; with Go's plain (pre-fix)",
+            "read of closing it is allowed, and the DATA RACE rows mark exactly those plain accesses.",
         ] {
             println!("      {line}");
         }

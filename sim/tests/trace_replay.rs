@@ -303,24 +303,24 @@ fn swimlane_shows_time_timers_and_older_stores() {
 trace: hand-made, memory c11, strategy random, seed 1, schedule 2
 0 choices, 14 events, written by netpoll-sim 0.0.0
 
-step  main                        poller                      deadline
-----  --------------------------  --------------------------  --------------------------
+step  main                           poller                         deadline
+----  -----------------------------  -----------------------------  -----------------------------
    0  start
    1  spawn poller
    2  timer #0 armed for +5ms
-   3  store(sc) pd0.closing := 1
+   3  store(sc) pd0.closing := true
    4  store(sc) pd0.closing := 2
-   4  |                           start
-   5  |                           load(sc) pd0.closing = 1  (stale: 1 of 3, newest is 2 from step 4; read the store of step 3)
-   6  |                           park
-   7  sleep until +10ms           |
-   7  == time advances to +5ms ===========================================================
-   7  == timer fires: deadline starts ====================================================
-   7  |                           |                           start
-   8  |                           |                           store(rlx) pd0.rd := -1
-   9  |                           |                           ready poller
-   9  |                           |                           finish
-------------------------------------------------------------------------------------------
+   4  |                              start
+   5  |                              load(sc) pd0.closing = true  (stale: 1 of 3, newest is 2 from step 4; read the store of step 3)
+   6  |                              park
+   7  sleep until +10ms              |
+   7  == time advances to +5ms ====================================================================
+   7  == timer fires: deadline starts =============================================================
+   7  |                              |                              start
+   8  |                              |                              store(rlx) pd0.rd := -1
+   9  |                              |                              ready poller
+   9  |                              |                              finish
+---------------------------------------------------------------------------------------------------
 FAILURE (deadlock)
   deadlock: first
     second

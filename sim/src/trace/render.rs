@@ -37,6 +37,62 @@ fn word(v: u64) -> String {
     }
 }
 
+/// A value as shown for the location it belongs to. The netpoll core's fields are decoded
+/// by name, so a swimlane reads like the protocol: `pd0.closing := true`,
+/// `pd0.rg: nil -> wait`, `pd0.atomic_info = closing|fdseq=1`. Other locations show the
+/// plain word.
+fn value(n: &Names<'_>, loc: &str, v: u64) -> String {
+    let field = loc.rsplit('.').next().unwrap_or("");
+    let is_pd = loc.starts_with("pd");
+    let is_fd = loc.starts_with("fd");
+    match field {
+        "closing" | "everr" | "rrun" | "wrun" if is_pd && v <= 1 => (v == 1).to_string(),
+        "rg" | "wg" if is_pd => semaphore(n, v, "ready"),
+        "csema" if is_fd => semaphore(n, v, "released"),
+        "atomic_info" if is_pd && v <= u32::MAX as u64 => info_bits(v as u32),
+        "state" if is_fd => {
+            let closed = if v & 1 == 1 { ",closed" } else { "" };
+            format!("refs={}{closed}", v >> 1)
+        }
+        _ => word(v),
+    }
+}
+
+/// A pd semaphore (nil, ready, wait, or the parked task) or the FD close semaphore.
+fn semaphore(n: &Names<'_>, v: u64, one: &str) -> String {
+    match v {
+        0 => "nil".to_string(),
+        1 => one.to_string(),
+        2 => "wait".to_string(),
+        t if t - 3 <= u32::MAX as u64 => format!("parked:{}", n.task((t - 3) as u32)),
+        t => word(t),
+    }
+}
+
+/// The bits of a pd's `atomic_info` (netpoll::pd::info).
+fn info_bits(v: u32) -> String {
+    let mut parts = Vec::new();
+    for (bit, name) in [
+        (1, "closing"),
+        (2, "eventerr"),
+        (4, "rd-expired"),
+        (8, "wd-expired"),
+    ] {
+        if v & bit != 0 {
+            parts.push(name.to_string());
+        }
+    }
+    let seq = (v >> 4) & ((1 << 20) - 1);
+    if seq != 0 {
+        parts.push(format!("fdseq={seq}"));
+    }
+    if parts.is_empty() {
+        "0".to_string()
+    } else {
+        parts.join("|")
+    }
+}
+
 /// A virtual time (absolute ns) relative to the start of the run, with a unit.
 fn vtime(abs_ns: u64) -> String {
     let d = abs_ns as i128 - crate::rt::START_TIME_NS as i128;
@@ -142,7 +198,8 @@ impl Stores {
     }
 
     /// Explain a load of rank > 0: the newest value and which older store it took.
-    fn explain(&self, ev: &Event) -> String {
+    fn explain(&self, n: &Names<'_>, ev: &Event) -> String {
+        let loc = n.loc(ev.loc);
         let mut s = format!("stale: {} of {}", ev.rank, ev.candidates);
         let empty = Vec::new();
         let hist = self.by_loc.get(&ev.loc).unwrap_or(&empty);
@@ -153,7 +210,7 @@ impl Stores {
         let _ = write!(
             s,
             ", newest is {} from step {}",
-            word(newest.val),
+            value(n, &loc, newest.val),
             newest.step
         );
         // Candidates are the newest stores in order (an SC load may drop some SC ones, so
@@ -190,6 +247,11 @@ fn opt(v: Option<u64>) -> String {
     v.map_or_else(|| "?".to_string(), word)
 }
 
+/// A value read or written at `loc`, decoded for the location (see [`value`]).
+fn val(n: &Names<'_>, loc: &str, v: Option<u64>) -> String {
+    v.map_or_else(|| "?".to_string(), |v| value(n, loc, v))
+}
+
 /// The text of one event (without its task or step).
 fn event_text(n: &Names<'_>, ev: &Event, stores: Option<&Stores>) -> String {
     let o = ord_suffix(ev.ord);
@@ -197,13 +259,18 @@ fn event_text(n: &Names<'_>, ev: &Event, stores: Option<&Stores>) -> String {
     let mut s = match ev.op {
         Op::Start => "start".to_string(),
         Op::Finish => "finish".to_string(),
-        Op::Load => format!("load{o} {} = {}", loc(), opt(ev.read)),
-        Op::Store => format!("store{o} {} := {}", loc(), opt(ev.written)),
-        Op::Rmw => format!("rmw{o} {}: {} -> {}", loc(), opt(ev.read), opt(ev.written)),
-        Op::CasFail => format!("cas-fail{o} {} = {}", loc(), opt(ev.read)),
+        Op::Load => format!("load{o} {} = {}", loc(), val(n, &loc(), ev.read)),
+        Op::Store => format!("store{o} {} := {}", loc(), val(n, &loc(), ev.written)),
+        Op::Rmw => format!(
+            "rmw{o} {}: {} -> {}",
+            loc(),
+            val(n, &loc(), ev.read),
+            val(n, &loc(), ev.written)
+        ),
+        Op::CasFail => format!("cas-fail{o} {} = {}", loc(), val(n, &loc(), ev.read)),
         Op::Fence => format!("fence{o}"),
-        Op::PlainRead => format!("read {} = {}", loc(), opt(ev.read)),
-        Op::PlainWrite => format!("write {} := {}", loc(), opt(ev.written)),
+        Op::PlainRead => format!("read {} = {}", loc(), val(n, &loc(), ev.read)),
+        Op::PlainWrite => format!("write {} := {}", loc(), val(n, &loc(), ev.written)),
         Op::Lock => format!("lock {}", loc()),
         Op::LockBlocked => format!("lock {}: blocked", loc()),
         Op::Unlock => format!("unlock {}", loc()),
@@ -234,11 +301,11 @@ fn event_text(n: &Names<'_>, ev: &Event, stores: Option<&Stores>) -> String {
         }
         Op::Race => format!("DATA RACE on {} with {}", loc(), n.task(ev.other)),
         Op::UserChoice => format!("choice -> {}", opt(ev.written)),
-        Op::Flush => format!("flush{o} {} := {}", loc(), opt(ev.written)),
+        Op::Flush => format!("flush{o} {} := {}", loc(), val(n, &loc(), ev.written)),
     };
     if matches!(ev.op, Op::Load | Op::PlainRead) && ev.rank > 0 {
         let why = match stores {
-            Some(st) => st.explain(ev),
+            Some(st) => st.explain(n, ev),
             None => format!("stale: {} of {}", ev.rank, ev.candidates),
         };
         let _ = write!(s, "  ({why})");
