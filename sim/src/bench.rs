@@ -137,6 +137,55 @@ pub fn scenario_throughput(scenario: &str, schedules: u64) -> Report {
     r
 }
 
+/// Trace figures for `scenario`'s #45211 failure (pre-fix, c11, seed 0): trace bytes per step,
+/// and the time to replay it (decode, run, byte comparison) against the time of one run of the
+/// same schedule without the comparison, best of `reps` each, measured alternately.
+pub fn trace_figures(scenario: &str, reps: u32) {
+    use crate::trace::{decode, encode, replay_trace, run_choices, Trace};
+    use std::time::{Duration, Instant};
+    let protocol = netpoll::Protocol::PreFix45211;
+    let b = Builder::default()
+        .strategy(Strategy::Random)
+        .memory(MemoryModel::C11)
+        .schedules(1_000)
+        .stop_at_first_failure(true);
+    let r = b.explore(crate::scenario_check(scenario, protocol).expect("known scenario"));
+    let Some(info) = r.first_failure else {
+        println!("trace figures ({scenario}): no failure found");
+        return;
+    };
+    let trace = Trace::from_failure_info(scenario, protocol.name(), &b, &info);
+    let bytes = encode(&trace).expect("encode");
+    let steps = info.log.events.last().map_or(0, |e| e.step as usize + 1);
+    let (mut best_run, mut best_replay) = (Duration::MAX, Duration::MAX);
+    for _ in 0..reps {
+        let t = Instant::now();
+        let _ = run_choices(
+            &b,
+            &info.choices,
+            crate::scenario_check(scenario, protocol).unwrap(),
+        );
+        best_run = best_run.min(t.elapsed());
+        let t = Instant::now();
+        let decoded = decode(&bytes).expect("decode");
+        replay_trace(&decoded, crate::scenario_check(scenario, protocol).unwrap())
+            .expect("byte-identical replay");
+        best_replay = best_replay.min(t.elapsed());
+    }
+    println!(
+        "trace ({scenario}, prefix-45211, c11): {} bytes for {steps} steps = {:.1} bytes/step \
+         ({} events, {} choices); replay (decode + run + compare) {:.1} us vs the run alone \
+         {:.1} us: {:.2}x",
+        bytes.len(),
+        bytes.len() as f64 / steps.max(1) as f64,
+        info.log.events.len(),
+        info.choices.len(),
+        best_replay.as_secs_f64() * 1e6,
+        best_run.as_secs_f64() * 1e6,
+        best_replay.as_secs_f64() / best_run.as_secs_f64().max(1e-12),
+    );
+}
+
 /// Every simulator benchmark of the bench command, printed.
 pub fn run_all() {
     println!("== simulator ==");
@@ -149,4 +198,6 @@ pub fn run_all() {
     scenario_throughput("write-wakes-read", 100_000);
     sb_litmus(500_000, MemoryModel::C11);
     sb_litmus(500_000, MemoryModel::Sc);
+    trace_figures("close-unblocks-read", 200);
+    trace_figures("deadline-unblocks-read", 200);
 }
