@@ -472,7 +472,7 @@ impl<P: Platform> NetPoll<P> {
                     return None;
                 }
                 let task = word_task(old);
-                if task.is_some() {
+                if task.is_some() && self.protocol.unblock_counts_waiters() {
                     *delta -= 1;
                 }
                 return task;
@@ -597,10 +597,11 @@ impl<P: Platform> NetPoll<P> {
     /// Go: `netpollgoready` for the tasks an unblock returned.
     fn goready_all(&self, rg: Option<TaskId>, wg: Option<TaskId>) {
         let sched = self.platform.sched();
-        if let Some(t) = rg {
-            sched.ready(t);
-        }
-        if let Some(t) = wg {
+        for t in [rg, wg].into_iter().flatten() {
+            if !self.protocol.unblock_counts_waiters() {
+                // Before golang/go#60782 the count dropped here, and only here.
+                self.adjust_waiters(-1);
+            }
             sched.ready(t);
         }
     }
@@ -615,6 +616,11 @@ impl<P: Platform> NetPoll<P> {
     /// Go: `netpollWaiters.Load()`: tasks parked waiting for the poller.
     pub fn waiters(&self) -> u32 {
         self.waiters.load(SeqCst)
+    }
+
+    /// The waiters count read outside the protocol, for end-of-run checks and reports.
+    pub fn peek_waiters(&self) -> u32 {
+        self.waiters.peek()
     }
 
     /// Go: `netpollAnyWaiters`.

@@ -23,14 +23,19 @@ pub enum Protocol {
     /// still in flight for a closed fd then lands on the pd's next use: a stale EPOLLERR makes
     /// a read of the new fd fail with "not pollable". (The #45211 fix is in place.)
     PreFix59545,
+    /// Before golang/go#60782 (Go 1.21): `netpollWaiters` was decremented in
+    /// `netpollgoready`, which only the deadline and close paths call; a task woken by I/O
+    /// readiness (through `netpollready`) stayed counted forever, so the count leaked.
+    PreFix60782,
 }
 
 impl Protocol {
     /// Every variant, in a stable order.
-    pub const ALL: [Protocol; 3] = [
+    pub const ALL: [Protocol; 4] = [
         Protocol::Fixed,
         Protocol::PreFix45211,
         Protocol::PreFix59545,
+        Protocol::PreFix60782,
     ];
 
     /// The command-line name.
@@ -39,6 +44,7 @@ impl Protocol {
             Protocol::Fixed => "fixed",
             Protocol::PreFix45211 => "prefix-45211",
             Protocol::PreFix59545 => "prefix-59545",
+            Protocol::PreFix60782 => "prefix-60782",
         }
     }
 
@@ -54,12 +60,21 @@ impl Protocol {
             Protocol::PreFix59545 => {
                 "before golang/go#59545: poll events are not checked against the pd's fdseq"
             }
+            Protocol::PreFix60782 => {
+                "before golang/go#60782: the waiters count is decremented only in netpollgoready"
+            }
         }
     }
 
     /// Whether `netpollcheckerr` reads the plain fields (the pre-#45211 code).
     pub fn racy_checkerr(self) -> bool {
         matches!(self, Protocol::PreFix45211)
+    }
+
+    /// Whether `netpollunblock` counts the waiter it wakes (false only for the pre-#60782
+    /// code, which decremented in `netpollgoready` instead).
+    pub fn unblock_counts_waiters(self) -> bool {
+        !matches!(self, Protocol::PreFix60782)
     }
 
     /// Whether the poller drops events whose token carries an older fdseq than the pd's

@@ -378,3 +378,30 @@ fn protocol_names_round_trip() {
     let err = "prefix-1".parse::<Protocol>().unwrap_err();
     assert!(err.contains("prefix-59545"), "{err}");
 }
+
+#[test]
+fn prefix_60782_counts_waiters_only_in_goready() {
+    // Readiness wakes the parked task without touching the count (the leak); close wakes it
+    // and decrements in netpollgoready.
+    for (wake_by_close, leaked) in [(false, 1), (true, 0)] {
+        let np = np(Protocol::PreFix60782);
+        let pd = np.open(3).unwrap();
+        let tok = token_of(&np, 3);
+        let np2 = np.clone();
+        *np.platform().sched.on_park.lock().unwrap() = Some(Box::new(move || {
+            assert_eq!(np2.waiters(), 1);
+            if wake_by_close {
+                np2.unblock(Pd(0));
+            } else {
+                np2.platform().backend.queued.lock().unwrap().push(Event {
+                    token: tok,
+                    mode: Mode::Read,
+                    error: false,
+                });
+                np2.poll(0).unwrap();
+            }
+        }));
+        let _ = np.wait(pd, Mode::Read);
+        assert_eq!(np.waiters(), leaked, "wake_by_close={wake_by_close}");
+    }
+}

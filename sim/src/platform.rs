@@ -138,6 +138,20 @@ impl SimPlatform {
         let _ = slot.set(Arc::downgrade(&np));
         let weak = Arc::downgrade(&np);
         sched::on_deadlock(move |task| weak.upgrade().and_then(|np| describe_parked(&np, task)));
+        // Once every task has finished nobody waits for the poller: Go's netpollWaiters
+        // must be back to 0 (a leak makes the scheduler poll for waiters that do not exist).
+        // (A strong reference: by the end every task has dropped its own. The execution drops
+        // the check, and the poller with it, when it is reset.)
+        let np_end = np.clone();
+        sched::at_end(move || {
+            let waiters = np_end.peek_waiters();
+            (waiters != 0).then(|| {
+                format!(
+                    "netpoll.waiters = {} with no task left (the count leaked)",
+                    waiters as i32
+                )
+            })
+        });
         np
     }
 }

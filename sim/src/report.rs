@@ -61,6 +61,12 @@ pub enum Failure {
         /// What did not match.
         message: String,
     },
+    /// Every task finished, but a check of the final state registered with
+    /// [`sched::at_end`](crate::sched::at_end) failed (say, a leaked waiters count).
+    EndCheck {
+        /// What the check found.
+        message: String,
+    },
 }
 
 impl fmt::Display for Failure {
@@ -88,6 +94,9 @@ impl fmt::Display for Failure {
                 "data race on {location}: task {task} at step {step} and an earlier access by task {other} are not ordered by happens-before"
             ),
             Failure::ReplayDiverged { message } => write!(f, "replay diverged: {message}"),
+            Failure::EndCheck { message } => {
+                write!(f, "end check: every task finished, but {message}")
+            }
         }
     }
 }

@@ -65,6 +65,13 @@ pub fn faults() -> crate::Faults {
     crate::rt::with(|e| e.cfg.faults)
 }
 
+/// Register, for the running execution, a check of its final state: it runs once every task
+/// has finished, outside the model (read simulated objects with `peek` only), and a `Some`
+/// fails the schedule with that message.
+pub fn at_end(f: impl Fn() -> Option<String> + 'static) {
+    rt::add_end_check(Rc::new(f))
+}
+
 /// Register, for the running execution, a function that adds detail to a deadlock report for
 /// a blocked task (say, the fields of the pd it parked on). It runs outside the model after the
 /// deadlock is found, so it must read simulated objects with `peek`, never `load`/`get`.

@@ -259,3 +259,41 @@ fn arming_a_timer_happens_before_its_callback() {
     });
     assert_eq!(r.failures, 0, "{r}");
 }
+
+#[test]
+fn end_checks_run_once_every_task_has_finished() {
+    use netpoll_sim::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+    // A check that sees the final value: fails when the two increments both happened.
+    let r = Builder::default().schedules(20).explore(|| {
+        let x = Arc::new(AtomicU32::new(0));
+        let (x1, x2) = (x.clone(), x.clone());
+        netpoll_sim::sched::at_end(move || (x2.peek() == 2).then(|| format!("x = {}", x2.peek())));
+        let h = netpoll_sim::thread::spawn(move || {
+            x1.fetch_add(1, Ordering::SeqCst);
+        });
+        x.fetch_add(1, Ordering::SeqCst);
+        h.join().unwrap();
+    });
+    let info = r.first_failure.expect("the end check fails");
+    assert_eq!(
+        info.failure,
+        netpoll_sim::Failure::EndCheck {
+            message: "x = 2".into()
+        }
+    );
+    // A passing check leaves the schedule passing; a deadlocked schedule never reaches it.
+    let r = Builder::default().schedules(20).explore(|| {
+        netpoll_sim::sched::at_end(|| None);
+    });
+    assert_eq!(r.failures, 0);
+    let r = Builder::default().schedules(1).explore(|| {
+        netpoll_sim::sched::at_end(|| Some("must not run".into()));
+        netpoll_sim::sched::park("forever", || true);
+    });
+    let info = r.first_failure.expect("deadlock");
+    assert!(matches!(
+        info.failure,
+        netpoll_sim::Failure::Deadlock { .. }
+    ));
+}

@@ -124,6 +124,8 @@ pub(crate) struct Exec {
     next_timer_id: u64,
     pub(crate) races: u64,
     deadlock_hook: Option<Rc<dyn Fn(u32) -> Option<String>>>,
+    /// Checks run when every task has finished (outside the model: they may only peek).
+    end_checks: Vec<Rc<dyn Fn() -> Option<String>>>,
 }
 
 thread_local! {
@@ -193,6 +195,7 @@ impl Exec {
             next_timer_id: 0,
             races: 0,
             deadlock_hook: None,
+            end_checks: Vec::new(),
         }
     }
 
@@ -212,6 +215,7 @@ impl Exec {
         self.next_timer_id = 0;
         self.races = 0;
         self.deadlock_hook = None;
+        self.end_checks.clear();
     }
 
     /// Append an event of the running task.
@@ -572,7 +576,10 @@ impl Engine {
                 Some(t) => t,
                 None => match with(|e| e.pick_idle()) {
                     Idle::Run(t) => t,
-                    Idle::Done => break,
+                    Idle::Done => {
+                        self.run_end_checks();
+                        break;
+                    }
                     Idle::Deadlock => {
                         self.report_deadlock();
                         break;
@@ -600,6 +607,17 @@ impl Engine {
                 failure: e.failure.clone(),
             }
         })
+    }
+
+    /// Every task finished: run the registered end checks; the first complaint fails the run.
+    fn run_end_checks(&mut self) {
+        let checks = with(|e| e.end_checks.clone());
+        for check in checks {
+            if let Some(message) = check() {
+                with(|e| e.fail(Failure::EndCheck { message }));
+                return;
+            }
+        }
     }
 
     fn report_deadlock(&mut self) {
@@ -1038,4 +1056,9 @@ pub(crate) fn user_choice(n: usize) -> usize {
 /// Register the deadlock hook of the running execution.
 pub(crate) fn set_deadlock_hook(h: Rc<dyn Fn(u32) -> Option<String>>) {
     with(|e| e.deadlock_hook = Some(h));
+}
+
+/// Register a check of the running execution's final state.
+pub(crate) fn add_end_check(h: Rc<dyn Fn() -> Option<String>>) {
+    with(|e| e.end_checks.push(h));
 }

@@ -99,6 +99,7 @@ pub fn failure_kind(f: &Failure) -> &'static str {
         Failure::StepLimit { .. } => "step-limit",
         Failure::DataRace { .. } => "data-race",
         Failure::ReplayDiverged { .. } => "replay-diverged",
+        Failure::EndCheck { .. } => "end-check",
     }
 }
 
