@@ -52,7 +52,7 @@ impl Protocol {
     pub fn description(self) -> &'static str {
         match self {
             Protocol::Fixed => {
-                "Go's netpoll after CL 378234: checkerr reads the atomicInfo summary"
+                "Go's netpoll today: with the fixes for #45211, #59545, #60782 and #61454"
             }
             Protocol::PreFix45211 => {
                 "before golang/go#45211: checkerr reads closing/rd/wd/everr without the lock"
