@@ -240,10 +240,10 @@ impl<P: Platform> Fd<P> {
         self.rlock.lock();
         let res = self.read_locked(buf);
         self.rlock.unlock();
-        let dec = self.decref();
-        let n = res?;
-        dec.map_err(Error::Io)?;
-        Ok(n)
+        // As Go's readUnlock: if this was the last reference after Close, the close(2)
+        // happens here, and its error is not the read's.
+        let _ = self.decref();
+        res
     }
 
     fn read_locked(&self, buf: &mut [u8]) -> Result<usize, Error> {
@@ -280,8 +280,9 @@ impl<P: Platform> Fd<P> {
         self.wlock.lock();
         let (n, res) = self.write_locked(buf);
         self.wlock.unlock();
-        let dec = self.decref();
-        (n, res.and(dec.map_err(Error::Io)))
+        // As Go's writeUnlock: a close(2) done here on behalf of Close is not the write's error.
+        let _ = self.decref();
+        (n, res)
     }
 
     fn write_locked(&self, buf: &[u8]) -> (usize, Result<(), Error>) {
@@ -296,6 +297,11 @@ impl<P: Platform> Fd<P> {
             }
             match backend.write(self.sysfd.get(), &buf[done..]) {
                 Ok(0) => return (done, Err(Error::Io(io::ErrorKind::WriteZero.into()))),
+                Ok(n) if n > buf.len() - done => {
+                    // Go panics here ("invalid return from write"); a backend bug is an error.
+                    let msg = format!("write returned {n} for {} bytes", buf.len() - done);
+                    return (done, Err(Error::Io(io::Error::other(msg))));
+                }
                 Ok(n) => done += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -326,7 +332,8 @@ impl<P: Platform> Fd<P> {
         };
         self.incref()?;
         self.np.set_deadline(self.pd, d, mode);
-        self.decref().map_err(Error::Io)
+        let _ = self.decref();
+        Ok(())
     }
 
     /// Go: `FD.SetDeadline`: both directions.

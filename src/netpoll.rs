@@ -403,6 +403,10 @@ impl<P: Platform> NetPoll<P> {
     /// Contract: called by the waiting task itself, at most one per pd and mode; a second
     /// concurrent waiter panics ("double wait").
     pub fn netpollblock(&self, pd: &PollDesc<P>, mode: Mode, waitio: bool) -> bool {
+        assert!(
+            mode != Mode::ReadWrite,
+            "netpoll: wait for read and write at once"
+        );
         let gpp = pd.sema(mode == Mode::Read);
         // Announce the wait: consume a pending notification, or move nil -> wait.
         loop {
@@ -498,7 +502,7 @@ impl<P: Platform> NetPoll<P> {
                 panic!("netpoll: inconsistent read deadline");
             }
             pd.rd.set(-1);
-            self.publish_or_barrier(pd);
+            self.publish_or_barrier(pd, true);
             rg = self.netpollunblock(pd, Mode::Read, false, &mut delta);
         }
         let mut wg = None;
@@ -508,7 +512,7 @@ impl<P: Platform> NetPoll<P> {
                 panic!("netpoll: inconsistent write deadline");
             }
             pd.wd.set(-1);
-            self.publish_or_barrier(pd);
+            self.publish_or_barrier(pd, false);
             wg = self.netpollunblock(pd, Mode::Write, false, &mut delta);
         }
         pd.lock.unlock();
@@ -516,10 +520,17 @@ impl<P: Platform> NetPoll<P> {
         self.adjust_waiters(delta);
     }
 
-    /// After changing `rd`/`wd` in a deadline callback: the fixed protocol publishes the
-    /// summary; the pre-#45211 code stored to the timer's function field as its "barrier".
-    fn publish_or_barrier(&self, pd: &PollDesc<P>) {
+    /// After changing `rd` (`read`) or `wd` in a deadline callback: the fixed protocol
+    /// publishes the summary. The pre-#45211 code instead cleared the fired timer's function
+    /// field with an atomic store and counted on that as its "barrier"; clearing the field
+    /// also marked the timer as not armed, which is `rrun`/`wrun` here.
+    fn publish_or_barrier(&self, pd: &PollDesc<P>, read: bool) {
         if self.protocol.racy_checkerr() {
+            if read {
+                pd.rrun.set(false);
+            } else {
+                pd.wrun.set(false);
+            }
             pd.unrelated.store(0, SeqCst);
         } else {
             pd.publish_info();
@@ -548,7 +559,13 @@ impl<P: Platform> NetPoll<P> {
     ///
     /// Contract: one poller at a time (as in Go, where at most one M blocks in netpoll).
     pub fn poll(&self, delay_ns: i64) -> io::Result<usize> {
-        let mut guard = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = match self.scratch.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                panic!("netpoll: two pollers at once (poll's contract allows one)")
+            }
+        };
         let scratch = &mut *guard;
         scratch.events.clear();
         scratch.to_run.clear();
@@ -569,7 +586,11 @@ impl<P: Platform> NetPoll<P> {
                 // An event registered for an earlier use of this pd.
                 continue;
             } else if self.protocol.racy_checkerr() {
-                pd.everr.set(ev.error);
+                // The old code: clear, then set on an error-only event (two plain stores).
+                pd.everr.set(false);
+                if ev.error {
+                    pd.everr.set(true);
+                }
             } else {
                 pd.set_event_err(ev.error, tag);
             }

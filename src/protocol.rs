@@ -17,6 +17,13 @@ pub enum Protocol {
     /// `closing`, `rd`, `wd` and `everr` without the lock, and writers rely on a sequentially
     /// consistent store to an unrelated location as a "full barrier" before loading `rg`/`wg`.
     /// Correct under x86-TSO, broken under ARMv8 / C11.
+    ///
+    /// Only the #45211 sites are switched back; the later fixes stay in place (the fdseq tag on
+    /// events, rrun/wrun, the waiters delta), so this is "Go 1.21+ with #45211's old side"
+    /// rather than any one Go release. One consequence: the fdseq check on an event and the
+    /// plain `everr` store after it are not atomic together, so a pd reused in between can
+    /// take a stale error (a #59545-like symptom that old Go had in a simpler form, with no
+    /// fdseq check at all).
     PreFix45211,
     /// Before golang/go#59545 (Go 1.21): the poller applies every event to the pd its token
     /// names, without checking the pd's fdseq, and sets the event-error bit from it. An event

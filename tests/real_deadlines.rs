@@ -233,7 +233,10 @@ fn equal_read_and_write_deadlines_combo_timer() {
         sys::write(b, b"x").unwrap();
         assert_eq!(hr.join().unwrap().0.unwrap(), 1);
 
-        // Set separately to the same instant: the combo is formed by the second call.
+        // Set separately to the same absolute instant: both fire at it. (The FD layer turns
+        // the time into a relative one and the core adds its own now, as Go does, so the two
+        // nanosecond values usually differ by the gap between the clock reads and two timers
+        // are armed; the combo timer itself is covered by the core's unit tests.)
         settle(&rt);
         let deadline = rt.now_ns() + 50 * MS;
         fd.set_read_deadline(Some(deadline)).unwrap();

@@ -13,7 +13,7 @@ const PER_KIND: usize = 4;
 const ROUNDS: usize = 5;
 const LIMIT: Duration = Duration::from_secs(30);
 const WAIT: Duration = Duration::from_secs(5);
-const DEADLINE_NS: i64 = 300_000_000;
+const DEADLINE_NS: i64 = 20_000_000;
 
 fn spawn_read(fd: &Arc<RealFd>) -> thread::JoinHandle<Result<usize, Error>> {
     let fd = fd.clone();
@@ -33,14 +33,16 @@ fn waiters_count_returns_to_zero() {
             }
             let (by_data, rest) = pipes.split_at(PER_KIND);
             let (by_deadline, by_close) = rest.split_at(PER_KIND);
-            let deadline = rt.now_ns() + DEADLINE_NS;
-            for (fd, _) in by_deadline {
-                fd.set_read_deadline(Some(deadline)).unwrap();
-            }
             let hs: Vec<_> = pipes.iter().map(|(fd, _)| spawn_read(fd)).collect();
             wait_until(WAIT, "every reader to park", || {
                 np.waiters() == 3 * PER_KIND as u32
             });
+            // Deadlines are set once everyone is parked, so a slow reader cannot time out
+            // before it has been counted.
+            let deadline = rt.now_ns() + DEADLINE_NS;
+            for (fd, _) in by_deadline {
+                fd.set_read_deadline(Some(deadline)).unwrap();
+            }
             for (_, w) in by_data {
                 sys::write(*w, b"x").unwrap();
             }

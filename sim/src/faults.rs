@@ -38,6 +38,10 @@ impl Faults {
 
     /// Draw whether a fault of probability `p` happens.
     pub(crate) fn draw(p: f64) -> bool {
+        debug_assert!(
+            p == 0.0 || p >= MIN_PROBABILITY,
+            "fault probability {p} not validated"
+        );
         if p <= 0.0 {
             return false;
         }
@@ -56,15 +60,32 @@ impl Faults {
     }
 
     fn check(name: &str, p: f64) -> Result<f64, String> {
-        if p.is_finite() && (0.0..=1.0).contains(&p) {
-            Ok(p)
-        } else {
-            Err(format!(
+        if !(p.is_finite() && (0.0..=1.0).contains(&p)) {
+            return Err(format!(
                 "fault probability {name}={p} is not between 0 and 1"
-            ))
+            ));
         }
+        if p != 0.0 && p < MIN_PROBABILITY {
+            return Err(format!(
+                "fault probability {name}={p} is too small (0, or at least {MIN_PROBABILITY})"
+            ));
+        }
+        Ok(p)
+    }
+
+    /// Whether every probability is 0 or within [`MIN_PROBABILITY`, 1] (a trace's faults are
+    /// checked before a replay uses them).
+    pub fn validate(&self) -> Result<(), String> {
+        Faults::check("error", self.error_event)?;
+        Faults::check("spurious", self.spurious_event)?;
+        Faults::check("delay", self.delayed_delivery)?;
+        Ok(())
     }
 }
+
+/// The smallest non-zero fault probability: a fault is drawn as one option among
+/// `round(1/p)`, which must stay a small number of options.
+pub const MIN_PROBABILITY: f64 = 1e-6;
 
 impl fmt::Display for Faults {
     /// `none`, or `error=P,spurious=P,delay=P` listing the non-zero ones.
@@ -140,6 +161,15 @@ mod tests {
             .parse::<Faults>()
             .unwrap_err()
             .contains("unknown fault"));
+        assert!("error=1e-10"
+            .parse::<Faults>()
+            .unwrap_err()
+            .contains("too small"));
+        let bad = Faults {
+            error_event: f64::NAN,
+            ..Faults::NONE
+        };
+        assert!(bad.validate().is_err());
         assert!("error"
             .parse::<Faults>()
             .unwrap_err()

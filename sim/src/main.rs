@@ -96,8 +96,10 @@ struct ExploreArgs {
     /// Steps one schedule may take before it fails as a livelock.
     #[arg(long, default_value_t = 100_000)]
     max_steps: u64,
-    /// Where a failing schedule's trace is saved.
-    #[arg(long, default_value = "traces", value_name = "DIR")]
+    /// Where a failing schedule's trace is saved. The default stays out of the repository's
+    /// traces/, which tests/replay.rs replays: move a trace there to keep it as a regression
+    /// test.
+    #[arg(long, default_value = "target/netpoll-sim/traces", value_name = "DIR")]
     out: PathBuf,
     /// Save the failing schedule as found, without shrinking it.
     #[arg(long)]

@@ -295,6 +295,7 @@ pub fn replay_with(
 /// schedule, nothing from the environment.
 pub fn replay_builder(trace: &Trace) -> Result<Builder, ReplayError> {
     let memory: MemoryModel = trace.meta.memory.parse().map_err(ReplayError::BadMeta)?;
+    trace.meta.faults.validate().map_err(ReplayError::BadMeta)?;
     Ok(Builder::default()
         .memory(memory)
         .max_steps(trace.meta.max_steps)
