@@ -192,7 +192,9 @@ impl Backend for Epoll {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 // EAGAIN: the counter is saturated, so a wake-up is pending anyway.
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) => panic!("netpoll: eventfd write failed: {e}"),
+                // Go throws here too. It can run with a pd lock held (a timer moved earlier
+                // wakes the poller), where a panic would leave the lock held forever.
+                Err(e) => crate::fatal(&format!("netpoll: eventfd write failed: {e}")),
             }
         }
     }

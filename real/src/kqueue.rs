@@ -191,7 +191,8 @@ impl Backend for Kqueue {
             match self.change(&[ev]) {
                 Ok(()) => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => panic!("netpoll: kevent NOTE_TRIGGER failed: {e}"),
+                // Go throws here (see Epoll::wake).
+                Err(e) => crate::fatal(&format!("netpoll: kevent NOTE_TRIGGER failed: {e}")),
             }
         }
     }

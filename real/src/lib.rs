@@ -225,13 +225,22 @@ fn poller_loop(np: &RealNetPoll, stop: &AtomicBool, loops: &AtomicU64) {
         let res = np.poll(delay_ns);
         clock.woke();
         if let Err(e) = res {
-            panic!("netpoll: poll failed: {e}");
+            // Go throws here: with the poller gone every parked task would hang unseen, so end
+            // the process with the reason instead of unwinding one thread.
+            fatal(&format!("netpoll: the OS poller failed: {e}"));
         }
         clock.take_due(clock.now_ns(), &mut due);
         for firing in due.drain(..) {
             np.run_timer(firing);
         }
     }
+}
+
+/// Go's `throw` for an unrecoverable poller failure: print the reason and abort the process
+/// (a panic would only end the poller thread, leaving every parked task hanging).
+pub(crate) fn fatal(message: &str) -> ! {
+    eprintln!("{message}");
+    std::process::abort()
 }
 
 #[cfg(test)]
