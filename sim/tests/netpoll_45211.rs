@@ -196,20 +196,20 @@ fn fixed_clean_under_c11_complete_dfs_bound_3() {
 
 #[test]
 fn prefix_clean_under_sc() {
-    for scenario in [CLOSE, DEADLINE] {
-        let r = explore(
-            scenario,
-            Protocol::PreFix45211,
-            MemoryModel::Sc,
-            random(3, 20_000),
-        );
+    for (scenario, protocol) in [
+        (CLOSE, Protocol::PreFix45211),
+        (DEADLINE, Protocol::PreFix45211),
+        (CLOSE, Protocol::Fixed),
+        (DEADLINE, Protocol::Fixed),
+    ] {
+        let r = explore(scenario, protocol, MemoryModel::Sc, random(3, 20_000));
         assert_eq!(
             r.failures,
             0,
-            "{scenario}: {}",
+            "{scenario} {protocol}: {}",
             r.first_failure.unwrap().failure
         );
-        let r = explore(scenario, Protocol::PreFix45211, MemoryModel::Sc, dfs(3));
+        let r = explore(scenario, protocol, MemoryModel::Sc, dfs(3));
         assert!(r.complete);
         assert_eq!(
             r.failures,
