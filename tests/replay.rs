@@ -75,3 +75,29 @@ fn traces_hold_both_variants_of_45211() {
         assert!(found.contains(&want), "no {want:?} in {found:?}");
     }
 }
+
+/// `show` collapses the first task's set-up into one row; every row after it is exactly the
+/// full rendering's.
+#[test]
+fn compact_swimlane_only_collapses_the_prologue() {
+    use netpoll_sim::trace::render_text_compact;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("traces");
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_none_or(|x| x != "trace") {
+            continue;
+        }
+        let trace = read_file(&path).unwrap();
+        let full = render_text(&trace);
+        let compact = render_text_compact(&trace);
+        let collapsed: Vec<&str> = compact.lines().filter(|l| l.contains(" alone, ")).collect();
+        assert_eq!(collapsed.len(), 1, "{}: {compact}", path.display());
+        let after = compact.split_once(collapsed[0]).unwrap().1;
+        assert!(
+            full.ends_with(after),
+            "{}: the rows after the prologue differ",
+            path.display()
+        );
+        assert!(compact.lines().count() < full.lines().count());
+    }
+}

@@ -9,8 +9,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use netpoll::{scenarios, Protocol};
 use netpoll_sim::shrink::{cost, shrink_failure};
 use netpoll_sim::trace::{
-    encode, read_file, render_svg, render_text, replay_trace, save_in, ReplayError, Trace,
-    TraceError,
+    encode, read_file, render_svg, render_text, render_text_compact, replay_trace, save_in,
+    ReplayError, Trace, TraceError,
 };
 use netpoll_sim::{scenario_check, Builder, FailureInfo, Faults, MemoryModel, Report, Strategy};
 use std::fmt::Write as _;
@@ -58,6 +58,10 @@ enum Command {
         /// Write the SVG timeline to this file instead of printing the swimlane.
         #[arg(long, value_name = "OUT")]
         svg: Option<PathBuf>,
+        /// Print every row, including the first task's set-up before the tasks interleave
+        /// (by default those rows are collapsed into one).
+        #[arg(long)]
+        full: bool,
     },
     /// The golang/go#45211 story end to end: find, shrink, save, replay, show; then the fix.
     Demo(DemoArgs),
@@ -147,7 +151,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Replay { file } => replay(&file),
-        Command::Show { file, svg } => show(&file, svg.as_deref()),
+        Command::Show { file, svg, full } => show(&file, svg.as_deref(), full),
         Command::Demo(a) => demo(&a),
     };
     match result {
@@ -525,10 +529,11 @@ fn replay(file: &Path) -> Result<(), Exit> {
     }
 }
 
-fn show(file: &Path, svg: Option<&Path>) -> Result<(), Exit> {
+fn show(file: &Path, svg: Option<&Path>, full: bool) -> Result<(), Exit> {
     let trace = load(file)?;
     match svg {
-        None => print!("{}", render_text(&trace)),
+        None if full => print!("{}", render_text(&trace)),
+        None => print!("{}", render_text_compact(&trace)),
         Some(out) => {
             let doc = render_svg(&trace);
             std::fs::write(out, &doc).map_err(|e| Exit {
@@ -658,7 +663,7 @@ fn demo_scenario(
             println!("      {line}");
         }
         println!();
-        print!("{}", indent(&render_text(&reread), "      "));
+        print!("{}", indent(&render_text_compact(&reread), "      "));
         println!();
     } else {
         println!(

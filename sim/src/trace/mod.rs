@@ -14,7 +14,7 @@ pub use format::{
     decode, decode_body, encode, encode_body, failure_kind, frame, read_file, save_in, write_file,
     Trace, TraceError, TraceFailure, TraceMeta, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_BODY_BYTES,
 };
-pub use render::{describe_event, render_svg, render_text};
+pub use render::{describe_event, render_svg, render_text, render_text_compact};
 pub use replay::{
     check_identity, check_run, compare_logs, replay_builder, replay_file, replay_trace,
     replay_with, run_choices, Divergence, ReplayError, ReplayRun,

@@ -427,10 +427,62 @@ fn failure_lines(trace: &Trace) -> Vec<String> {
 
 /// The text swimlane of `trace`.
 pub fn render_text(trace: &Trace) -> String {
+    render_text_with(trace, false)
+}
+
+/// Fewer rows than this alone at the start are not worth collapsing.
+const MIN_PROLOGUE_ROWS: usize = 4;
+
+/// The text swimlane with the prologue collapsed: the rows at the start in which only the
+/// first task runs (setting up: opening pds, pipes) become one line, so the picture starts
+/// where the tasks begin to interleave. [`render_text`] shows every row.
+pub fn render_text_compact(trace: &Trace) -> String {
+    render_text_with(trace, true)
+}
+
+/// Replace the leading rows of `first` alone by one full-width row; returns the tasks that
+/// started in them (alive when the drawing begins).
+fn collapse_prologue(n: &Names<'_>, rows: &mut Vec<Row>, first: u32) -> BTreeSet<u32> {
+    let k = rows
+        .iter()
+        .position(|r| !matches!(r, Row::Task { task, .. } if *task == first))
+        .unwrap_or(rows.len());
+    let mut started = BTreeSet::new();
+    if k < MIN_PROLOGUE_ROWS {
+        return started;
+    }
+    let step_of = |r: &Row| match r {
+        Row::Task { step, .. } | Row::Full { step, .. } => *step,
+    };
+    let (from, to) = (step_of(&rows[0]), step_of(&rows[k - 1]));
+    let mut finished = false;
+    for r in &rows[..k] {
+        if let Row::Task { op, .. } = r {
+            match op {
+                Op::Start => {
+                    started.insert(first);
+                }
+                Op::Finish => finished = true,
+                _ => {}
+            }
+        }
+    }
+    if finished {
+        started.remove(&first);
+    }
+    let text = format!(
+        "steps {from}-{to}: {} alone, {k} events of set-up (show --full lists them)",
+        n.task(first)
+    );
+    rows.splice(..k, [Row::Full { step: from, text }]);
+    started
+}
+
+fn render_text_with(trace: &Trace, compact: bool) -> String {
     let log = &trace.events;
     let n = Names::new(log);
     let lanes = lanes(log);
-    let rows = rows(log);
+    let mut rows = rows(log);
     let lane_pos: BTreeMap<u32, usize> = lanes.iter().enumerate().map(|(i, t)| (*t, i)).collect();
 
     let max_step = log.events.iter().map(|e| e.step).max().unwrap_or(0);
@@ -445,6 +497,11 @@ pub fn render_text(trace: &Trace) -> String {
             let core = text.split("  (").next().unwrap_or(text);
             width = width.max(core.chars().count().min(MAX_LANE_WIDTH));
         }
+    }
+    // Collapse only after sizing the lanes, so both renderings share their layout.
+    let mut alive: BTreeSet<u32> = BTreeSet::new();
+    if compact && lanes.len() > 1 && lanes.len() <= MAX_TEXT_LANES {
+        alive = collapse_prologue(&n, &mut rows, lanes[0]);
     }
     let col = width + LANE_GAP;
     let lane_start = |i: usize| step_w + LANE_GAP + i * col;
@@ -482,7 +539,6 @@ pub fn render_text(trace: &Trace) -> String {
     out.push('\n');
 
     // Which lanes are alive (started, not finished) when each row is drawn.
-    let mut alive: BTreeSet<u32> = BTreeSet::new();
     for r in &rows {
         match r {
             Row::Full { step, text } => {
