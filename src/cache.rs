@@ -123,14 +123,6 @@ impl<P: Platform> PollCache<P> {
     pub fn peek_capacity(&self) -> u32 {
         self.len.peek()
     }
-
-    /// How many pds exist (free or in use).
-    pub fn capacity(&self) -> u32 {
-        self.lock.lock();
-        let n = self.len.get();
-        self.lock.unlock();
-        n
-    }
 }
 
 /// fdseq wraps within the bits a [`Token`](crate::platform::Token) tag keeps (Go: the tagged

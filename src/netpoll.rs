@@ -574,7 +574,7 @@ impl<P: Platform> NetPoll<P> {
             .poll(delay_ns, &mut scratch.events)?;
         let mut delta = 0;
         for ev in &scratch.events {
-            let Some(pd) = self.try_pd(ev.token.index()) else {
+            let Some(pd) = self.cache.try_get(Pd(ev.token.index())) else {
                 continue;
             };
             let tag = ev.token.tag();
@@ -603,11 +603,6 @@ impl<P: Platform> NetPoll<P> {
         // Only after the tasks are ready (golang/go#61454).
         self.adjust_waiters(delta);
         Ok(scratch.to_run.len())
-    }
-
-    /// The pd with cache index `index`, if it exists (a backend token may be garbage).
-    fn try_pd(&self, index: u32) -> Option<&PollDesc<P>> {
-        self.cache.try_get(Pd(index))
     }
 
     /// Go: `netpollBreak`. Wake the poller if it is blocked.

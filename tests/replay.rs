@@ -18,6 +18,18 @@ fn with_snapshot_settings(f: impl FnOnce()) {
     });
 }
 
+/// Every `*.trace` file in the repository's `traces/`, in name order.
+fn trace_files() -> Vec<std::path::PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("traces");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "trace"))
+        .collect();
+    files.sort();
+    files
+}
+
 /// Replay the trace at `path` with the scenario and protocol it names.
 fn replay(path: &Path) -> Trace {
     let trace = read_file(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -51,19 +63,15 @@ fn swimlane() {
 /// `traces/` holds the failing schedules of golang/go#45211 under c11, both variants.
 #[test]
 fn traces_hold_both_variants_of_45211() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("traces");
     let mut found = Vec::new();
-    for e in std::fs::read_dir(&dir).unwrap() {
-        let path = e.unwrap().path();
-        if path.extension().is_some_and(|x| x == "trace") {
-            let t = read_file(&path).unwrap();
-            found.push((
-                t.meta.scenario,
-                t.meta.protocol,
-                t.meta.memory,
-                t.failure.kind,
-            ));
-        }
+    for path in trace_files() {
+        let t = read_file(&path).unwrap();
+        found.push((
+            t.meta.scenario,
+            t.meta.protocol,
+            t.meta.memory,
+            t.failure.kind,
+        ));
     }
     for scenario in ["close-unblocks-read", "deadline-unblocks-read"] {
         let want = (
@@ -81,12 +89,7 @@ fn traces_hold_both_variants_of_45211() {
 #[test]
 fn compact_swimlane_only_collapses_the_prologue() {
     use netpoll_sim::trace::render_text_compact;
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("traces");
-    for e in std::fs::read_dir(&dir).unwrap() {
-        let path = e.unwrap().path();
-        if path.extension().is_none_or(|x| x != "trace") {
-            continue;
-        }
+    for path in trace_files() {
         let trace = read_file(&path).unwrap();
         let full = render_text(&trace);
         let compact = render_text_compact(&trace);

@@ -114,46 +114,42 @@ impl Kernel {
             .ok_or_else(ebadf)
     }
 
-    /// Queue readiness edges for every registered fd whose readable side is `rx` (readable)
-    /// or whose writable side is `tx` (writable).
-    fn edge(&mut self, buffer: usize, readable: bool, writable: bool) {
-        let mut evs = Vec::new();
-        for e in self.fds.iter().flatten() {
-            let Some(token) = e.token else { continue };
-            let r = readable && e.kind.reads() == Some(buffer);
-            let w = writable && e.kind.writes() == Some(buffer);
-            if let Some(mode) = Mode::from_rw(r, w) {
-                evs.push(Event {
-                    token,
+    /// Queue one event for every registered fd that `event_for` picks, given what the fd
+    /// refers to.
+    fn notify(&mut self, event_for: impl Fn(FdKind) -> Option<(Mode, bool)>) {
+        let evs: Vec<Event> = self
+            .fds
+            .iter()
+            .flatten()
+            .filter_map(|e| {
+                let (mode, error) = event_for(e.kind)?;
+                Some(Event {
+                    token: e.token?,
                     mode,
-                    error: false,
-                });
-            }
-        }
+                    error,
+                })
+            })
+            .collect();
         self.queue.extend(evs);
     }
-}
 
-impl Kernel {
+    /// Readiness edges for buffer `b`: its registered readers when it became `readable`, its
+    /// registered writers when it became `writable`.
+    fn edge(&mut self, b: usize, readable: bool, writable: bool) {
+        self.notify(|kind| {
+            let r = readable && kind.reads() == Some(b);
+            let w = writable && kind.writes() == Some(b);
+            Mode::from_rw(r, w).map(|mode| (mode, false))
+        });
+    }
+
     /// The reading end of buffer `b` closed: every registered writer of `b` gets EPOLLERR,
     /// with EPOLLOUT too while the buffer has room (as Linux's pipe_poll reports). Either way
     /// epoll's mapping readies both directions; the event is "error only" when the buffer is
     /// full.
     fn writer_hangup(&mut self, b: usize) {
         let full = self.buffers[b].bytes.len() >= PIPE_CAPACITY;
-        let mut evs = Vec::new();
-        for e in self.fds.iter().flatten() {
-            if let (Some(token), Some(w)) = (e.token, e.kind.writes()) {
-                if w == b {
-                    evs.push(Event {
-                        token,
-                        mode: Mode::ReadWrite,
-                        error: full,
-                    });
-                }
-            }
-        }
-        self.queue.extend(evs);
+        self.notify(|kind| (kind.writes() == Some(b)).then_some((Mode::ReadWrite, full)));
     }
 }
 
