@@ -4,18 +4,19 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use netpoll::{scenarios, Protocol};
+use netpoll::scenarios::Scenario;
+use netpoll::Protocol;
 use netpoll_real::Runtime;
 
 /// Run `name` `rounds` times on a fresh runtime, failing (not hanging) if a round takes longer
 /// than `limit`.
-fn run_rounds(name: &'static str, rounds: usize, limit: Duration) {
+fn run_rounds(name: Scenario, rounds: usize, limit: Duration) {
     let rt = Runtime::with_protocol(Protocol::Fixed).expect("runtime");
     let np = rt.netpoll().clone();
     let (tx, rx) = mpsc::channel();
     let worker = std::thread::spawn(move || {
         for round in 0..rounds {
-            scenarios::run(name, &np).expect("known scenario");
+            name.run(&np);
             tx.send(round).expect("report progress");
         }
     });
@@ -35,31 +36,30 @@ fn run_rounds(name: &'static str, rounds: usize, limit: Duration) {
 
 #[test]
 fn close_unblocks_read_on_real_epoll() {
-    run_rounds("close-unblocks-read", 200, Duration::from_secs(10));
+    run_rounds(Scenario::CloseUnblocksRead, 200, Duration::from_secs(10));
 }
 
 #[test]
 fn deadline_unblocks_read_on_real_epoll() {
     // Each round sleeps DEADLINE_NS (1 ms).
-    run_rounds("deadline-unblocks-read", 100, Duration::from_secs(10));
+    run_rounds(Scenario::DeadlineUnblocksRead, 100, Duration::from_secs(10));
 }
 
 #[test]
 fn write_wakes_read_on_real_epoll() {
-    run_rounds("write-wakes-read", 200, Duration::from_secs(10));
+    run_rounds(Scenario::WriteWakesRead, 200, Duration::from_secs(10));
 }
 
 #[test]
 fn every_scenario_runs_on_real_epoll() {
-    for s in scenarios::ALL {
-        run_rounds(s.name, 3, Duration::from_secs(10));
+    for &s in Scenario::ALL {
+        run_rounds(s, 3, Duration::from_secs(10));
     }
 }
 
 #[test]
 fn unknown_scenario_is_an_error() {
-    let rt = Runtime::new().expect("runtime");
-    let err = scenarios::run("no-such", rt.netpoll()).unwrap_err();
+    let err = "no-such".parse::<Scenario>().unwrap_err();
     assert!(err.contains("unknown scenario 'no-such'"), "{err}");
     assert!(err.contains("close-unblocks-read"), "{err}");
 }

@@ -6,7 +6,8 @@
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use netpoll::{scenarios, Protocol};
+use netpoll::scenarios::Scenario;
+use netpoll::Protocol;
 use netpoll_sim::shrink::{cost, shrink_failure};
 use netpoll_sim::trace::{
     encode, read_file, render_svg, render_text, render_text_compact, replay_trace, save_in,
@@ -176,9 +177,9 @@ fn list() {
             println!("  {name:w$}  {what}");
         }
     };
-    let scen: Vec<_> = scenarios::ALL
+    let scen: Vec<_> = Scenario::ALL
         .iter()
-        .map(|s| (s.name, s.description))
+        .map(|s| (s.name(), s.description()))
         .collect();
     rows("scenarios (--scenario)", &scen);
     let prot: Vec<_> = Protocol::ALL
@@ -226,11 +227,10 @@ struct Target {
 
 impl Target {
     fn parse(scenario: &str, protocol: &str) -> Result<Target, Exit> {
-        let info =
-            scenarios::find(scenario).ok_or_else(|| Exit::usage(unknown_scenario(scenario)))?;
+        let info: Scenario = scenario.parse().map_err(Exit::usage)?;
         let protocol: Protocol = protocol.parse().map_err(Exit::usage)?;
         Ok(Target {
-            scenario: info.name,
+            scenario: info.name(),
             protocol,
         })
     }
@@ -245,11 +245,10 @@ impl Target {
 }
 
 fn unknown_scenario(name: &str) -> String {
-    let names: Vec<_> = scenarios::ALL.iter().map(|s| s.name).collect();
-    format!(
-        "unknown scenario '{name}' (expected one of: {})",
-        names.join(", ")
-    )
+    match name.parse::<Scenario>() {
+        Err(e) => e,
+        Ok(_) => unreachable!("unknown_scenario called with a known scenario"),
+    }
 }
 
 fn progress_bar(b: &Builder) -> ProgressBar {
@@ -491,7 +490,7 @@ fn load(file: &Path) -> Result<Trace, Exit> {
 /// Replay `trace` with the scenario it names; the time the run took.
 fn replay_run(trace: &Trace) -> Result<Duration, ReplayError> {
     let t = Target::parse(&trace.meta.scenario, &trace.meta.protocol).map_err(|e| {
-        ReplayError::BadMeta(if scenarios::find(&trace.meta.scenario).is_none() {
+        ReplayError::BadMeta(if trace.meta.scenario.parse::<Scenario>().is_err() {
             format!("the trace is of {}", unknown_scenario(&trace.meta.scenario))
         } else {
             format!("the trace names {}", e.message)
@@ -578,7 +577,7 @@ fn demo_scenario(
         .schedules(a.schedules)
         .strategy(Strategy::Random)
         .memory(MemoryModel::C11);
-    let desc = scenarios::find(scenario).map_or("", |s| s.description);
+    let desc = scenario.parse::<Scenario>().map_or("", |s| s.description());
     println!("{part}. {scenario}: {desc}");
     println!();
 

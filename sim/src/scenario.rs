@@ -1,6 +1,7 @@
 //! Running the core's scenarios (`netpoll::scenarios`) on the simulator.
 
-use netpoll::{scenarios, Protocol};
+use netpoll::scenarios::Scenario;
+use netpoll::Protocol;
 
 use crate::platform::SimPlatform;
 
@@ -8,15 +9,9 @@ use crate::platform::SimPlatform;
 /// [`SimPlatform`] and poller (with the run's faults, [`Builder::faults`](crate::Builder)) and
 /// runs the scenario in the main task. Unknown names are an error naming the known ones.
 pub fn scenario_check(name: &str, protocol: Protocol) -> Result<impl Fn() + 'static, String> {
-    let info = scenarios::find(name).ok_or_else(|| {
-        let names: Vec<_> = scenarios::ALL.iter().map(|s| s.name).collect();
-        format!("unknown scenario '{name}' (known: {})", names.join(", "))
-    })?;
-    let name = info.name;
+    let scenario: Scenario = name.parse()?;
     Ok(move || {
         let np = SimPlatform::netpoll(protocol);
-        if let Err(e) = scenarios::run(name, &np) {
-            panic!("{e}");
-        }
+        scenario.run(&np);
     })
 }

@@ -241,9 +241,9 @@ fn list_names_scenarios_protocols_models_and_strategies() {
     let o = run(&["list"]);
     assert_eq!(o.status.code(), Some(0));
     let text = stdout(&o);
-    for s in netpoll::scenarios::ALL {
+    for s in netpoll::scenarios::Scenario::ALL {
         assert!(
-            text.contains(s.name) && text.contains(s.description),
+            text.contains(s.name()) && text.contains(s.description()),
             "{text}"
         );
     }

@@ -490,14 +490,14 @@ fn prefix_60782_leaks_waiters_on_the_readiness_path_only() {
 fn fixed_waiters_count_returns_to_zero_in_every_scenario() {
     // The end check runs in every finished schedule; across every scenario and strategy the
     // fixed core's waiters count is back to 0.
-    for info in netpoll::scenarios::ALL {
+    for info in netpoll::scenarios::Scenario::ALL {
         for b in [random(21, 5_000), pct(21, 5_000)] {
-            let r = explore(info.name, Protocol::Fixed, MemoryModel::C11, b);
+            let r = explore(info.name(), Protocol::Fixed, MemoryModel::C11, b);
             assert_eq!(
                 r.failures,
                 0,
                 "{}: {}",
-                info.name,
+                info.name(),
                 r.first_failure.unwrap().failure
             );
         }

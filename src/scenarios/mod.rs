@@ -6,6 +6,8 @@
 //! simulator reports as a failure and a real test as a test failure. A deadlock (the #45211
 //! symptom) shows up as tasks that never finish.
 
+use std::fmt;
+use std::str::FromStr;
 use std::sync::Arc;
 
 use crate::fd::{Error, Fd};
@@ -24,64 +26,98 @@ pub use deadline_unblocks_read::deadline_unblocks_read;
 pub use reused_pd_stale_error::reused_pd_stale_error;
 pub use write_wakes_read::write_wakes_read;
 
-/// A scenario's name and what it exercises.
-#[derive(Clone, Copy, Debug)]
-pub struct ScenarioInfo {
+/// A scenario: a workload written once against the generic API. Shaped like
+/// [`Protocol`](crate::Protocol): a closed set of variants with a stable command-line name, a
+/// description, and a typed run function, so a scenario's name is never typed by hand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scenario {
+    /// A task blocks reading an empty pipe while another closes it (golang/go#45211).
+    CloseUnblocksRead,
+    /// A task starts reading an empty pipe just as its read deadline expires.
+    DeadlineUnblocksRead,
+    /// A task blocks writing a full pipe while another closes it (#45211, write side).
+    CloseUnblocksWrite,
+    /// An error event in flight for a closed fd meets the pd's next use (#59545).
+    ReusedPdStaleError,
+    /// A task blocks reading a pipe until another writes to it and closes it.
+    WriteWakesRead,
+}
+
+impl Scenario {
+    /// Every scenario, in a stable order.
+    pub const ALL: &'static [Scenario] = &[
+        Scenario::CloseUnblocksRead,
+        Scenario::DeadlineUnblocksRead,
+        Scenario::CloseUnblocksWrite,
+        Scenario::ReusedPdStaleError,
+        Scenario::WriteWakesRead,
+    ];
+
     /// The command-line name.
-    pub name: &'static str,
-    /// One line about it.
-    pub description: &'static str,
-}
-
-/// Every scenario, in a stable order.
-pub const ALL: &[ScenarioInfo] = &[
-    ScenarioInfo {
-        name: "close-unblocks-read",
-        description:
-            "a task blocks reading an empty pipe while another closes it (golang/go#45211)",
-    },
-    ScenarioInfo {
-        name: "deadline-unblocks-read",
-        description: "a task starts reading an empty pipe just as its read deadline expires",
-    },
-    ScenarioInfo {
-        name: "close-unblocks-write",
-        description:
-            "a task blocks writing a full pipe while another closes it (#45211, write side)",
-    },
-    ScenarioInfo {
-        name: "reused-pd-stale-error",
-        description: "an error event in flight for a closed fd meets the pd's next use (#59545)",
-    },
-    ScenarioInfo {
-        name: "write-wakes-read",
-        description: "a task blocks reading a pipe until another writes to it and closes it",
-    },
-];
-
-/// The scenario called `name`, if there is one.
-pub fn find(name: &str) -> Option<&'static ScenarioInfo> {
-    ALL.iter().find(|s| s.name == name)
-}
-
-/// Run the scenario called `name` on `np`, in the current task of its platform.
-/// Returns an error naming the known scenarios when `name` is unknown.
-pub fn run<P: Platform>(name: &str, np: &Arc<NetPoll<P>>) -> Result<(), String> {
-    match name {
-        "close-unblocks-read" => close_unblocks_read(np),
-        "deadline-unblocks-read" => deadline_unblocks_read(np),
-        "close-unblocks-write" => close_unblocks_write(np),
-        "reused-pd-stale-error" => reused_pd_stale_error(np),
-        "write-wakes-read" => write_wakes_read(np),
-        _ => {
-            let names: Vec<_> = ALL.iter().map(|s| s.name).collect();
-            return Err(format!(
-                "unknown scenario '{name}' (known: {})",
-                names.join(", ")
-            ));
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::CloseUnblocksRead => "close-unblocks-read",
+            Scenario::DeadlineUnblocksRead => "deadline-unblocks-read",
+            Scenario::CloseUnblocksWrite => "close-unblocks-write",
+            Scenario::ReusedPdStaleError => "reused-pd-stale-error",
+            Scenario::WriteWakesRead => "write-wakes-read",
         }
     }
-    Ok(())
+
+    /// One line about what it exercises.
+    pub fn description(self) -> &'static str {
+        match self {
+            Scenario::CloseUnblocksRead => {
+                "a task blocks reading an empty pipe while another closes it (golang/go#45211)"
+            }
+            Scenario::DeadlineUnblocksRead => {
+                "a task starts reading an empty pipe just as its read deadline expires"
+            }
+            Scenario::CloseUnblocksWrite => {
+                "a task blocks writing a full pipe while another closes it (#45211, write side)"
+            }
+            Scenario::ReusedPdStaleError => {
+                "an error event in flight for a closed fd meets the pd's next use (#59545)"
+            }
+            Scenario::WriteWakesRead => {
+                "a task blocks reading a pipe until another writes to it and closes it"
+            }
+        }
+    }
+
+    /// Run the scenario on `np`, in the current task of its platform.
+    pub fn run<P: Platform>(self, np: &Arc<NetPoll<P>>) {
+        match self {
+            Scenario::CloseUnblocksRead => close_unblocks_read(np),
+            Scenario::DeadlineUnblocksRead => deadline_unblocks_read(np),
+            Scenario::CloseUnblocksWrite => close_unblocks_write(np),
+            Scenario::ReusedPdStaleError => reused_pd_stale_error(np),
+            Scenario::WriteWakesRead => write_wakes_read(np),
+        }
+    }
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Scenario {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Scenario::ALL
+            .iter()
+            .copied()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Scenario::ALL.iter().map(|c| c.name()).collect();
+                format!(
+                    "unknown scenario '{s}' (expected one of: {})",
+                    names.join(", ")
+                )
+            })
+    }
 }
 
 /// A pipe whose read end is wrapped in an [`Fd`]; the write end stays a raw fd.
