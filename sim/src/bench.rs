@@ -143,7 +143,7 @@ pub fn scenario_throughput(scenario: Scenario, schedules: u64) -> Report {
 /// and the time to replay it (decode, run, byte comparison) against the time of one run of the
 /// same schedule without the comparison, best of `reps` each, measured alternately.
 pub fn trace_figures(scenario: Scenario, reps: u32) {
-    use crate::trace::{decode, encode, TraceMeta};
+    use crate::trace::{decode, encode};
     use std::time::{Duration, Instant};
     let check = scenario_check(scenario, Protocol::PreFix45211);
     let b = Builder::default()
@@ -156,17 +156,7 @@ pub fn trace_figures(scenario: Scenario, reps: u32) {
         println!("trace figures ({scenario}): no failure found");
         return;
     };
-    let meta = TraceMeta {
-        memory: b.memory,
-        strategy: b.strategy,
-        shrunk: false,
-        seed: info.seed,
-        schedule_index: info.schedule_index,
-        max_steps: b.max_steps,
-        fail_on_data_race: false,
-        crate_version: env!("CARGO_PKG_VERSION").to_string(),
-    };
-    let trace = crate::Trace::new(Subject::Builtin(check), meta, &info);
+    let trace = b.trace(Subject::Builtin(check), &info, false);
     let bytes = encode(&trace).expect("encode");
     let steps = info.log.events.last().map_or(0, |e| e.step + 1);
     let (mut best_run, mut best_replay) = (Duration::MAX, Duration::MAX);

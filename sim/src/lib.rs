@@ -37,6 +37,7 @@ pub mod bench;
 pub mod builder;
 pub mod engine;
 pub mod platform;
+pub mod trace;
 
 pub use builder::check::{Check, IntoCheck};
 pub use builder::settings::ConfigError;
@@ -46,7 +47,7 @@ pub use engine::event::{Event, EventLog, LocName, Op, Ord as EventOrd, Pick};
 pub use engine::explore::{Coverage, FailureInfo, Report, Strategy};
 pub use engine::failure::{BlockedTask, EngineLimit, Failure, FailureKind};
 pub use engine::memory::MemoryModel;
-pub use engine::{sched, shrink, sync, thread, trace};
+pub use engine::{sched, shrink, sync, thread};
 pub use platform::faults::{Faults, Ratio};
 pub use platform::scenario::{scenario_check, ScenarioCheck};
 pub use platform::{SimNetPoll, SimPlatform};

@@ -8,7 +8,9 @@ pub mod check;
 pub mod save;
 pub mod settings;
 
-use crate::engine::explore::{Exploration, Report, Strategy};
+use crate::engine::choice::Choice;
+use crate::engine::explore::replay::ReplaySource;
+use crate::engine::explore::{run_once, Coverage, Exploration, FailureInfo, Report, Strategy};
 use crate::engine::memory::MemoryModel;
 use crate::engine::rt::ExecConfig;
 use crate::engine::trace::{read_file, replay_trace, ReplayError};
@@ -67,6 +69,13 @@ pub struct Builder {
     pub replay_trace: Option<PathBuf>,
     /// The environment this builder was made from (what it says about the test).
     env: Env,
+}
+
+/// Whether two test identities are checks of the same test (they differ at most in which
+/// check of the test they are).
+fn same_test(a: &crate::engine::trace::TestId, b: &crate::engine::trace::TestId) -> bool {
+    let base = |n: &str| n.split('#').next().unwrap_or(n).to_string();
+    (&a.package, &a.target, base(&a.name)) == (&b.package, &b.target, base(&b.name))
 }
 
 /// Oracle runs spent shrinking a failing schedule before it is saved.
@@ -301,16 +310,26 @@ impl Builder {
             Ok(t) => t,
             Err(e) => panic!("netpoll-sim: cannot replay {shown}: {e}"),
         };
-        if c.subject.as_ref() != Some(&trace.subject) {
-            let this = c
-                .subject
-                .as_ref()
-                .map_or("an unnamed check".to_string(), |s| s.label());
-            eprintln!(
-                "netpoll-sim: NETPOLL_SIM_REPLAY={shown} is of {:?}; {this:?} is not replayed",
-                trace.subject.label()
-            );
-            return;
+        match (&c.subject, &trace.subject) {
+            (Some(a), b) if a == b => {}
+            // Another check of the same test: this one is not the trace's, the other is.
+            (Some(Subject::Test(a)), Subject::Test(b)) if same_test(a, b) => {
+                eprintln!(
+                    "netpoll-sim: NETPOLL_SIM_REPLAY={shown} is of {:?}; {:?} is skipped",
+                    b.label(),
+                    a.label()
+                );
+                return;
+            }
+            (this, _) => {
+                let this = this
+                    .as_ref()
+                    .map_or("an unnamed check".to_string(), |s| s.label());
+                panic!(
+                    "netpoll-sim: cannot replay {shown}: the trace is of {:?}, not {this:?}: refusing to replay it",
+                    trace.subject.label()
+                );
+            }
         }
         match replay_trace(&trace, c.body.clone()) {
             Ok(run) => {
@@ -363,6 +382,55 @@ impl Builder {
     ) -> Result<crate::engine::trace::ReplayRun, ReplayError> {
         let c = check.into_check(self, &self.env);
         replay_trace(trace, c.body)
+    }
+
+    /// Run `check` once on the recorded `choices` (strictly: a choice that does not fit fails
+    /// the run as a divergence) and report it like an exploration of one schedule.
+    pub fn replay_choices<C: IntoCheck>(&self, choices: &[Choice], check: C) -> Report {
+        let c = check.into_check(self, &self.env);
+        let start = std::time::Instant::now();
+        let source = Box::new(ReplaySource::new(choices.to_vec()));
+        let out = run_once(self.exec_config(), source, &c.body);
+        let failed = out.failure.is_some();
+        Report {
+            schedules: 1,
+            steps: out.steps,
+            failures: failed as u64,
+            races: out.races,
+            coverage: Coverage::Sampled,
+            first_failure: out.failure.map(|failure| FailureInfo {
+                failure,
+                seed: self.seed,
+                schedule_index: 0,
+                choices: out.choices,
+                log: out.log,
+            }),
+            elapsed: start.elapsed(),
+        }
+    }
+
+    /// The trace of `info`, a failure of `subject` found with this builder's configuration
+    /// (`shrunk`: the schedule is a shrunk form of the one found).
+    pub fn trace(&self, subject: Subject, info: &FailureInfo, shrunk: bool) -> Trace {
+        let meta = crate::engine::trace::TraceMeta {
+            memory: self.memory,
+            strategy: self.strategy,
+            shrunk,
+            seed: info.seed,
+            schedule_index: info.schedule_index,
+            max_steps: self.max_steps,
+            fail_on_data_race: self.fail_on_data_race,
+            crate_version: env!("CARGO_PKG_VERSION").to_string(),
+        };
+        Trace::new(subject, meta, info)
+    }
+
+    /// Shrink the failing schedule `ff` of `check` with at most [`Builder::shrink_runs`]
+    /// runs: the smallest schedule found that fails the same way (`ff` itself if none),
+    /// with its exact choices, log and failure.
+    pub fn shrink<C: IntoCheck>(&self, ff: &FailureInfo, check: C) -> FailureInfo {
+        let c = check.into_check(self, &self.env);
+        crate::engine::shrink::shrink_failure(self.exec_config(), ff, self.shrink_runs, &c.body)
     }
 
     /// `check` under this builder's configuration: its subject and body (for tools that

@@ -6,7 +6,7 @@ use super::check::test_replay_command;
 use super::{Builder, Subject, Trace};
 use crate::engine::explore::FailureInfo;
 use crate::engine::shrink::{cost, shrink_failure};
-use crate::engine::trace::{save_in, Builtin, TraceError, TraceMeta};
+use crate::engine::trace::{save_in, Builtin, TraceError};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -88,17 +88,7 @@ pub fn save_failure(
     } else {
         (ff.clone(), None)
     };
-    let meta = TraceMeta {
-        memory: b.memory,
-        strategy: b.strategy,
-        shrunk: info.choices != ff.choices,
-        seed: ff.seed,
-        schedule_index: ff.schedule_index,
-        max_steps: b.max_steps,
-        fail_on_data_race: b.fail_on_data_race,
-        crate_version: env!("CARGO_PKG_VERSION").to_string(),
-    };
-    let trace = Trace::new(subject.clone(), meta, &info);
+    let trace = b.trace(subject.clone(), &info, info.choices != ff.choices);
     let path = save_in(dir, &trace)?;
     let path = std::fs::canonicalize(&path).unwrap_or(path);
     let replay_command = replay_command(&trace, &path);

@@ -1,5 +1,5 @@
 //! The one choice stream: every nondeterministic decision of a run is one call
-//! `choose(kind, n) -> option` on one [`ChoiceSource`]; the strategies are nothing but
+//! `choose(kind, n) -> option` on one `ChoiceSource`; the strategies are nothing but
 //! sources. A run is a pure function of (check, configuration, choice sequence).
 
 use serde::{Deserialize, Serialize};

@@ -52,6 +52,25 @@ pub fn shutting_down() -> bool {
     rt::shutting_down()
 }
 
+/// Spawn a daemon that starts parked: it runs `f` once some task [`ready`]s it, or once
+/// virtual time reaches a time given with [`bring_forward`]. A platform's poller or timer
+/// thread that has nothing to do until the first event or timer costs nothing until then.
+/// Returns its task id.
+pub fn spawn_parked_daemon<F>(name: &'static str, f: F) -> u32
+where
+    F: FnOnce() + 'static,
+{
+    rt::spawn_parked(name.into(), true, None, Box::new(f))
+}
+
+/// Bring the end of task `task`'s timed wait forward to `until_ns` (if earlier): a parked
+/// task then wakes by itself at that virtual time, as if it had parked with that deadline
+/// ([`park_until`]). If it is not parked yet, the deadline applies to its next park. Neither a
+/// scheduling point nor a synchronisation.
+pub fn bring_forward(task: u32, until_ns: i64) {
+    rt::bring_forward(task, until_ns)
+}
+
 /// Virtual time in nanoseconds. Time advances only when no task can run, to the next task
 /// that wakes by itself. Starts at [`START_TIME_NS`].
 pub fn now_ns() -> i64 {

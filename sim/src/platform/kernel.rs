@@ -5,7 +5,7 @@
 //! point and system calls are linearizable (as on a real kernel). A state change that makes a
 //! registered fd readable or writable queues an edge-triggered event for it and wakes the
 //! poller if it is waiting. The poller is a long-lived daemon task of the platform (see
-//! [`poller`](super::poller)) that calls [`NetPoll::poll`](netpoll::NetPoll::poll) with an
+//! `poller`) that calls [`NetPoll::poll`](netpoll::NetPoll::poll) with an
 //! infinite delay: [`SimBackend::poll`] then blocks (parks) until an event is visible or the
 //! poller is woken by a break.
 //!
@@ -257,7 +257,7 @@ impl Backend for SimBackend {
             });
         }
         if !std::mem::replace(&mut k.poller_started, true) {
-            super::poller::start(self.np.clone());
+            k.poller_waiting = Some(super::poller::start(self.np.clone()));
         }
         self.kick(&mut k);
         Ok(())
@@ -294,7 +294,10 @@ impl Backend for SimBackend {
                 events.push(ev);
                 n += 1;
             }
-            if faults.spurious_event.draw() {
+            // A spurious event rides along with real ones (a poll that would block does not
+            // return for nothing: an endless chain of spurious wake-ups is not a fault the
+            // kernel has, and it would make every search space infinite).
+            if n > 0 && faults.spurious_event.draw() {
                 let tokens: Vec<Token> = k.fds.iter().flatten().filter_map(|e| e.token).collect();
                 if !tokens.is_empty() {
                     let i = sched::choose(tokens.len());

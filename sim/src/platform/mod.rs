@@ -4,7 +4,7 @@
 //! point with weak-memory outcomes); park/ready/spawn/join/sleep are the engine's; time is
 //! virtual; deadline timers live in a heap served by a long-lived dispatcher task
 //! ([`timers`]); fds are simulated by the kernel of [`kernel`], whose events a long-lived
-//! poller task collects ([`poller`]), with faults as exact ratios ([`faults`]). The built-in
+//! poller task collects (`poller`), with faults as exact ratios (`faults`). The built-in
 //! checks are the core's scenarios ([`scenario`]); [`values`] shows the core's fields in
 //! swimlanes.
 //!

@@ -128,18 +128,20 @@ impl Clock for SimClock {
             b.armed += 1;
             b.heap.push(Reverse((when_ns, b.armed, timer.slot, g)));
             if !std::mem::replace(&mut b.started, true) {
-                start_dispatcher(s.clone());
+                let task = start_dispatcher(s.clone());
+                b.dispatcher_parked = Some((task, None));
             }
             match b.dispatcher_parked {
                 Some((task, until)) if until.is_none_or(|u| when_ns < u) => {
-                    b.dispatcher_parked = None;
+                    b.dispatcher_parked = Some((task, Some(when_ns)));
                     Some(task)
                 }
                 _ => None,
             }
         };
         if let Some(task) = wake {
-            sched::ready(task);
+            // The dispatcher sleeps until its earliest timer: this one is earlier.
+            sched::bring_forward(task, when_ns);
         }
         s.lock.unlock();
     }
@@ -162,9 +164,9 @@ impl Clock for SimClock {
     }
 }
 
-/// Start the dispatcher daemon.
-fn start_dispatcher(s: Arc<Shared>) {
-    let _ = sched::spawn_daemon("timers", move || loop {
+/// Start the dispatcher daemon, parked until a timer's time comes. Returns its task id.
+fn start_dispatcher(s: Arc<Shared>) -> u32 {
+    sched::spawn_parked_daemon("timers", move || loop {
         if sched::shutting_down() {
             return;
         }
@@ -209,5 +211,5 @@ fn start_dispatcher(s: Arc<Shared>) {
             None => sched::park("timers", || true),
         };
         book(&s).dispatcher_parked = None;
-    });
+    })
 }

@@ -75,9 +75,34 @@ fn quiet_on_closed_stdout() {
     }
 }
 
+/// A usage error as one line: what is wrong, and the valid values when clap lists them.
+fn one_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let parts: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with("For more information") && !l.starts_with("Usage:")
+        })
+        .map(|l| l.strip_prefix("error: ").unwrap_or(l).to_string())
+        .collect();
+    parts.join("; ")
+}
+
 fn main() -> ExitCode {
     quiet_on_closed_stdout();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("netpoll-sim: {}", one_line(&e));
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
         Command::Explore(a) => explore::run(&a),
         Command::List => {

@@ -1,17 +1,17 @@
 //! The memory models, as one type with its own API: every shared location's store history,
 //! every task's happens-before clocks, the TSO store buffers and the data-race detector.
 //!
-//! The engine asks [`Memory`] to perform an access on behalf of a task; the memory model
+//! The engine asks `Memory` to perform an access on behalf of a task; the memory model
 //! draws its own choices (which store a load reads, which buffered store commits) through a
-//! [`Chooser`], records the access in the event log, and advances the task's clock. It knows
+//! `Chooser`, records the access in the event log, and advances the task's clock. It knows
 //! nothing of scheduling.
 //!
 //! Models: [`MemoryModel::Sc`] — every load reads the newest store (interleavings only);
-//! [`MemoryModel::Tso`] — x86-TSO, per-task FIFO store buffers (see [`tso`]);
-//! [`MemoryModel::C11`] — after Miri's weak-memory emulation (see [`c11`]):
+//! `MemoryModel::Tso` — x86-TSO, per-task FIFO store buffers (see `tso`);
+//! `MemoryModel::C11` — after Miri's weak-memory emulation (see `c11`):
 //!
 //! * every location keeps its stores in modification order, which is execution order (capped
-//!   at [`HISTORY_CAP`]; dropping the oldest store only removes behaviours);
+//!   at `HISTORY_CAP`; dropping the oldest store only removes behaviours);
 //! * a load may read any store from the newest back to the first one it is obliged to see
 //!   (one that happens-before it, one a load that happens-before it already read, an SC store
 //!   an SC fence makes visible, ...); which one is a choice;

@@ -11,23 +11,83 @@ use std::panic::Location;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 
-/// Spawn a task running `f`; returns its id. Not a scheduling point of its own: the new task
-/// can run at the spawner's next one (spawning touches nothing another task can see).
+/// Under `tso`, a spawn or join drains the task's store buffer, which other tasks can see:
+/// then (and only then) it needs a scheduling point before it.
+fn drain_point() {
+    if with(|e| e.mem.has_buffered(e.cur)) {
+        yield_point();
+    }
+}
+
+/// Spawn a task running `f`; returns its id. Not a scheduling point of its own (the new task
+/// can run at the spawner's next one; spawning touches nothing another task can see), except
+/// under `tso` when it drains stores.
 pub(crate) fn spawn(name: TaskName, daemon: bool, f: Box<dyn FnOnce()>) -> u32 {
+    drain_point();
     with(|e| {
         e.drain();
         let me = e.cur;
+        // The spawner's next scheduling point has a new task to choose: a real choice.
+        e.tasks[me as usize].fresh = false;
         let id = e.new_task(name, daemon, f, Some(me));
         e.event(Op::Spawn { child: id });
         id
     })
 }
 
+/// Spawn a task that starts parked: it runs `f` once some task readies it (or, if `until_ns`
+/// is given or later brought forward, once that virtual time comes). Not a scheduling point
+/// (it changes nothing that can run now), except under `tso` when it drains stores.
+pub(crate) fn spawn_parked(
+    name: TaskName,
+    daemon: bool,
+    until_ns: Option<i64>,
+    f: Box<dyn FnOnce()>,
+) -> u32 {
+    drain_point();
+    with(|e| {
+        e.drain();
+        let me = e.cur;
+        let id = e.new_task(name, daemon, f, Some(me));
+        e.tasks[id as usize].status = Status::Parked { until: until_ns };
+        e.event(Op::Spawn { child: id });
+        id
+    })
+}
+
+/// Bring the end of task `t`'s timed wait forward to `until_ns` (if that is earlier): a
+/// parked task wakes by itself then (Go: waking the timer thread for an earlier timer). If
+/// `t` is not parked yet, the time applies to its next park. Not a scheduling point and no
+/// synchronisation (the two tasks synchronise through whatever guards the shared state).
+pub(crate) fn bring_forward(t: u32, until_ns: i64) {
+    with(|e| {
+        let now = e.now_ns;
+        let task = &mut e.tasks[t as usize];
+        match task.status {
+            Status::Parked { until } => {
+                let u = until.map_or(until_ns, |u| u.min(until_ns));
+                if u <= now {
+                    task.status = Status::Runnable;
+                    task.timed_out = true;
+                } else {
+                    task.status = Status::Parked { until: Some(u) };
+                }
+            }
+            Status::Finished => {}
+            _ => {
+                task.wake_by = Some(task.wake_by.map_or(until_ns, |w| w.min(until_ns)));
+            }
+        }
+    })
+}
+
 /// Wait for task `t` to finish, then acquire its final clock. Not a scheduling point unless
-/// it blocks (whether `t` has finished is fixed by the choices before it).
+/// it blocks (whether `t` has finished is fixed by the choices before it), or under `tso`
+/// when it drains stores.
 #[track_caller]
 pub(crate) fn join(t: u32) {
     let site = Location::caller();
+    drain_point();
     let mut first = true;
     loop {
         let blocked = with(|e| {
@@ -103,6 +163,11 @@ pub(crate) fn park(
     let stay = commit();
     let blocked = with(|e| {
         e.event(Op::ParkCommit { stays: stay });
+        // A deadline brought forward while the task was on its way to park applies now.
+        let until_ns = match (until_ns, e.tasks[e.cur as usize].wake_by.take()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let now = e.now_ns;
         let aborting = e.aborting;
         let me = e.cur;

@@ -62,6 +62,8 @@ pub(crate) struct Task {
     pub(crate) wake_pending: bool,
     /// Its last park ended because its time ran out.
     pub(crate) timed_out: bool,
+    /// A time its next park must end by (brought forward before it parked).
+    pub(crate) wake_by: Option<i64>,
     /// This task's coroutine yielder, valid while its coroutine is alive.
     pub(crate) yielder: *const Yld,
     /// Where it blocked, for deadlock reports.
@@ -70,8 +72,9 @@ pub(crate) struct Task {
     pub(crate) park_reason: &'static str,
     /// It just called `yield_now`: prefer others at the next choice.
     pub(crate) yielded: bool,
-    /// It was just started by a schedule choice: its first scheduling point draws no choice
-    /// (the choice to run it was already made).
+    /// It was just started by a schedule choice and has not changed what can run since: its
+    /// first scheduling point draws no choice (the choice to run it was already made; drawing
+    /// another would only repeat schedules). Spawning a task clears it.
     pub(crate) fresh: bool,
 }
 
@@ -84,6 +87,7 @@ impl Task {
             park_vc: VClock::ZERO,
             wake_pending: false,
             timed_out: false,
+            wake_by: None,
             yielder: std::ptr::null(),
             site: None,
             park_reason: "",

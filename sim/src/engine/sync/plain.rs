@@ -9,7 +9,7 @@ use std::marker::PhantomData;
 /// A plain shared field (Go's lock-protected fields). Every access is a scheduling point.
 ///
 /// A cell made with [`Plain::guarded`] names the lock that protects its writes: a write by a
-/// task that does not hold it fails the run ([`Failure::UnprotectedWrite`]
+/// task that does not hold it fails the run (`Failure::UnprotectedWrite`
 /// (crate::Failure::UnprotectedWrite)), so a locking discipline written in comments is
 /// checked on every explored schedule. Reads are not checked (racy reads are what the data-race
 /// detector is for).

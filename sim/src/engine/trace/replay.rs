@@ -330,6 +330,19 @@ pub fn replay_trace<B: Builtin>(
     f: Rc<dyn Fn()>,
 ) -> Result<ReplayRun, ReplayError> {
     let exec = exec_config(trace)?;
+    if let Some((i, c)) = trace
+        .choices
+        .iter()
+        .enumerate()
+        .find(|(_, c)| c.chosen >= c.n || c.n < 2)
+    {
+        return Err(ReplayError::Diverged(Divergence::Choices {
+            message: format!(
+                "recorded choice {i} takes option {} of only {} (the trace is corrupt)",
+                c.chosen, c.n
+            ),
+        }));
+    }
     let source = Box::new(ReplaySource::new(trace.choices.clone()));
     let out = run_once(exec, source, &f);
     check_run(trace, &out.log, out.failure.as_ref())?;

@@ -22,14 +22,10 @@ const MAX_TEXT_LANES: usize = 24;
 /// Fewer rows than this alone at the start are not worth collapsing.
 const MIN_PROLOGUE_ROWS: usize = 4;
 
-/// The lanes: every task named in the log or acting in it, in id order.
+/// The lanes: every task that acts in the log, in id order (a task that never ran, like a
+/// daemon that was never woken, has no lane).
 pub(crate) fn lanes(log: &EventLog) -> Vec<u32> {
-    let mut ids: BTreeSet<u32> = (0..log.tasks.len() as u32).collect();
-    for ev in &log.events {
-        if let Some(t) = ev.task {
-            ids.insert(t);
-        }
-    }
+    let ids: BTreeSet<u32> = log.events.iter().filter_map(|ev| ev.task).collect();
     ids.into_iter().collect()
 }
 
