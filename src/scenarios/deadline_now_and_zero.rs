@@ -13,6 +13,8 @@ use crate::platform::Platform;
 
 /// The deadline that is cleared before it fires, from the time it is set.
 pub const TIMEOUT_NS: i64 = 10_000_000;
+/// More than a socket buffers (the simulator's hold 64 bytes; Linux's a few hundred KiB).
+const FLOOD_BYTES: usize = 4 << 20;
 /// What the peer sends.
 const DATA: &[u8] = b"now";
 
@@ -24,7 +26,9 @@ const DATA: &[u8] = b"now";
 ///    cleared: it writes;
 /// 3. read deadline [`TIMEOUT_NS`] ahead, then cleared: a reader blocks past that time, and
 ///    returns the data the peer then sends;
-/// 4. a reader blocks with no deadline; read deadline = now: it times out, not before.
+/// 4. a reader blocks with no deadline; read deadline = now: it times out, not before;
+/// 5. a writer fills the socket and blocks with no deadline; write deadline = now: it times
+///    out, not before.
 pub fn deadline_now_and_zero<P: Platform>(np: &Arc<NetPoll<P>>) {
     let (fd, peer) = socket_fd(np);
     write_raw(np, peer, DATA);
@@ -97,6 +101,18 @@ pub fn deadline_now_and_zero<P: Platform>(np: &Arc<NetPoll<P>>) {
     fd.set_read_deadline(Some(set_ns))
         .expect("read deadline now while blocked");
     assert_timed_out(&reader.join(), set_ns, "blocked reader");
+
+    // 5. Now wakes a blocked writer (one that has filled the socket and waits for room).
+    let f = fd.clone();
+    let writer = spawn_op(np, "writer", move || {
+        let (n, res) = f.write_some(&vec![0x77_u8; FLOOD_BYTES]);
+        res.map(|()| n)
+    });
+    sleep_ns(np, TIMEOUT_NS);
+    let set_ns = now_ns(np);
+    fd.set_write_deadline(Some(set_ns))
+        .expect("write deadline now while blocked");
+    assert_timed_out(&writer.join(), set_ns, "blocked writer");
 
     fd.close().expect("close");
     close_raw(np, peer);
