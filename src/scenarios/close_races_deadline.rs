@@ -13,12 +13,12 @@ pub const DEADLINE_NS: i64 = 10_000_000;
 /// The byte the second pipe carries.
 const BYTE: u8 = b'z';
 
-/// A reader blocks on an empty pipe with a read deadline [`DEADLINE_NS`] ahead; exactly then
+/// A reader blocks on an empty pipe with a read deadline `DEADLINE_NS` ahead; exactly then
 /// the FD is closed, so the timer's firing and Close race (in the simulator every order of
 /// their steps is possible, including a firing that is still running after Close returned).
 /// The reader ends with DeadlineExceeded or Closed. A second pipe's FD then reuses the poll
 /// descriptor; a reader on it without a deadline must get the byte the scenario writes after
-/// [`DEADLINE_NS`] more: a stale firing must neither time it out nor break the descriptor.
+/// `DEADLINE_NS` more: a stale firing must neither time it out nor break the descriptor.
 pub fn close_races_deadline<P: Platform>(np: &Arc<NetPoll<P>>) {
     let (fd, w) = pipe_fd(np);
     fd.set_read_timeout_ns(DEADLINE_NS)

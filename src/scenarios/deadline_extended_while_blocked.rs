@@ -19,8 +19,8 @@ pub const EXTEND_AT_NS: i64 = 5_000_000;
 pub const EXTENSION_NS: i64 = 40_000_000;
 
 /// One end of a socket pair; its peer never writes and never reads, and the FD's send buffer
-/// is full. A reader and a writer block with deadlines [`READ_FIRST_NS`] and
-/// [`WRITE_FIRST_NS`] ahead; at [`EXTEND_AT_NS`] both deadlines move [`EXTENSION_NS`] later.
+/// is full. A reader and a writer block with deadlines `READ_FIRST_NS` and
+/// `WRITE_FIRST_NS` ahead; at `EXTEND_AT_NS` both deadlines move `EXTENSION_NS` later.
 /// Each then times out, no earlier than its extended deadline.
 ///
 /// On a real machine the extension itself may be late (a loaded scheduler); only when it

@@ -15,7 +15,7 @@ pub const SETTLE_NS: i64 = 5_000_000;
 pub const PAST_NS: i64 = 1_000_000_000;
 
 /// One end of a socket pair with a full send buffer; its peer never writes or reads. A reader
-/// and a writer block with deadlines [`FAR_NS`] ahead. After [`SETTLE_NS`] the read deadline
+/// and a writer block with deadlines `FAR_NS` ahead. After `SETTLE_NS` the read deadline
 /// moves into the past: the reader times out, not before the move and long before the far
 /// deadline, while the writer stays blocked. Then the write deadline moves into the past, and
 /// the writer times out the same way.

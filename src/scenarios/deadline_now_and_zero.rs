@@ -18,13 +18,13 @@ const FLOOD_BYTES: usize = 4 << 20;
 /// What the peer sends.
 const DATA: &[u8] = b"now";
 
-/// One end of a socket pair, with [`DATA`] from the peer waiting to be read:
+/// One end of a socket pair, with `DATA` from the peer waiting to be read:
 ///
 /// 1. read deadline = now: a read fails with DeadlineExceeded although data is ready;
 ///    cleared: the read returns the data;
 /// 2. write deadline = now: a write fails with DeadlineExceeded having written nothing;
 ///    cleared: it writes;
-/// 3. read deadline [`TIMEOUT_NS`] ahead, then cleared: a reader blocks past that time, and
+/// 3. read deadline `TIMEOUT_NS` ahead, then cleared: a reader blocks past that time, and
 ///    returns the data the peer then sends;
 /// 4. a reader blocks with no deadline; read deadline = now: it times out, not before;
 /// 5. a writer fills the socket and blocks with no deadline; write deadline = now: it times

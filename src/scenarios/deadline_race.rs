@@ -16,10 +16,10 @@ pub const ROUNDS: i64 = 3;
 pub const TICK_NS: i64 = 2_000;
 
 /// One end of a socket pair; its peer never writes and reads only at the end. Task `ticker`
-/// sets both deadlines [`TICK_NS`] ahead, then sleeps a tick, [`ROUNDS`] times; task `setter`
+/// sets both deadlines `TICK_NS` ahead, then sleeps a tick, `ROUNDS` times; task `setter`
 /// sets them at the same time, each round a little earlier than the last (Go's
 /// TestConcurrentSetDeadline moves them steadily earlier to stir the timer heap). Meanwhile a
-/// reader reads and a writer writes one byte, [`ROUNDS`] times each, ignoring timeouts. Every
+/// reader reads and a writer writes one byte, `ROUNDS` times each, ignoring timeouts. Every
 /// read must time out (the peer never writes); every write must succeed or time out; every
 /// task must finish; the peer then holds exactly one byte per successful write.
 pub fn deadline_race<P: Platform>(np: &Arc<NetPoll<P>>) {

@@ -15,8 +15,8 @@ pub const SETTLE_NS: i64 = 5_000_000;
 const DATA: &[u8] = b"bye";
 
 /// Reader: one end of a socket pair; a reader reads until end of file while the peer writes
-/// [`DATA`] and closes after [`SETTLE_NS`]. It must get exactly the data, then end of file.
-/// Writer: the write end of a pipe, full; a writer blocks; after [`SETTLE_NS`] the read end
+/// `DATA` and closes after `SETTLE_NS`. It must get exactly the data, then end of file.
+/// Writer: the write end of a pipe, full; a writer blocks; after `SETTLE_NS` the read end
 /// closes. The write must fail with a broken pipe, not hang.
 pub fn peer_close_eof<P: Platform>(np: &Arc<NetPoll<P>>) {
     let (fd, peer) = socket_fd(np);

@@ -18,9 +18,9 @@ pub const TIMEOUT_NS: i64 = 30_000_000;
 /// several hundred milliseconds late.
 const DATA: &[u8] = b"READ TIMEOUT TEST: a deadline wins over data that is ready....";
 
-/// The FD reads a pipe that already holds [`DATA`]. With the read deadline [`PAST_NS`] in the
+/// The FD reads a pipe that already holds `DATA`. With the read deadline `PAST_NS` in the
 /// past, two reads fail with DeadlineExceeded without reading anything. With a deadline
-/// [`TIMEOUT_NS`] ahead, one-byte reads (a sleep of a third of the timeout after each) return
+/// `TIMEOUT_NS` ahead, one-byte reads (a sleep of a third of the timeout after each) return
 /// the data in order until a read fails: that must be DeadlineExceeded, no earlier than the
 /// deadline. The bytes left in the pipe are then still there.
 pub fn read_timeout<P: Platform>(np: &Arc<NetPoll<P>>) {

@@ -15,7 +15,7 @@ pub const BLOCKED_NS: i64 = 20_000_000;
 
 /// On a pipe that stays empty: both deadlines set in the past, the write deadline set in the
 /// past again, then the read deadline cleared. A reader must then block: after
-/// [`BLOCKED_NS`] it has not returned. Close wakes it with Closed (not a timeout).
+/// `BLOCKED_NS` it has not returned. Close wakes it with Closed (not a timeout).
 pub fn read_timeout_must_not_return<P: Platform>(np: &Arc<NetPoll<P>>) {
     let (fd, w) = pipe_fd(np);
     fd.set_deadline(Some(now_ns(np) - PAST_NS))

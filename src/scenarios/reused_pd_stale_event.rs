@@ -18,7 +18,7 @@ const BYTE: u8 = b'r';
 /// read end then gets a poll descriptor straight from the poller (the pd, and in the
 /// simulator also the fd number, of the first). A task waits on it for readability the way
 /// Go's connect waits for writability, and after each wake checks that the fd really is
-/// ready, waiting again if not. After [`SETTLE_NS`] the scenario writes a byte to the second
+/// ready, waiting again if not. After `SETTLE_NS` the scenario writes a byte to the second
 /// pipe; the waiter must get it, and the stale event must break nothing (no panic, no lost
 /// wake, no wrong error).
 ///

@@ -31,7 +31,7 @@ pub const TIMEOUTS_NS: &[i64] = &[
     1_000_000_000,
 ];
 
-/// One end of a socket pair whose peer never writes. For each of [`TIMEOUTS_NS`]: set both
+/// One end of a socket pair whose peer never writes. For each of `TIMEOUTS_NS`: set both
 /// deadlines that far ahead, then copy what the FD delivers until it fails, as `io.Copy`
 /// does. The copy must end in DeadlineExceeded (never end of file or another error), no
 /// earlier than the deadline. One FD serves every timeout, so each new deadline re-arms the

@@ -16,8 +16,8 @@ pub const TIMEOUT_NS: i64 = 30_000_000;
 const MESSAGE: &[u8] = b"WRITE TIMEOUT";
 
 /// The FD is one end of a socket pair nobody reads, with room to write. With the write
-/// deadline [`PAST_NS`] in the past, two writes fail with DeadlineExceeded having written
-/// nothing. With a deadline [`TIMEOUT_NS`] ahead, writes of [`MESSAGE`] (a sleep of a third of
+/// deadline `PAST_NS` in the past, two writes fail with DeadlineExceeded having written
+/// nothing. With a deadline `TIMEOUT_NS` ahead, writes of `MESSAGE` (a sleep of a third of
 /// the timeout after each) succeed until one fails: that must be DeadlineExceeded, no earlier
 /// than the deadline, having written nothing. The peer then holds exactly the messages whose
 /// writes succeeded.

@@ -19,7 +19,7 @@ const CHUNK_BYTES: usize = 1024;
 
 /// On one end of a socket pair nobody reads: both deadlines set in the past, the read
 /// deadline set in the past again, then the write deadline cleared. A writer writes until a
-/// write fails: after [`BLOCKED_NS`] none has. Close ends the writes with Closed (not a
+/// write fails: after `BLOCKED_NS` none has. Close ends the writes with Closed (not a
 /// timeout).
 pub fn write_timeout_must_not_return<P: Platform>(np: &Arc<NetPoll<P>>) {
     let (fd, peer) = socket_fd(np);
