@@ -97,7 +97,8 @@ pub enum Scenario {
     CloseRacesDeadline,
     /// The peer closing wakes a blocked reader with end of file and a blocked writer with a broken pipe.
     PeerCloseEof,
-    /// A readiness event in flight for a closed fd must not wake the pd's next user (#19289).
+    /// A readiness event in flight for a closed fd meets the pd's next user, who re-checks after
+    /// every wake (as Go's connect does since #19289) and must get its data.
     ReusedPdStaleEvent,
 }
 
@@ -181,7 +182,9 @@ impl Scenario {
             Scenario::CloseBlockedReadWrite => "Close while a read and a write block: both get Closed, the fd closes once, after them",
             Scenario::CloseRacesDeadline => "Close races a firing deadline timer; the firing is harmless, also to the pd's next use",
             Scenario::PeerCloseEof => "the peer closing gives a blocked reader EOF and a blocked writer a broken pipe",
-            Scenario::ReusedPdStaleEvent => "a readiness event in flight for a closed fd must not wake the pd's next user (#19289)",
+            Scenario::ReusedPdStaleEvent => {
+                "a stale readiness event meets the pd's next user, who re-checks each wake (#19289)"
+            }
         }
     }
 
