@@ -22,12 +22,15 @@ fn check_fixed(scenario: Scenario) {
             (Strategy::Pct, PCT_SCHEDULES),
         ] {
             let check = scenario_check(scenario.name(), Protocol::Fixed).expect("registered");
+            // Builder::new() for NETPOLL_SIM_REPLAY and NETPOLL_SIM_TRACE_DIR; what this test
+            // means (no faults, this model, strategy and budget) is set explicitly.
             Builder::new()
                 .name(scenario.name(), Protocol::Fixed.name())
                 .memory(memory)
                 .strategy(strategy)
                 .seed(SEED)
                 .schedules(schedules)
+                .faults(Faults::NONE)
                 .check(check);
         }
     }
