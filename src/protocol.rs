@@ -34,7 +34,7 @@ pub enum Protocol {
     /// `netpollgoready`, which only the deadline and close paths call; a task woken by I/O
     /// readiness (through `netpollready`) stayed counted forever, so the count leaked.
     PreFix60782,
-    /// Between golang/go#60782's fix and #61454's (Go 1.21 release candidates, CL 503923 to
+    /// Between golang/go#60782's fix and #61454's (Go's tip in July 2023, CL 503923 to
     /// CL 511455): `netpollunblock` decremented `netpollWaiters` itself, at the moment it took
     /// a parked task off the semaphore, before anyone had made that task ready. For a moment
     /// the count says nobody waits for the poller while the woken task is not runnable yet;
