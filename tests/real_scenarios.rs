@@ -53,8 +53,83 @@ fn write_wakes_read_on_real_epoll() {
 #[test]
 fn every_scenario_runs_on_real_epoll() {
     for &s in Scenario::ALL {
-        run_rounds(s, 3, Duration::from_secs(10));
+        // One round of various-deadlines waits about 1.9 s (its timeouts add up to that).
+        let rounds = if s == Scenario::VariousDeadlines {
+            1
+        } else {
+            3
+        };
+        run_rounds(s, rounds, Duration::from_secs(10));
     }
+}
+
+// The scenarios from Go's net tests, each with a few more rounds than above (a round takes a
+// few tens of milliseconds, most of it sleeping).
+
+#[test]
+fn read_timeout_on_real_epoll() {
+    run_rounds(Scenario::ReadTimeout, 10, Duration::from_secs(10));
+}
+
+#[test]
+fn write_timeout_on_real_epoll() {
+    run_rounds(Scenario::WriteTimeout, 10, Duration::from_secs(10));
+}
+
+#[test]
+fn timeouts_must_not_return_on_real_epoll() {
+    run_rounds(
+        Scenario::ReadTimeoutMustNotReturn,
+        10,
+        Duration::from_secs(10),
+    );
+    run_rounds(
+        Scenario::WriteTimeoutMustNotReturn,
+        10,
+        Duration::from_secs(10),
+    );
+}
+
+#[test]
+fn deadlines_moved_while_blocked_on_real_epoll() {
+    run_rounds(
+        Scenario::DeadlineExtendedWhileBlocked,
+        5,
+        Duration::from_secs(10),
+    );
+    run_rounds(
+        Scenario::DeadlineMovedToPastUnblocks,
+        10,
+        Duration::from_secs(10),
+    );
+}
+
+#[test]
+fn deadline_race_on_real_epoll() {
+    // A round is a few microseconds of deadlines; many rounds stand in for Go's 1000 ops.
+    run_rounds(Scenario::DeadlineRace, 300, Duration::from_secs(10));
+}
+
+#[test]
+fn combined_deadline_on_real_epoll() {
+    run_rounds(Scenario::CombinedDeadline, 5, Duration::from_secs(10));
+}
+
+#[test]
+fn deadline_now_and_zero_on_real_epoll() {
+    run_rounds(Scenario::DeadlineNowAndZero, 10, Duration::from_secs(10));
+}
+
+#[test]
+fn close_scenarios_on_real_epoll() {
+    run_rounds(Scenario::CloseBlockedReadWrite, 20, Duration::from_secs(10));
+    run_rounds(Scenario::CloseRacesDeadline, 20, Duration::from_secs(10));
+}
+
+#[test]
+fn peer_close_and_reuse_on_real_epoll() {
+    run_rounds(Scenario::PeerCloseEof, 20, Duration::from_secs(10));
+    run_rounds(Scenario::ReusedPdStaleEvent, 20, Duration::from_secs(10));
 }
 
 #[test]

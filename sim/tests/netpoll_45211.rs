@@ -440,7 +440,7 @@ fn prefix_59545_stale_error_reaches_the_reused_pd() {
             .unwrap_or_else(|| panic!("seed {seed}: PCT did not find #59545 in 2000 schedules"));
         let msg = info.failure.to_string();
         assert!(
-            msg.contains("reader of the reused pd") && msg.contains("not pollable"),
+            msg.contains("reused pd") && msg.contains("not pollable"),
             "{msg}"
         );
     }
