@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use crate::pd::{Pd, PollDesc};
-use crate::platform::{LocName, PlainCell, Platform, RawLock};
+use crate::platform::{LocName, PlainCell, Platform, ProtectedBy, RawLock};
 
 /// How many pds the first block holds; block `k` holds `FIRST_BLOCK_PDS << k`.
 const FIRST_BLOCK_PDS: usize = 4;
@@ -37,11 +37,16 @@ fn locate(index: u32) -> (usize, usize) {
 impl<P: Platform> PollCache<P> {
     /// An empty cache.
     pub fn new() -> Self {
+        let lock = P::Lock::new(LocName::single("cache", "lock"));
         PollCache {
-            lock: P::Lock::new(LocName::single("cache", "lock")),
-            first: P::Plain::new(NO_PD, LocName::single("cache", "first")),
-            len: P::Plain::new(0, LocName::single("cache", "len")),
+            first: P::Plain::new(
+                NO_PD,
+                LocName::single("cache", "first"),
+                ProtectedBy::Lock(&lock),
+            ),
+            len: P::Plain::new(0, LocName::single("cache", "len"), ProtectedBy::Lock(&lock)),
             blocks: std::array::from_fn(|_| OnceLock::new()),
+            lock,
         }
     }
 
@@ -75,7 +80,7 @@ impl<P: Platform> PollCache<P> {
             }
             let count = FIRST_BLOCK_PDS << k;
             let block: Box<[PollDesc<P>]> = (0..count)
-                .map(|i| PollDesc::new(platform, start + i as u32))
+                .map(|i| PollDesc::new(platform, start + i as u32, &self.lock))
                 .collect();
             // Chain the new pds into the free list, lowest index first.
             for (i, pd) in block.iter().enumerate() {

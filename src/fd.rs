@@ -13,7 +13,8 @@ use std::sync::Arc;
 use crate::netpoll::{NetPoll, PollError};
 use crate::pd::Pd;
 use crate::platform::{
-    Atomic, Backend, Clock, LocName, Mode, PlainCell, Platform, RawFd, RawLock, Scheduler,
+    Atomic, Backend, Clock, LocName, Mode, PlainCell, Platform, ProtectedBy, RawFd, RawLock,
+    Scheduler,
 };
 
 /// What an FD operation can fail with.
@@ -162,7 +163,13 @@ impl<P: Platform> Fd<P> {
         Ok(Fd {
             np,
             pd,
-            sysfd: P::Plain::new(fd, n("sysfd")),
+            sysfd: P::Plain::new(
+                fd,
+                n("sysfd"),
+                ProtectedBy::Protocol(
+                    "the reference count: only the destroy after the last reference writes it",
+                ),
+            ),
             state: P::AtomicUsize::new(0, n("state")),
             rlock: P::Lock::new(n("rlock")),
             wlock: P::Lock::new(n("wlock")),

@@ -29,7 +29,7 @@
 
 use std::sync::atomic::Ordering::SeqCst;
 
-use crate::platform::{Atomic, Clock, LocName, PlainCell, Platform, RawLock, TaskId};
+use crate::platform::{Atomic, Clock, LocName, PlainCell, Platform, ProtectedBy, RawLock, TaskId};
 
 /// `rg`/`wg`: nothing pending, nobody waiting (Go: `pdNil`).
 pub const PD_NIL: usize = 0;
@@ -106,6 +106,12 @@ impl PollInfo {
     }
 }
 
+/// Who writes `everr`: the pre-#45211 poller writes it without the lock (old Go listed it
+/// among the fields "manipulated in a lock-free way"), so the lock rule cannot be checked
+/// for it; the fixed protocol writes it only in `open`, under the lock.
+const EVERR_PROTECTION: &str =
+    "pre-#45211: the poller, without the lock (a lock-free field in old Go); fixed: open, under the lock";
+
 /// A handle to a pd: its index in the poll cache. Pds are never freed, only reused, so a
 /// handle stays valid for the life of its [`NetPoll`](crate::netpoll::NetPoll).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -163,29 +169,31 @@ pub struct PollDesc<P: Platform> {
 
 impl<P: Platform> PollDesc<P> {
     /// A fresh, free pd with cache index `index`. Go: the loop in `pollCache.alloc`.
-    pub(crate) fn new(platform: &P, index: u32) -> Self {
+    pub(crate) fn new(platform: &P, index: u32, cache_lock: &P::Lock) -> Self {
         let n = |field| LocName::indexed("pd", index, field);
+        let lock = P::Lock::new(n("lock"));
+        let by_lock = || ProtectedBy::Lock(&lock);
         PollDesc {
             index,
-            link: P::Plain::new(u32::MAX, n("link")),
-            fd: P::Plain::new(-1, n("fd")),
+            link: P::Plain::new(u32::MAX, n("link"), ProtectedBy::Lock(cache_lock)),
+            fd: P::Plain::new(-1, n("fd"), by_lock()),
             fdseq: P::AtomicUsize::new(0, n("fdseq")),
             atomic_info: P::AtomicU32::new(0, n("atomic_info")),
             rg: P::AtomicUsize::new(PD_NIL, n("rg")),
             wg: P::AtomicUsize::new(PD_NIL, n("wg")),
             unrelated: P::AtomicUsize::new(0, n("unrelated")),
-            lock: P::Lock::new(n("lock")),
-            closing: P::Plain::new(false, n("closing")),
-            everr: P::Plain::new(false, n("everr")),
-            rrun: P::Plain::new(false, n("rrun")),
-            wrun: P::Plain::new(false, n("wrun")),
-            user: P::Plain::new(0, n("user")),
-            rseq: P::Plain::new(0, n("rseq")),
+            closing: P::Plain::new(false, n("closing"), by_lock()),
+            everr: P::Plain::new(false, n("everr"), ProtectedBy::Protocol(EVERR_PROTECTION)),
+            rrun: P::Plain::new(false, n("rrun"), by_lock()),
+            wrun: P::Plain::new(false, n("wrun"), by_lock()),
+            user: P::Plain::new(0, n("user"), by_lock()),
+            rseq: P::Plain::new(0, n("rseq"), by_lock()),
             rt: platform.clock().new_timer(index, true),
-            rd: P::Plain::new(0, n("rd")),
-            wseq: P::Plain::new(0, n("wseq")),
+            rd: P::Plain::new(0, n("rd"), by_lock()),
+            wseq: P::Plain::new(0, n("wseq"), by_lock()),
             wt: platform.clock().new_timer(index, false),
-            wd: P::Plain::new(0, n("wd")),
+            wd: P::Plain::new(0, n("wd"), by_lock()),
+            lock,
         }
     }
 

@@ -135,14 +135,28 @@ pub trait Atomic<T: Word>: Send + Sync + 'static {
     }
 }
 
-/// A plain (non-atomic in Go) field. Writers hold the owning pd's lock; the pre-#45211 protocol
-/// also reads some of these without it, which is the race the simulator must expose.
+/// What protects the writes of a plain field: each plain field names it, and a simulator
+/// checks it on every write it explores.
+#[derive(Clone, Copy, Debug)]
+pub enum ProtectedBy<'a, L> {
+    /// Written only by a task that holds this lock (a simulator fails a run in which a write
+    /// happens without it).
+    Lock(&'a L),
+    /// Written only when the protocol described guarantees that no other task accesses the
+    /// field (not checked).
+    Protocol(&'static str),
+}
+
+/// A plain (non-atomic in Go) field. Writers hold the lock the field names (most pd fields:
+/// the pd's lock); the pre-#45211 protocol also reads some of these without it, which is the
+/// race the simulator must expose. The rule is for writers: unlocked reads are the data-race
+/// detector's business.
 ///
 /// Contract: `get`/`set` are single accesses with no ordering (like `Relaxed`); a simulator
-/// checks them with its data-race detector.
-pub trait PlainCell<T: Word>: Send + Sync + 'static {
-    /// A new cell holding `v`, named `name` for traces.
-    fn new(v: T, name: LocName) -> Self;
+/// checks them with its data-race detector, and checks each `set` against `protected_by`.
+pub trait PlainCell<T: Word, L: RawLock>: Send + Sync + 'static {
+    /// A new cell holding `v`, named `name` for traces, whose writes `protected_by` protects.
+    fn new(v: T, name: LocName, protected_by: ProtectedBy<'_, L>) -> Self;
     /// Read the field.
     fn get(&self) -> T;
     /// Write the field.
@@ -339,8 +353,8 @@ pub trait Platform: Send + Sync + Sized + 'static {
     type AtomicU32: Atomic<u32>;
     /// An atomic `uintptr` (Go: `atomic.Uintptr`).
     type AtomicUsize: Atomic<usize>;
-    /// A plain field protected by a lock.
-    type Plain<T: Word>: PlainCell<T>;
+    /// A plain field, its writes protected by a lock of this platform (or by a protocol).
+    type Plain<T: Word>: PlainCell<T, Self::Lock>;
     /// Go's runtime mutex.
     type Lock: RawLock;
     /// Time and timers.

@@ -67,8 +67,8 @@ impl Atomic<usize> for StdAtomicUsize {
 }
 
 pub struct Plain<T>(AtomicU64, PhantomData<T>);
-impl<T: Word> PlainCell<T> for Plain<T> {
-    fn new(v: T, _: LocName) -> Self {
+impl<T: Word> PlainCell<T, TestLock> for Plain<T> {
+    fn new(v: T, _: LocName, _: ProtectedBy<'_, TestLock>) -> Self {
         Plain(AtomicU64::new(v.to_bits()), PhantomData)
     }
     fn get(&self) -> T {

@@ -4,7 +4,7 @@
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
-use netpoll::platform::{Atomic, LocName, PlainCell, Word};
+use netpoll::platform::{Atomic, LocName, PlainCell, ProtectedBy, RawLock, Word};
 
 macro_rules! std_atomic {
     ($(#[$doc:meta])* $name:ident, $std:ty, $t:ty) => {
@@ -74,9 +74,9 @@ pub struct RelaxedCell<T> {
     _t: PhantomData<fn() -> T>,
 }
 
-impl<T: Word> PlainCell<T> for RelaxedCell<T> {
+impl<T: Word, L: RawLock> PlainCell<T, L> for RelaxedCell<T> {
     #[inline(always)]
-    fn new(v: T, _name: LocName) -> Self {
+    fn new(v: T, _name: LocName, _protected_by: ProtectedBy<'_, L>) -> Self {
         RelaxedCell {
             bits: AtomicU64::new(v.to_bits()),
             _t: PhantomData,
@@ -112,15 +112,17 @@ mod tests {
 
     #[test]
     fn plain_cells_round_trip() {
-        let c = RelaxedCell::<i64>::new(-5, N);
-        assert_eq!(c.get(), -5);
-        c.set(i64::MIN);
-        assert_eq!(c.get(), i64::MIN);
-        let b = RelaxedCell::<bool>::new(false, N);
-        b.set(true);
-        assert!(b.get());
-        let i = RelaxedCell::<i32>::new(-1, N);
-        assert_eq!(i.get(), -1);
+        type L = crate::lock::FutexLock;
+        let lock = L::new(N);
+        let c: RelaxedCell<i64> = PlainCell::<i64, L>::new(-5, N, ProtectedBy::Lock(&lock));
+        assert_eq!(PlainCell::<i64, L>::get(&c), -5);
+        PlainCell::<i64, L>::set(&c, i64::MIN);
+        assert_eq!(PlainCell::<i64, L>::get(&c), i64::MIN);
+        let b: RelaxedCell<bool> = PlainCell::<bool, L>::new(false, N, ProtectedBy::Lock(&lock));
+        PlainCell::<bool, L>::set(&b, true);
+        assert!(PlainCell::<bool, L>::get(&b));
+        let i: RelaxedCell<i32> = PlainCell::<i32, L>::new(-1, N, ProtectedBy::Protocol("test"));
+        assert_eq!(PlainCell::<i32, L>::get(&i), -1);
         assert_eq!(std::mem::size_of::<RelaxedCell<bool>>(), 8);
     }
 }

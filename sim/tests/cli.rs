@@ -409,3 +409,70 @@ fn a_trace_of_an_unknown_scenario_or_protocol_is_refused() {
         assert!(err.contains(what) && err.contains(to), "{err}");
     }
 }
+
+#[test]
+fn explore_says_whether_the_search_was_complete() {
+    let out = tmp("complete");
+    let args = |schedules: &'static str, preemptions: &'static str| {
+        vec![
+            "explore",
+            "--scenario",
+            "close-unblocks-read",
+            "--strategy",
+            "dfs",
+            "--memory",
+            "sc",
+            "--preemptions",
+            preemptions,
+            "--schedules",
+            schedules,
+            "--out",
+            out.to_str().unwrap(),
+        ]
+    };
+    // `none` is a preemption bound the command line takes (no bound).
+    let o = run(&args("5", "none"));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("stopped after 5 schedules: not a complete search"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(&args("100000", "1"));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("; complete") && text.contains("no failure (complete)"),
+        "{text}"
+    );
+    // Random sampling never claims completeness.
+    let o = run(&[
+        "explore",
+        "--scenario",
+        "close-unblocks-read",
+        "--schedules",
+        "50",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        stdout(&o).contains("50 sampled schedules: not a complete search"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn a_version_2_trace_is_refused_naming_both_versions() {
+    let b = good_bytes();
+    let old = frame(2, &b[HEADER_LEN..]);
+    let p = write("version-2", &old);
+    let o = run(&["replay", p.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("version 2") && err.contains(&format!("version {FORMAT_VERSION}")),
+        "{err}"
+    );
+}

@@ -343,3 +343,102 @@ fn end_checks_run_once_every_task_has_finished() {
         netpoll_sim::Failure::Deadlock { .. }
     ));
 }
+
+/// A plain field names the lock that protects its writes: a write without it fails the run,
+/// naming the field, the task and the source line; an unlocked read does not.
+#[test]
+fn a_write_without_the_protecting_lock_is_an_unprotected_write() {
+    use netpoll_sim::sync::RawMutex;
+    let toy = |lock_the_write: bool| {
+        move || {
+            let lock = Arc::new(RawMutex::named(LocName::single("toy", "lock")));
+            let field = Arc::new(Plain::guarded(0u32, LocName::single("toy", "field"), &lock));
+            let (l2, f2) = (lock.clone(), field.clone());
+            let h = thread::spawn_named("writer", move || {
+                if lock_the_write {
+                    l2.lock();
+                    f2.set(1);
+                    l2.unlock();
+                } else {
+                    f2.set(1);
+                }
+            });
+            // An unlocked read is the race detector's business, not this rule's.
+            let _ = field.get();
+            h.join().unwrap();
+        }
+    };
+    let r = random(1, 100).explore(toy(false));
+    let ff = r.first_failure.expect("the unlocked write is caught");
+    let Failure::UnprotectedWrite {
+        field,
+        lock,
+        name,
+        site,
+        ..
+    } = &ff.failure
+    else {
+        panic!("{}", ff.failure)
+    };
+    assert_eq!((field.as_str(), lock.as_str()), ("toy.field", "toy.lock"));
+    assert_eq!(name, "writer");
+    assert!(site.contains("engine.rs"), "{site}");
+    assert_eq!(
+        ff.failure.kind(),
+        netpoll_sim::FailureKind::UnprotectedWrite
+    );
+    let r = Builder::default()
+        .strategy(Strategy::Dfs)
+        .schedules(u64::MAX)
+        .explore(toy(true));
+    assert!(r.complete() && r.failures == 0, "{r}");
+}
+
+/// PCT as published: change points are drawn independently, so the order of the lowered
+/// priorities is random. Two tasks run ten steps each; the highest priority runs first. An
+/// implementation that numbers the change points in time order always lets the task lowered
+/// later outrank the one lowered earlier, so once the first task is lowered and the second
+/// runs, the second runs to its end: the steps come in at most three runs (A B A). Drawn
+/// independently, the later point can carry the lower priority, and the first task comes back
+/// before the second is done: four runs or more (A B A B).
+#[test]
+fn pct_reaches_an_order_that_time_ordered_change_points_never_produce() {
+    let order = Arc::new(std::sync::Mutex::new(Vec::<u32>::new()));
+    let o = order.clone();
+    let runs_seen = Arc::new(std::sync::Mutex::new(Vec::<usize>::new()));
+    let rs = runs_seen.clone();
+    let r = Builder::default()
+        .strategy(Strategy::Pct)
+        .pct_depth(3)
+        .seed(11)
+        .schedules(2_000)
+        .explore(move || {
+            o.lock().unwrap().clear();
+            let x = Arc::new(AtomicU32::new(0));
+            let hs: Vec<_> = (1..=2)
+                .map(|me| {
+                    let (x, o) = (x.clone(), o.clone());
+                    thread::spawn(move || {
+                        for _ in 0..10 {
+                            x.fetch_add(1, Relaxed);
+                            o.lock().unwrap().push(me);
+                        }
+                    })
+                })
+                .collect();
+            for h in hs {
+                h.join().unwrap();
+            }
+            let seq = o.lock().unwrap().clone();
+            let runs = 1 + seq.windows(2).filter(|w| w[0] != w[1]).count();
+            rs.lock().unwrap().push(runs);
+        });
+    assert_eq!(r.failures, 0, "{r}");
+    let runs = runs_seen.lock().unwrap();
+    assert!(runs.iter().all(|&n| n <= 5), "{:?}", runs.iter().max());
+    let four_or_more = runs.iter().filter(|&&n| n >= 4).count();
+    assert!(
+        four_or_more > 0,
+        "no schedule came back to the first task before the second finished"
+    );
+}

@@ -300,6 +300,7 @@ fn timers_trace() -> Trace {
         seed: 1,
         schedule_index: 2,
         max_steps: 1000,
+        max_live_tasks: 100,
         fail_on_data_race: false,
         crate_version: "0.0.0".into(),
     };

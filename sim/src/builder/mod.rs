@@ -50,6 +50,9 @@ pub struct Builder {
     /// Steps one schedule may take before it fails as a livelock. Default 100,000;
     /// `NETPOLL_SIM_MAX_STEPS`.
     pub max_steps: u64,
+    /// Tasks a run may have alive at once (each holds a coroutine stack); one more fails the
+    /// run as an engine limit. Default [`MAX_LIVE_TASKS`]; no environment variable.
+    pub max_live_tasks: u32,
     /// Faults of the simulated kernel for scenario checks (recorded in their traces).
     /// Default none; `NETPOLL_SIM_FAULTS`.
     pub faults: Faults,
@@ -78,6 +81,11 @@ fn same_test(a: &crate::engine::trace::TestId, b: &crate::engine::trace::TestId)
     (&a.package, &a.target, base(&a.name)) == (&b.package, &b.target, base(&b.name))
 }
 
+/// Tasks a run may have alive at once by default: each holds a 256 KiB coroutine stack (of
+/// virtual memory) and two memory mappings, which keeps a run well inside Linux's default
+/// `vm.max_map_count`.
+pub const MAX_LIVE_TASKS: u32 = 16_384;
+
 /// Oracle runs spent shrinking a failing schedule before it is saved.
 pub const SHRINK_RUNS: u64 = 5_000;
 
@@ -92,6 +100,7 @@ impl Default for Builder {
             preemption_bound: None,
             pct_depth: 3,
             max_steps: 100_000,
+            max_live_tasks: MAX_LIVE_TASKS,
             faults: Faults::NONE,
             fail_on_data_race: false,
             stop_at_first_failure: true,
@@ -195,6 +204,11 @@ impl Builder {
         self.faults = v;
         self
     }
+    /// Set [`Builder::max_live_tasks`].
+    pub fn max_live_tasks(mut self, v: u32) -> Self {
+        self.max_live_tasks = v;
+        self
+    }
     /// Set [`Builder::fail_on_data_race`].
     pub fn fail_on_data_race(mut self, v: bool) -> Self {
         self.fail_on_data_race = v;
@@ -226,6 +240,7 @@ impl Builder {
         ExecConfig {
             memory: self.memory,
             max_steps: self.max_steps,
+            max_live_tasks: self.max_live_tasks,
             fail_on_race: self.fail_on_data_race,
         }
     }
@@ -419,6 +434,7 @@ impl Builder {
             seed: info.seed,
             schedule_index: info.schedule_index,
             max_steps: self.max_steps,
+            max_live_tasks: self.max_live_tasks,
             fail_on_data_race: self.fail_on_data_race,
             crate_version: env!("CARGO_PKG_VERSION").to_string(),
         };

@@ -23,6 +23,8 @@ pub struct BlockedTask {
 pub enum EngineLimit {
     /// A new task's coroutine stack could not be mapped (too many live tasks for memory).
     CoroutineStacks,
+    /// More tasks alive at once than the run allows (each holds a coroutine stack).
+    LiveTasks,
 }
 
 impl EngineLimit {
@@ -30,6 +32,7 @@ impl EngineLimit {
     pub fn describe(self) -> &'static str {
         match self {
             EngineLimit::CoroutineStacks => "no memory for another coroutine stack",
+            EngineLimit::LiveTasks => "too many tasks alive at once",
         }
     }
 }

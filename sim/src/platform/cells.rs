@@ -4,7 +4,7 @@
 use crate::engine::event::LocName;
 use crate::engine::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use crate::engine::sync::{Plain, RawMutex};
-use netpoll::Word;
+use netpoll::{ProtectedBy, Word};
 use std::borrow::Cow;
 use std::marker::PhantomData;
 
@@ -64,10 +64,16 @@ pub struct SimPlain<T: Word> {
     _t: PhantomData<fn() -> T>,
 }
 
-impl<T: Word> netpoll::PlainCell<T> for SimPlain<T> {
-    fn new(v: T, name: netpoll::LocName) -> Self {
+impl<T: Word> netpoll::PlainCell<T, RawMutex> for SimPlain<T> {
+    /// A field protected by a lock checks every write against it (a write without the lock
+    /// fails the run as an unprotected write); a field protected by a protocol is unchecked.
+    fn new(v: T, name: netpoll::LocName, protected_by: ProtectedBy<'_, RawMutex>) -> Self {
+        let cell = match protected_by {
+            ProtectedBy::Lock(lock) => Plain::guarded(v.to_bits(), loc_name(name), lock),
+            ProtectedBy::Protocol(_) => Plain::named(v.to_bits(), loc_name(name)),
+        };
         SimPlain {
-            cell: Plain::named(v.to_bits(), loc_name(name)),
+            cell,
             _t: PhantomData,
         }
     }

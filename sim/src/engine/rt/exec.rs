@@ -16,6 +16,8 @@ use std::rc::Rc;
 pub(crate) struct ExecConfig {
     pub(crate) memory: MemoryModel,
     pub(crate) max_steps: u64,
+    /// The most tasks alive (started or not, unfinished) at once.
+    pub(crate) max_live_tasks: u32,
     pub(crate) fail_on_race: bool,
 }
 

@@ -19,11 +19,40 @@ fn drain_point() {
     }
 }
 
+/// Before a spawn: one more live task must fit the run's limit, else the run fails with an
+/// engine-limit failure (and the spawning task stops here).
+fn check_live_tasks() {
+    let over = with(|e| {
+        let live = e
+            .tasks
+            .iter()
+            .filter(|t| t.status != Status::Finished)
+            .count();
+        if live < e.cfg.max_live_tasks as usize || e.aborting {
+            return false;
+        }
+        let detail = format!(
+            "{live} tasks alive and the run allows {}",
+            e.cfg.max_live_tasks
+        );
+        e.fail(Failure::EngineLimit {
+            limit: crate::engine::failure::EngineLimit::LiveTasks,
+            detail,
+        });
+        true
+    });
+    if over {
+        // The failure is recorded: the next scheduling point stops this task.
+        yield_point();
+    }
+}
+
 /// Spawn a task running `f`; returns its id. Not a scheduling point of its own (the new task
 /// can run at the spawner's next one; spawning touches nothing another task can see), except
 /// under `tso` when it drains stores.
 pub(crate) fn spawn(name: TaskName, daemon: bool, f: Box<dyn FnOnce()>) -> u32 {
     drain_point();
+    check_live_tasks();
     with(|e| {
         e.drain();
         let me = e.cur;
@@ -45,6 +74,7 @@ pub(crate) fn spawn_parked(
     f: Box<dyn FnOnce()>,
 ) -> u32 {
     drain_point();
+    check_live_tasks();
     with(|e| {
         e.drain();
         let me = e.cur;

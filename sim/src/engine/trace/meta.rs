@@ -102,6 +102,8 @@ pub struct TraceMeta {
     pub schedule_index: u64,
     /// The step limit of the run (a step-limit failure depends on it).
     pub max_steps: u64,
+    /// The most tasks alive at once (an engine-limit failure depends on it).
+    pub max_live_tasks: u32,
     /// Whether a data race failed the run.
     pub fail_on_data_race: bool,
     /// `netpoll-sim`'s version when the trace was written.

@@ -319,6 +319,7 @@ pub(crate) fn exec_config<B: Builtin>(trace: &Trace<B>) -> Result<ExecConfig, Re
     Ok(ExecConfig {
         memory: trace.meta.memory,
         max_steps: trace.meta.max_steps,
+        max_live_tasks: trace.meta.max_live_tasks,
         fail_on_race: trace.meta.fail_on_data_race,
     })
 }
