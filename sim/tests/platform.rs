@@ -133,7 +133,7 @@ fn a_hundred_thousand_timer_firings_in_one_run() {
 fn one_task_more_than_the_limit_is_an_engine_limit_failure() {
     let r = random(4, 1).max_live_tasks(10).explore(|| {
         let hs: Vec<_> = (0..20)
-            .map(|_| netpoll_sim::thread::spawn(|| netpoll_sim::thread::yield_now()))
+            .map(|_| netpoll_sim::thread::spawn(netpoll_sim::thread::yield_now))
             .collect();
         for h in hs {
             h.join().unwrap();
