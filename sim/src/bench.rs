@@ -183,6 +183,146 @@ pub fn trace_figures(scenario: Scenario, reps: u32) {
     );
 }
 
+/// For every litmus test of the reference table, under sc and c11: the schedules of the
+/// complete depth-first search and the distinct executions among them (by
+/// [`litmus::signature`](crate::litmus::signature)), and their ratio.
+pub fn litmus_report() {
+    println!("litmus (complete dfs, no preemption bound): schedules / distinct executions");
+    for l in crate::litmus::ALL {
+        let mut line = format!("  {:<12}", l.name);
+        for memory in [MemoryModel::Sc, MemoryModel::C11] {
+            let mut seen = std::collections::BTreeSet::new();
+            let r = Builder::default()
+                .strategy(Strategy::Dfs)
+                .memory(memory)
+                .schedules(u64::MAX)
+                .explore_observing(l.body, |log, _| {
+                    seen.insert(crate::litmus::signature(log));
+                });
+            line.push_str(&format!(
+                "  {memory}: {:>6} / {:>4} = {:>6.1}{}",
+                r.schedules,
+                seen.len(),
+                r.schedules as f64 / seen.len().max(1) as f64,
+                if r.complete() { "" } else { " (incomplete)" }
+            ));
+        }
+        println!("{line}");
+    }
+}
+
+/// The commit of the engine before the re-layering (issue 7), for [`relayer_comparison`].
+pub const OLD_ENGINE_COMMIT: &str = "5ef04b1";
+
+/// Build the engine of [`OLD_ENGINE_COMMIT`] in a worktree under `target/`, with the probe of
+/// `sim/bench/probe_5ef04b1.rs`, and return the probe's path (or why it could not be built).
+fn build_old_probe() -> Result<std::path::PathBuf, String> {
+    use std::process::Command;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = root
+        .join("target")
+        .join(format!("bench-engine-{OLD_ENGINE_COMMIT}"));
+    let run = |cmd: &mut Command| -> Result<(), String> {
+        let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{cmd:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            ))
+        }
+    };
+    if !dir.join("Cargo.toml").exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        run(Command::new("git")
+            .current_dir(&root)
+            .args(["worktree", "add", "--detach", "-f"])
+            .arg(&dir)
+            .arg(OLD_ENGINE_COMMIT))?;
+    }
+    std::fs::copy(
+        root.join("sim/bench/probe_5ef04b1.rs"),
+        dir.join("sim/examples/probe_5ef04b1.rs"),
+    )
+    .map_err(|e| format!("copy the probe: {e}"))?;
+    println!(
+        "building the engine of {OLD_ENGINE_COMMIT} in {} ...",
+        dir.display()
+    );
+    run(Command::new("cargo").current_dir(&dir).args([
+        "build",
+        "--release",
+        "-q",
+        "-p",
+        "netpoll-sim",
+        "--example",
+        "probe_5ef04b1",
+    ]))?;
+    Ok(dir.join("target/release/examples/probe_5ef04b1"))
+}
+
+/// The re-layering must not cost more than 5%: steps/s and schedules/s on
+/// `close-unblocks-read` (fixed, c11, random, seed 1) of the engine before it
+/// ([`OLD_ENGINE_COMMIT`], built in a worktree) and of this one, in alternating rounds of
+/// `schedules` schedules, side by side.
+pub fn relayer_comparison(rounds: u32, schedules: u64) {
+    let probe = match build_old_probe() {
+        Ok(p) => p,
+        Err(e) => {
+            println!("relayer comparison skipped: {e}");
+            return;
+        }
+    };
+    let (mut old, mut new) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let out = std::process::Command::new(&probe)
+            .arg(schedules.to_string())
+            .output();
+        let figures: Vec<f64> = match &out {
+            Ok(o) => String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .filter_map(|w| w.parse().ok())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        if let [s, st, secs] = figures[..] {
+            old.push((s / secs, st / secs));
+        }
+        let r = Builder::default()
+            .strategy(Strategy::Random)
+            .memory(MemoryModel::C11)
+            .seed(1)
+            .schedules(schedules)
+            .explore(scenario_check(Scenario::CloseUnblocksRead, Protocol::Fixed));
+        new.push((r.schedules_per_sec(), r.steps_per_sec()));
+    }
+    let median = |v: &mut Vec<(f64, f64)>, k: usize| -> f64 {
+        let mut xs: Vec<f64> = v.iter().map(|p| if k == 0 { p.0 } else { p.1 }).collect();
+        xs.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+        xs.get(xs.len() / 2).copied().unwrap_or(0.0)
+    };
+    if old.is_empty() {
+        println!("relayer comparison: the old probe printed nothing");
+        return;
+    }
+    let (os, ost) = (median(&mut old, 0), median(&mut old, 1));
+    let (ns, nst) = (median(&mut new, 0), median(&mut new, 1));
+    println!(
+        "re-layering (close-unblocks-read, fixed, c11, random; median of {rounds} alternating rounds of {schedules}):"
+    );
+    println!("  before ({OLD_ENGINE_COMMIT}): {os:>10.0} schedules/s {ost:>12.0} steps/s");
+    println!("  after  (this tree): {ns:>10.0} schedules/s {nst:>12.0} steps/s");
+    println!(
+        "  after/before: schedules/s {:.3}, steps/s {:.3}",
+        ns / os.max(1e-9),
+        nst / ost.max(1e-9)
+    );
+}
+
 /// The throughput figures: schedules/s and steps/s on the netpoll scenarios and SB.
 pub fn throughput() {
     scenario_throughput(Scenario::CloseUnblocksRead, 200_000);
@@ -202,6 +342,7 @@ pub fn run_all() {
     scenario_throughput(Scenario::WriteWakesRead, 100_000);
     sb_litmus(500_000, MemoryModel::C11);
     sb_litmus(500_000, MemoryModel::Sc);
+    litmus_report();
     trace_figures(Scenario::CloseUnblocksRead, 200);
     trace_figures(Scenario::DeadlineUnblocksRead, 200);
 }

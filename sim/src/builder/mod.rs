@@ -9,8 +9,10 @@ pub mod save;
 pub mod settings;
 
 use crate::engine::choice::Choice;
+use crate::engine::event::EventLog;
 use crate::engine::explore::replay::ReplaySource;
 use crate::engine::explore::{run_once, Coverage, Exploration, FailureInfo, Report, Strategy};
+use crate::engine::failure::Failure;
 use crate::engine::memory::MemoryModel;
 use crate::engine::rt::ExecConfig;
 use crate::engine::trace::{read_file, replay_trace, ReplayError};
@@ -292,7 +294,7 @@ impl Builder {
         if let Some(path) = &self.replay_trace {
             return self.check_replay(path, &c);
         }
-        let r = self.exploration().run(&c.body, &mut |_| {});
+        let r = self.exploration().run(&c.body, &mut |_| {}, None);
         let Some(ff) = &r.first_failure else {
             return;
         };
@@ -373,7 +375,19 @@ impl Builder {
         mut progress: impl FnMut(&Report),
     ) -> Report {
         let c = check.into_check(self, &self.env);
-        self.exploration().run(&c.body, &mut progress)
+        self.exploration().run(&c.body, &mut progress, None)
+    }
+
+    /// [`Builder::explore`], calling `observe` with the event log and failure of every
+    /// schedule run (to count outcomes or distinct executions, say). It only observes.
+    pub fn explore_observing<C: IntoCheck>(
+        &self,
+        check: C,
+        mut observe: impl FnMut(&EventLog, Option<&Failure>),
+    ) -> Report {
+        let c = check.into_check(self, &self.env);
+        self.exploration()
+            .run(&c.body, &mut |_| {}, Some(&mut observe))
     }
 
     /// Replay the trace at `path` of a built-in check with that check; a trace of a test is

@@ -6,6 +6,8 @@ use super::pct::PctSource;
 use super::random::RandomSource;
 use super::{Coverage, FailureInfo, Report, Strategy};
 use crate::engine::choice::ChoiceSource;
+use crate::engine::event::EventLog;
+use crate::engine::failure::Failure;
 use crate::engine::rt::{Engine, ExecConfig, Outcome};
 use std::rc::Rc;
 use std::time::Instant;
@@ -38,8 +40,14 @@ impl Exploration {
     }
 
     /// Run schedules of `f`, calling `progress` with the report so far after every schedule
-    /// (its `elapsed` is not kept up to date). The callback only observes.
-    pub(crate) fn run(&self, f: &Rc<dyn Fn()>, progress: &mut dyn FnMut(&Report)) -> Report {
+    /// (its `elapsed` is not kept up to date), and `observe` with every run's event log and
+    /// failure. The callbacks only observe.
+    pub(crate) fn run(
+        &self,
+        f: &Rc<dyn Fn()>,
+        progress: &mut dyn FnMut(&Report),
+        mut observe: Option<&mut dyn FnMut(&EventLog, Option<&Failure>)>,
+    ) -> Report {
         let start = Instant::now();
         let mut report = Report::default();
         let mut index = 0u64;
@@ -69,6 +77,9 @@ impl Exploration {
                     break;
                 }
                 let out = engine.run(f);
+                if let Some(obs) = observe.as_mut() {
+                    obs(&out.log, out.failure.as_ref());
+                }
                 report.schedules += 1;
                 report.steps += out.steps;
                 report.races += out.races;
