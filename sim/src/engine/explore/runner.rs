@@ -12,6 +12,9 @@ use crate::engine::rt::{Engine, ExecConfig, Outcome};
 use std::rc::Rc;
 use std::time::Instant;
 
+/// What sees every run of an exploration: its event log and failure.
+pub(crate) type Observer<'a> = &'a mut dyn FnMut(&EventLog, Option<&Failure>);
+
 /// Everything an exploration needs besides the check.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Exploration {
@@ -46,7 +49,7 @@ impl Exploration {
         &self,
         f: &Rc<dyn Fn()>,
         progress: &mut dyn FnMut(&Report),
-        mut observe: Option<&mut dyn FnMut(&EventLog, Option<&Failure>)>,
+        mut observe: Option<Observer<'_>>,
     ) -> Report {
         let start = Instant::now();
         let mut report = Report::default();
