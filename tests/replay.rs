@@ -5,53 +5,23 @@
 use netpoll::scenarios::Scenario;
 use netpoll::Protocol;
 use netpoll_sim::trace::{read_file, render_text};
-use netpoll_sim::{scenario_check, Builder, FailureKind, MemoryModel, Subject, Trace};
+use netpoll_sim::{scenario_check, FailureKind, MemoryModel, Subject};
 use std::path::Path;
-
-/// Runs `f` with the snapshot settings of this file: snapshots live in the top-level
-/// `snapshots/`, named after the test and the trace file only.
-fn with_snapshot_settings(f: impl FnOnce()) {
-    insta::with_settings!({
-        snapshot_path => "../snapshots",
-        prepend_module_to_snapshot => false,
-    }, {
-        f();
-    });
-}
 
 /// Every `*.trace` file in the repository's `traces/`, in name order.
 fn trace_files() -> Vec<std::path::PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("traces");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "trace"))
-        .collect();
-    files.sort();
-    files
+    netpoll_sim::builder::regress::trace_files(&dir).unwrap()
 }
 
-/// Replay the trace at `path` with the check it names.
-fn replay(path: &Path) -> Trace {
-    let trace = read_file(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    Builder::replay_builtin(&trace, path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}\nreplay it with: cargo run --release -p netpoll-sim -- replay {}",
-            path.display(),
-            path.display()
-        )
-    });
-    trace
-}
-
-/// Each trace replays byte for byte, and its swimlane is the committed snapshot.
+/// Each trace replays byte for byte with the built-in check it records, and its swimlane is
+/// the committed snapshot in the top-level `snapshots/` (the same mechanism a user's crate
+/// keeps its own traces with: `replay_traces!`).
 #[test]
 fn swimlane() {
-    with_snapshot_settings(|| {
-        insta::glob!("../traces", "*.trace", |path| {
-            let trace = replay(path);
-            insta::assert_snapshot!(render_text(&trace));
-        });
+    insta::with_settings!({ snapshot_path => "../snapshots" }, {
+        let n = netpoll_sim::replay_traces!("traces", netpoll_sim::BuiltinChecks);
+        assert!(n >= 4, "{n} traces");
     });
 }
 

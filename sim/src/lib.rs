@@ -40,7 +40,13 @@ pub mod litmus;
 pub mod platform;
 pub mod trace;
 
+/// insta, the snapshot library [`replay_traces!`] asserts swimlanes with (so a crate using the
+/// macro needs no insta dependency of its own). With the `insta` feature (on by default).
+#[cfg(feature = "insta")]
+pub use insta;
+
 pub use builder::check::{Check, IntoCheck};
+pub use builder::replay::{BuiltinChecks, ReplayWith};
 pub use builder::settings::ConfigError;
 pub use builder::{Builder, Subject, Trace};
 pub use engine::choice::{Choice, ChoiceKind};

@@ -7,6 +7,7 @@ pub use crate::builder::{Subject, Trace};
 use crate::IntoCheck;
 use std::path::Path;
 
+pub use crate::engine::trace::safe;
 pub use crate::engine::trace::{
     check_run, compare_logs, describe_event, encode, encode_body, frame, save_in, vtime, word,
     write_file, Builtin, Divergence, NoBuiltin, Renderer, ReplayError, ReplayRun, TestId,

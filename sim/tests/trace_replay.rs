@@ -114,6 +114,7 @@ fn check_run_checks_the_failure_kind_and_message() {
         other => panic!("{other:?}"),
     }
     let diverged = Failure::ReplayDiverged {
+        step: Some(3),
         message: "choice 3: ...".into(),
     };
     assert!(matches!(
@@ -133,16 +134,67 @@ fn check_run_checks_the_failure_kind_and_message() {
 }
 
 #[test]
-fn a_recorded_choice_out_of_range_is_a_divergence() {
-    let mut t = trace_common::sb_trace();
-    let c = &mut t.choices[0];
-    c.chosen = c.n + 5;
-    let e = replay_trace(&t, trace_common::sb(1)).unwrap_err();
+fn a_recorded_choice_out_of_range_is_a_divergence_at_its_step() {
+    let t = trace_common::sb_trace();
+    let last_step = t.events.events.last().unwrap().step;
+    let mut prev = 0;
+    for i in 0..t.choices.len() {
+        let mut bad = t.clone();
+        let c = &mut bad.choices[i];
+        c.chosen = c.n + 5;
+        let e = replay_trace(&bad, trace_common::sb(1)).unwrap_err();
+        let ReplayError::Diverged(Divergence::Choices {
+            step: Some(step), ..
+        }) = &e
+        else {
+            panic!("choice {i}: {e:?}")
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains(&format!("at step {step}"))
+                && text.contains(&format!(
+                    "choice {i} takes option {} of only",
+                    t.choices[i].n + 5
+                )),
+            "{text}"
+        );
+        // Choices are drawn in step order, within the recorded run.
+        assert!(
+            prev <= *step && *step <= last_step,
+            "{prev} {step} {last_step}"
+        );
+        prev = *step;
+        assert_eq!(e.exit_code(), 1);
+    }
+}
+
+/// A replay that runs out of recorded choices stops there, naming the step; one that needs
+/// fewer names the end.
+#[test]
+fn a_replay_past_or_short_of_its_choices_names_where() {
+    let t = trace_common::sb_trace();
+    let mut short = t.clone();
+    short.choices.pop();
+    let e = replay_trace(&short, trace_common::sb(1)).unwrap_err();
     assert!(
-        e.to_string().contains("choice 0 takes option") && e.to_string().contains("of only"),
-        "{e}"
+        matches!(
+            &e,
+            ReplayError::Diverged(Divergence::Choices { step: Some(_), .. })
+        ),
+        "{e:?}"
     );
-    assert_eq!(e.exit_code(), 1);
+    assert!(e.to_string().contains("but only"), "{e}");
+    let mut long = t.clone();
+    long.choices.push(long.choices[0]);
+    let e = replay_trace(&long, trace_common::sb(1)).unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            ReplayError::Diverged(Divergence::Choices { step: None, .. })
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("were recorded"), "{e}");
 }
 
 #[test]

@@ -5,6 +5,8 @@
 //! ([`settings`]) only.
 
 pub mod check;
+pub mod regress;
+pub mod replay;
 pub mod save;
 pub mod settings;
 
@@ -319,45 +321,42 @@ impl Builder {
 
     /// Replay the trace at `path` once with `c` instead of exploring, and panic with what
     /// happened: the recorded failure, reproduced byte for byte (so a debugger or `println!`
-    /// sees the failing run), or the divergence. Refuses a trace of another check.
+    /// sees the failing run), or the divergence. Refuses a trace of another check; a trace of
+    /// another check of the same test is skipped (that check replays it).
     #[track_caller]
     fn check_replay(&self, path: &Path, c: &Check) {
-        let shown = path.display();
+        use crate::engine::trace::safe::line;
+        let shown = line(&path.display().to_string());
         let trace: Trace = match read_file(path) {
             Ok(t) => t,
-            Err(e) => panic!("netpoll-sim: cannot replay {shown}: {e}"),
+            Err(e) => panic!(
+                "netpoll-sim: cannot replay {shown}: {}",
+                line(&e.to_string())
+            ),
         };
-        match (&c.subject, &trace.subject) {
-            (Some(a), b) if a == b => {}
-            // Another check of the same test: this one is not the trace's, the other is.
-            (Some(Subject::Test(a)), Subject::Test(b)) if same_test(a, b) => {
+        if let (Some(Subject::Test(a)), Subject::Test(b)) = (&c.subject, &trace.subject) {
+            if a != b && same_test(a, b) {
                 eprintln!(
-                    "netpoll-sim: NETPOLL_SIM_REPLAY={shown} is of {:?}; {:?} is skipped",
-                    b.label(),
-                    a.label()
+                    "netpoll-sim: NETPOLL_SIM_REPLAY={shown} is of {}; {} is skipped",
+                    line(&b.label()),
+                    line(&a.label())
                 );
                 return;
             }
-            (this, _) => {
-                let this = this
-                    .as_ref()
-                    .map_or("an unnamed check".to_string(), |s| s.label());
-                panic!(
-                    "netpoll-sim: cannot replay {shown}: the trace is of {:?}, not {this:?}: refusing to replay it",
-                    trace.subject.label()
-                );
-            }
         }
-        match replay_trace(&trace, c.body.clone()) {
-            Ok(run) => {
-                if let Some(failure) = run.failure {
+        match replay::replay_loaded(trace, path, c) {
+            Ok(r) => {
+                if let Some(failure) = r.run.failure {
                     panic!(
                         "netpoll-sim: replayed {shown} byte for byte ({} events); it fails as recorded:\n{failure}",
-                        trace.events.events.len()
+                        r.trace.events.events.len()
                     );
                 }
             }
-            Err(e) => panic!("netpoll-sim: cannot replay {shown}: {e}"),
+            Err(e) => panic!(
+                "netpoll-sim: cannot replay {shown}: {}",
+                line(&e.to_string())
+            ),
         }
     }
 
@@ -390,17 +389,14 @@ impl Builder {
             .run(&c.body, &mut |_| {}, Some(&mut observe))
     }
 
-    /// Replay the trace at `path` of a built-in check with that check; a trace of a test is
-    /// refused with the command that replays it where it lives.
+    /// Replay `trace`, read from `path`, with the built-in check it records; a trace of a
+    /// test is refused with the command that replays it where it lives. (The one replay
+    /// path: [`replay::replay_loaded`] with [`replay::BuiltinChecks`].)
     pub fn replay_builtin(
         trace: &Trace,
         path: &Path,
     ) -> Result<crate::engine::trace::ReplayRun, ReplayError> {
-        if let Subject::Builtin(b) = &trace.subject {
-            b.faults.validate().map_err(ReplayError::BadMeta)?;
-        }
-        let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        crate::engine::trace::replay_builtin(trace, |t| check::test_replay_command(t, &abs))
+        replay::replay_loaded(trace.clone(), path, &replay::BuiltinChecks).map(|r| r.run)
     }
 
     /// Run `check` once, on the recorded choices of `trace`, and compare.

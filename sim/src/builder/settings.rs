@@ -13,9 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// The most steps one schedule may be allowed (a bound on memory: a schedule's log grows
-/// with its steps).
-pub const MAX_STEPS_LIMIT: u64 = 100_000_000;
+pub use crate::engine::MAX_STEPS_LIMIT;
 
 /// One setting.
 pub struct Setting {

@@ -104,6 +104,9 @@ pub enum Failure {
     },
     /// A replayed choice sequence did not fit the execution (the check or engine changed).
     ReplayDiverged {
+        /// The step at which a recorded choice stopped fitting the run (the run stopped
+        /// there), or `None` when that showed only at the end of the run.
+        step: Option<u64>,
         /// What did not match.
         message: String,
     },
@@ -237,7 +240,12 @@ impl fmt::Display for Failure {
             Failure::EngineLimit { limit, detail } => {
                 write!(f, "engine limit: {} ({detail})", limit.describe())
             }
-            Failure::ReplayDiverged { message } => write!(f, "replay diverged: {message}"),
+            Failure::ReplayDiverged { step: Some(s), message } => {
+                write!(f, "replay diverged at step {s}: {message}")
+            }
+            Failure::ReplayDiverged { step: None, message } => {
+                write!(f, "replay diverged: {message}")
+            }
         }
     }
 }

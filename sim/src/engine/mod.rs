@@ -23,3 +23,5 @@ pub mod sync;
 pub mod thread;
 pub mod trace;
 pub(crate) mod vc;
+
+pub use rt::MAX_STEPS_LIMIT;

@@ -1,7 +1,7 @@
 //! What the subcommands share: exit statuses, progress bars, figures, trace loading.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use netpoll_sim::trace::{read_file, TraceError};
+use netpoll_sim::trace::{read_file, safe, TraceError};
 use netpoll_sim::{Builder, IntoCheck, Report, Trace};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -118,26 +118,37 @@ pub fn indent(s: &str, by: &str) -> String {
     })
 }
 
-/// Text from a file, safe to print: control characters escaped.
+/// Text from a file (or the command line), as one printable line: escaped and bounded.
 pub fn escaped(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            if c.is_control() && c != '\n' {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
+    safe::line(s)
+}
+
+/// A path as one printable line.
+pub fn shown(p: &Path) -> String {
+    safe::line(&p.display().to_string())
+}
+
+/// The most lines of a failure message `replay` prints, and the most characters of each.
+const MESSAGE_LINES: usize = 200;
+const MESSAGE_LINE_CHARS: usize = 400;
+
+/// A message from a file, as printable lines indented by `by`: escaped and bounded.
+pub fn message(s: &str, by: &str) -> String {
+    safe::block(s, MESSAGE_LINES, MESSAGE_LINE_CHARS)
+        .into_iter()
+        .fold(String::new(), |mut out, l| {
+            let _ = writeln!(out, "{by}{l}");
+            out
         })
-        .collect()
 }
 
 /// Read a trace, or exit 2 with one line naming the problem.
 pub fn load(file: &Path) -> Result<Trace, Exit> {
     read_file(file).map_err(|e| {
-        Exit::usage(match e {
+        Exit::usage(escaped(&match e {
             // These already name the path.
             TraceError::NotAFile(_) | TraceError::Io { .. } => e.to_string(),
             _ => format!("{}: {e}", file.display()),
-        })
+        }))
     })
 }

@@ -112,7 +112,8 @@ fn demo_scenario(
     );
     let reread = load(&saved.path)?;
     match replay_run(&reread, &saved.path) {
-        Ok((_, took)) => {
+        Ok(r) => {
+            let took = r.took;
             outcome.reproduced = true;
             println!(
                 "  {part}.4 Replay it from the file: the event log is byte-for-byte identical ({} events in {}; one explored schedule took {} on average).",

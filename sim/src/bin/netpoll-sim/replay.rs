@@ -1,33 +1,29 @@
 //! `netpoll-sim replay`: run a trace's recorded choices again and compare byte for byte.
 
-use crate::common::{escaped, indent, load, secs, Exit};
-use netpoll_sim::trace::ReplayRun;
-use netpoll_sim::{Builder, Subject, Trace};
+use crate::common::{escaped, load, message, secs, shown, Exit};
+use netpoll_sim::builder::replay::{replay_loaded, Replayed};
+use netpoll_sim::{BuiltinChecks, Subject, Trace};
 use std::path::Path;
-use std::time::{Duration, Instant};
 
-/// Replay `trace` (read from `file`) with the check it names; the time the run took.
-pub fn replay_run(trace: &Trace, file: &Path) -> Result<(ReplayRun, Duration), Exit> {
-    let start = Instant::now();
-    match Builder::replay_builtin(trace, file) {
-        Ok(run) => Ok((run, start.elapsed())),
-        Err(e) => Err(Exit {
-            code: e.exit_code() as u8,
-            message: format!("{}: {}", file.display(), escaped(&e.to_string())),
-        }),
-    }
+/// Replay `trace` (read from `file`) with the built-in check it records (the one replay
+/// path, `netpoll_sim::builder::replay`).
+pub fn replay_run(trace: &Trace, file: &Path) -> Result<Replayed, Exit> {
+    replay_loaded(trace.clone(), file, &BuiltinChecks).map_err(|e| Exit {
+        code: e.exit_code() as u8,
+        message: format!("{}: {}", shown(file), escaped(&e.to_string())),
+    })
 }
 
 pub fn run(file: &Path) -> Result<(), Exit> {
     let trace = load(file)?;
-    let (_, took) = replay_run(&trace, file)?;
+    let r = replay_run(&trace, file)?;
     let m = &trace.meta;
     println!(
         "{}: reproduced byte for byte ({} events, {} choices) in {}",
-        file.display(),
+        shown(file),
         trace.events.events.len(),
         trace.choices.len(),
-        secs(took)
+        secs(r.took)
     );
     let what = match &trace.subject {
         Subject::Builtin(c) => c.to_string(),
@@ -43,6 +39,6 @@ pub fn run(file: &Path) -> Result<(), Exit> {
         m.schedule_index
     );
     println!("it fails as recorded:");
-    print!("{}", indent(&escaped(&trace.failure.message), "  "));
+    print!("{}", message(&trace.failure.message, "  "));
     Ok(())
 }

@@ -137,6 +137,7 @@ impl Engine {
                         self.report_deadlock();
                         break;
                     }
+                    Idle::Halted => break,
                 },
             };
             self.resume(t, false);
@@ -151,8 +152,10 @@ impl Engine {
         self.abort_all();
         with(|e| {
             e.stream.source.end(e.rec.step);
-            if let Some(msg) = e.stream.source.divergence() {
-                e.failure = Some(Failure::ReplayDiverged { message: msg });
+            let halted = e.stream.halt.take();
+            let late = || e.stream.source.divergence().map(|m| (None, m));
+            if let Some((step, message)) = halted.map(|(s, m)| (Some(s), m)).or_else(late) {
+                e.failure = Some(Failure::ReplayDiverged { step, message });
             }
             let mut log = std::mem::take(&mut e.names);
             log.events = std::mem::take(&mut e.rec.events);

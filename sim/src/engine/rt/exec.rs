@@ -11,6 +11,10 @@ use std::cell::RefCell;
 use std::panic::Location;
 use std::rc::Rc;
 
+/// The most steps one schedule may be allowed (a bound on memory: a schedule's log grows with
+/// its steps). A trace asking for more is refused.
+pub const MAX_STEPS_LIMIT: u64 = 100_000_000;
+
 /// Per-execution configuration.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ExecConfig {
@@ -30,6 +34,10 @@ pub(crate) struct Stream {
     /// For the strategy's context.
     pub(crate) current: u32,
     pub(crate) step: u64,
+    /// The source said the run no longer fits its choices (a replay that diverged, a
+    /// depth-first search of a nondeterministic check): the run stops at its next scheduling
+    /// point with this message.
+    pub(crate) halt: Option<(u64, String)>,
 }
 
 impl Stream {
@@ -54,7 +62,9 @@ impl Stream {
             step: self.step,
         };
         let c = self.source.choose(&ctx);
-        debug_assert!(c < n);
+        if self.halt.is_none() {
+            self.halt = self.source.divergence().map(|m| (self.step, m));
+        }
         let c = c.min(n - 1);
         self.choices.push(Choice {
             kind,
@@ -164,6 +174,7 @@ impl Exec {
                 off: false,
                 current: 0,
                 step: 0,
+                halt: None,
             },
             rec: Recorder::default(),
             names: EventLog::default(),
@@ -195,6 +206,7 @@ impl Exec {
         self.stream.off = false;
         self.stream.current = 0;
         self.stream.step = 0;
+        self.stream.halt = None;
         self.rec.reset();
         self.names.clear();
         self.now_ns = START_TIME_NS;

@@ -25,6 +25,7 @@ mod time;
 
 pub(crate) use driver::{Engine, Outcome};
 pub(crate) use exec::ExecConfig;
+pub use exec::MAX_STEPS_LIMIT;
 pub(crate) use lock::{lock, new_lock, try_lock, unlock};
 pub use ops::Wake;
 pub(crate) use ops::{

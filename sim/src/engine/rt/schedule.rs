@@ -33,6 +33,8 @@ pub(crate) enum Idle {
     Done,
     /// Some task can never run again.
     Deadlock,
+    /// The choice source stopped the run (its failure is recorded).
+    Halted,
 }
 
 impl Exec {
@@ -44,6 +46,9 @@ impl Exec {
         }
         self.rec.step += 1;
         let me = self.cur;
+        if self.halted() {
+            return Some(self.tasks[me as usize].yielder);
+        }
         let task = &mut self.tasks[me as usize];
         let y = task.yielder;
         if self.failure.is_some() {
@@ -74,6 +79,10 @@ impl Exec {
             self.runnable.push(me);
         }
         let next = self.choose_task(!yielded);
+        if self.halted() {
+            // The choice does not fit the replayed recording: stop before anyone runs.
+            return Some(y);
+        }
         if self.mem.buffered != 0 {
             // TSO: buffered stores may reach memory before the chosen task's step.
             self.mem
@@ -84,6 +93,22 @@ impl Exec {
         } else {
             self.next = Some(next);
             Some(y)
+        }
+    }
+
+    /// Whether the choice source stopped the run (a replay that diverged, a depth-first
+    /// search of a check that is not deterministic); if so the run fails now, naming the step.
+    #[inline]
+    pub(crate) fn halted(&mut self) -> bool {
+        match self.stream.halt.take() {
+            None => false,
+            Some((step, message)) => {
+                self.fail(Failure::ReplayDiverged {
+                    step: Some(step),
+                    message,
+                });
+                true
+            }
         }
     }
 
@@ -98,6 +123,9 @@ impl Exec {
             }
             if !self.runnable.is_empty() {
                 let next = self.choose_task(false);
+                if self.halted() {
+                    return Idle::Halted;
+                }
                 if self.mem.buffered != 0 {
                     self.mem
                         .flush_choices(Some(next), &mut self.stream, &mut self.rec);

@@ -6,12 +6,14 @@
 //!   and its typed decoding errors; writing is atomic and never overwrites;
 //! * [`replay`](mod@replay): feeding a trace's choices back and comparing the new event log
 //!   with the recorded one, naming the first differing step;
-//! * [`render`](mod@render): the text swimlane and the SVG timeline a person reads.
+//! * [`render`](mod@render): the text swimlane and the SVG timeline a person reads;
+//! * [`safe`](mod@safe): text from a trace made safe to print (escaped, bounded).
 
 pub mod format;
 pub mod meta;
 pub mod render;
 pub mod replay;
+pub mod safe;
 
 pub use format::{
     decode, decode_body, encode, encode_body, frame, read_file, save_in, write_file, TraceError,
@@ -19,6 +21,4 @@ pub use format::{
 };
 pub use meta::{Builtin, NoBuiltin, Subject, TestId, Trace, TraceFailure, TraceMeta};
 pub use render::{describe_event, vtime, word, Renderer, ValueFormat};
-pub use replay::{
-    check_run, compare_logs, replay_builtin, replay_trace, Divergence, ReplayError, ReplayRun,
-};
+pub use replay::{check_run, compare_logs, replay_trace, Divergence, ReplayError, ReplayRun};

@@ -5,17 +5,17 @@
 //! identical; otherwise the first difference is named - the first event whose encoding
 //! differs (with both events rendered), a log that ends early or runs on, or a task or
 //! location name that changed. Then the failure must be the recorded one, kind and message.
-//! [`replay_trace`] runs a check on the recorded choices; [`replay_builtin`] runs the check a
-//! built-in trace names.
+//! [`replay_trace`] runs a check on the recorded choices (which check replays which trace is
+//! the builder's business: `netpoll_sim::builder::replay`).
 
 use super::format::TraceError;
-use super::meta::{Builtin, Subject, Trace};
+use super::meta::{Builtin, Trace};
 use super::render::describe_event;
-use crate::engine::event::{Event, EventLog};
+use crate::engine::event::EventLog;
 use crate::engine::explore::replay::ReplaySource;
 use crate::engine::explore::run_once;
 use crate::engine::failure::{Failure, FailureKind};
-use crate::engine::rt::ExecConfig;
+use crate::engine::rt::{ExecConfig, MAX_STEPS_LIMIT};
 use std::fmt;
 use std::rc::Rc;
 
@@ -76,14 +76,17 @@ pub enum Divergence {
     /// The same events and failure kind, but another failure message (the recording's
     /// message is not what this run reports: an edited trace, or a changed check).
     Message {
-        /// The recorded message's first line.
+        /// The recorded message's first line that differs.
         expected: String,
-        /// The new message's first line.
+        /// The new message's line in its place.
         actual: String,
     },
-    /// The same events, but the run asked for other choices than were recorded (the
-    /// engine's own check).
+    /// The events so far are the recorded ones, but the run asked for a choice the recording
+    /// does not fit (the engine's own check; the replay stops there).
     Choices {
+        /// The step at which it stopped fitting (the replay stopped there), or `None` when
+        /// that showed at the end of the run.
+        step: Option<u64>,
         /// What did not fit.
         message: String,
     },
@@ -119,20 +122,17 @@ impl fmt::Display for Divergence {
                 f,
                 "replay diverged: identical events and failure kind, but the recorded message is {expected:?} and the replay's is {actual:?}"
             ),
-            Divergence::Choices { message } => {
-                write!(f, "replay diverged: identical events, but {message}")
+            Divergence::Choices { step: Some(s), message } => {
+                write!(f, "replay diverged at step {s}: {message}")
+            }
+            Divergence::Choices { step: None, message } => {
+                write!(f, "replay diverged: {message}")
             }
         }
     }
 }
 
 impl std::error::Error for Divergence {}
-
-fn event_bytes(e: &Event) -> Vec<u8> {
-    // An event is plain data: encoding cannot fail; an empty vector would only make the
-    // comparison stricter.
-    bincode::serde::encode_to_vec(e, bincode::config::standard()).unwrap_or_default()
-}
 
 fn log_bytes(l: &EventLog) -> Vec<u8> {
     bincode::serde::encode_to_vec(l, bincode::config::standard()).unwrap_or_default()
@@ -157,23 +157,29 @@ fn names<T: PartialEq + fmt::Display>(
     Ok(())
 }
 
+/// The first event at which `replayed` differs from `recorded`, over the events both have.
+fn first_differing_event(recorded: &EventLog, replayed: &EventLog) -> Option<Divergence> {
+    let (re, ne) = (&recorded.events, &replayed.events);
+    // Events are plain data: equal values encode to equal bytes.
+    let i = re.iter().zip(ne.iter()).position(|(r, n)| r != n)?;
+    Some(Divergence::Event {
+        index: i,
+        step: re[i].step,
+        expected: describe_event(recorded, &re[i]),
+        actual: describe_event(replayed, &ne[i]),
+    })
+}
+
 /// Compare a new event log with the recorded one, byte for byte (bincode,
 /// `config::standard()`), naming the first difference.
 pub fn compare_logs(recorded: &EventLog, replayed: &EventLog) -> Result<(), Divergence> {
     if log_bytes(recorded) == log_bytes(replayed) {
         return Ok(());
     }
-    let (re, ne) = (&recorded.events, &replayed.events);
-    for (i, (r, n)) in re.iter().zip(ne.iter()).enumerate() {
-        if event_bytes(r) != event_bytes(n) {
-            return Err(Divergence::Event {
-                index: i,
-                step: r.step,
-                expected: describe_event(recorded, r),
-                actual: describe_event(replayed, n),
-            });
-        }
+    if let Some(d) = first_differing_event(recorded, replayed) {
+        return Err(d);
     }
+    let (re, ne) = (&recorded.events, &replayed.events);
     if re.len() > ne.len() {
         return Err(Divergence::RecordedLonger {
             index: ne.len(),
@@ -194,6 +200,7 @@ pub fn compare_logs(recorded: &EventLog, replayed: &EventLog) -> Result<(), Dive
     names("location", &recorded.locations, &replayed.locations)?;
     // Equal parts always encode equally; reaching here would be a bincode bug.
     Err(Divergence::Choices {
+        step: None,
         message: "the encoded logs differ although every part compares equal".to_string(),
     })
 }
@@ -265,18 +272,38 @@ impl From<Divergence> for ReplayError {
     }
 }
 
-/// Check a replayed run against `trace`: the logs byte for byte first (so the first
-/// differing step is named whenever there is one), then the failure's kind and message.
+/// Check a replayed run against `trace`: first the events both logs have (so the first
+/// differing step is named whenever there is one), then a choice that did not fit the run (a
+/// replay stops there, naming the step), then the rest of the logs byte for byte, then the
+/// failure's kind and message.
 pub fn check_run<B: Builtin>(
     trace: &Trace<B>,
     log: &EventLog,
     failure: Option<&Failure>,
 ) -> Result<(), Divergence> {
+    // A replay that stopped at a choice may have logged an event of that step already,
+    // shaped by the choice that did not fit: the choice is the first difference then.
+    let halted_at = match failure {
+        Some(Failure::ReplayDiverged { step, .. }) => Some(step.unwrap_or(u64::MAX)),
+        _ => None,
+    };
+    if let Some(d) = first_differing_event(&trace.events, log) {
+        let before_halt = match (&d, halted_at) {
+            (Divergence::Event { step, .. }, Some(h)) => *step < h,
+            _ => true,
+        };
+        if before_halt {
+            return Err(d);
+        }
+    }
+    if let Some(Failure::ReplayDiverged { step, message }) = failure {
+        return Err(Divergence::Choices {
+            step: *step,
+            message: message.clone(),
+        });
+    }
     compare_logs(&trace.events, log)?;
     match failure {
-        Some(Failure::ReplayDiverged { message }) => Err(Divergence::Choices {
-            message: message.clone(),
-        }),
         Some(f) if f.kind() != trace.failure.kind => Err(Divergence::Failure {
             expected: trace.failure.kind,
             actual: Some(f.kind()),
@@ -286,10 +313,9 @@ pub fn check_run<B: Builtin>(
             if actual == trace.failure.message {
                 return Ok(());
             }
-            let first = |s: &str| s.lines().next().unwrap_or("").to_string();
             Err(Divergence::Message {
-                expected: first(&trace.failure.message),
-                actual: first(&actual),
+                expected: first_difference(&trace.failure.message, &actual),
+                actual: first_difference(&actual, &trace.failure.message),
             })
         }
         None => Err(Divergence::Failure {
@@ -297,6 +323,16 @@ pub fn check_run<B: Builtin>(
             actual: None,
         }),
     }
+}
+
+/// The first line of `a` that differs from the same line of `b` (or `a`'s first line).
+fn first_difference(a: &str, b: &str) -> String {
+    let mut bl = b.lines();
+    a.lines()
+        .find(|l| bl.next() != Some(*l))
+        .or_else(|| a.lines().next())
+        .unwrap_or("")
+        .to_string()
 }
 
 /// What a replay produced.
@@ -309,41 +345,32 @@ pub struct ReplayRun {
 }
 
 /// The engine configuration that replays `trace`: its memory model, step limit and race
-/// setting, nothing from the environment.
+/// setting, nothing from the environment. A step limit outside `1..=MAX_STEPS_LIMIT` is
+/// refused (it would bound neither the time nor the memory of the replay).
 pub(crate) fn exec_config<B: Builtin>(trace: &Trace<B>) -> Result<ExecConfig, ReplayError> {
-    if trace.meta.max_steps == 0 {
-        return Err(ReplayError::BadMeta(
-            "the trace's step limit is 0".to_string(),
-        ));
+    let max_steps = trace.meta.max_steps;
+    if max_steps == 0 || max_steps > MAX_STEPS_LIMIT {
+        return Err(ReplayError::BadMeta(format!(
+            "the trace's step limit is {max_steps}, outside 1..={MAX_STEPS_LIMIT}"
+        )));
     }
     Ok(ExecConfig {
         memory: trace.meta.memory,
-        max_steps: trace.meta.max_steps,
+        max_steps,
         max_live_tasks: trace.meta.max_live_tasks,
         fail_on_race: trace.meta.fail_on_data_race,
     })
 }
 
 /// Replay `trace` with the check `f` (the check the trace was recorded from) and compare the
-/// run with the recording. Must be called outside any simulation.
+/// run with the recording. The run stops at the first recorded choice that does not fit it (an
+/// option out of range, another kind or number of options, a choice past the recording's
+/// end), which is a divergence at that step. Must be called outside any simulation.
 pub fn replay_trace<B: Builtin>(
     trace: &Trace<B>,
     f: Rc<dyn Fn()>,
 ) -> Result<ReplayRun, ReplayError> {
     let exec = exec_config(trace)?;
-    if let Some((i, c)) = trace
-        .choices
-        .iter()
-        .enumerate()
-        .find(|(_, c)| c.chosen >= c.n || c.n < 2)
-    {
-        return Err(ReplayError::Diverged(Divergence::Choices {
-            message: format!(
-                "recorded choice {i} takes option {} of only {} (the trace is corrupt)",
-                c.chosen, c.n
-            ),
-        }));
-    }
     let source = Box::new(ReplaySource::new(trace.choices.clone()));
     let out = run_once(exec, source, &f);
     check_run(trace, &out.log, out.failure.as_ref())?;
@@ -351,19 +378,4 @@ pub fn replay_trace<B: Builtin>(
         log: out.log,
         failure: out.failure,
     })
-}
-
-/// Replay a trace of a built-in check with the check it names. A trace of a test is refused
-/// with the command that replays it in its own crate.
-pub fn replay_builtin<B: Builtin>(
-    trace: &Trace<B>,
-    test_replay_command: impl FnOnce(&super::meta::TestId) -> String,
-) -> Result<ReplayRun, ReplayError> {
-    match &trace.subject {
-        Subject::Builtin(b) => replay_trace(trace, b.body()),
-        Subject::Test(t) => Err(ReplayError::ElsewhereTest {
-            test: t.label(),
-            command: test_replay_command(t),
-        }),
-    }
 }
