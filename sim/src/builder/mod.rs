@@ -300,12 +300,23 @@ impl Builder {
         let Some(ff) = &r.first_failure else {
             return;
         };
-        let saved = match &c.subject {
+        // The failure shown is the saved trace's (shrinking may keep the failure but not the
+        // task it happens in): the one its replay command reproduces.
+        let (failure, saved) = match &c.subject {
             Some(s) => match save::save_failure(self, s, ff, &c.body, true, &self.traces_dir()) {
-                Ok(saved) => format!("\n{}", saved.describe()),
-                Err(e) => format!("\ncould not save the trace: {e}"),
+                Ok(saved) => (
+                    saved.trace.failure.message.clone(),
+                    format!("\n{}", saved.describe()),
+                ),
+                Err(e) => (
+                    ff.failure.to_string(),
+                    format!("\ncould not save the trace: {e}"),
+                ),
             },
-            None => "\n(not saved: run it inside a cargo test to get a replayable trace)".into(),
+            None => (
+                ff.failure.to_string(),
+                "\n(not saved: run it inside a cargo test to get a replayable trace)".into(),
+            ),
         };
         panic!(
             "netpoll-sim: check failed (strategy {}, memory {}, seed {}, schedule {})\n{}\n{}{}",
@@ -313,7 +324,7 @@ impl Builder {
             self.memory,
             ff.seed,
             ff.schedule_index,
-            ff.failure,
+            failure,
             r.summary_line(),
             saved
         );
