@@ -36,6 +36,7 @@
 pub mod bench;
 pub mod builder;
 pub mod engine;
+pub mod fuzz;
 pub mod litmus;
 pub mod platform;
 pub mod trace;

@@ -324,9 +324,9 @@ fn hostile_trace_renders() {
     e.task = Some(1 << 30);
     t.events.events.push(e);
     let text = render_text(&t);
-    assert!(text.contains("evil?name<&>"), "{text}");
+    assert!(text.contains("evil\\nname<&>"), "{text}");
     let svg = render_svg(&t);
-    assert!(svg.contains("evil?name&lt;&amp;&gt;"));
+    assert!(svg.contains("evil\\nname&lt;&amp;&gt;"));
     // Many tasks: a list instead of lanes.
     for i in 0..100 {
         let mut e = t.events.events[0];

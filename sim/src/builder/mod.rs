@@ -49,7 +49,8 @@ pub struct Builder {
     /// Preemption bound of `dfs` (`None`: unbounded). Default none;
     /// `NETPOLL_SIM_PREEMPTIONS`.
     pub preemption_bound: Option<u32>,
-    /// Depth `d` of `pct`, from 1 to the step limit. Default 3; `NETPOLL_SIM_DEPTH`.
+    /// Depth `d` of `pct`, from 1 to the step limit and at most
+    /// [`MAX_PCT_DEPTH`](settings::MAX_PCT_DEPTH). Default 3; `NETPOLL_SIM_DEPTH`.
     pub pct_depth: u32,
     /// Steps one schedule may take before it fails as a livelock. Default 100,000;
     /// `NETPOLL_SIM_MAX_STEPS`.
@@ -156,12 +157,14 @@ impl Builder {
                 ),
             ));
         }
-        if self.pct_depth == 0 || self.pct_depth as u64 > self.max_steps {
+        let max_depth = self.max_steps.min(settings::MAX_PCT_DEPTH as u64);
+        if self.pct_depth == 0 || self.pct_depth as u64 > max_depth {
             return Err((
                 "NETPOLL_SIM_DEPTH",
                 format!(
-                    "the PCT depth must be from 1 to the step limit ({})",
-                    self.max_steps
+                    "the PCT depth must be from 1 to the step limit ({}) and at most {}",
+                    self.max_steps,
+                    settings::MAX_PCT_DEPTH
                 ),
             ));
         }

@@ -15,6 +15,10 @@ use std::path::{Path, PathBuf};
 
 pub use crate::engine::MAX_STEPS_LIMIT;
 
+/// The deepest PCT search accepted: each schedule draws `depth - 1` change points, and bugs
+/// of depth beyond a handful are out of PCT's reach anyway.
+pub const MAX_PCT_DEPTH: u32 = 10_000;
+
 /// One setting.
 pub struct Setting {
     /// The command-line flag (`--seed`), also the setting's name.
@@ -122,11 +126,11 @@ pub const SETTINGS: &[Setting] = &[
         name: "depth",
         env: "NETPOLL_SIM_DEPTH",
         default: "3",
-        meaning: "PCT depth, from 1 to the step limit",
+        meaning: "PCT depth, from 1 to the step limit and at most 10000",
         flag: true,
         values: Vec::new,
         apply: |b, v| {
-            b.pct_depth = bounded(v, 1, u32::MAX as u64)? as u32;
+            b.pct_depth = bounded(v, 1, MAX_PCT_DEPTH as u64)? as u32;
             Ok(())
         },
     },
@@ -232,9 +236,15 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// A value as it may be printed: quoted, with control characters escaped.
+/// The most characters of a bad value an error quotes.
+const MAX_VALUE_SHOWN: usize = 200;
+
+/// A value as it may be printed: quoted, escaped and cut.
 pub(crate) fn escape(s: &str) -> String {
-    format!("{s:?}")
+    format!(
+        "\"{}\"",
+        crate::engine::trace::safe::cut(s, MAX_VALUE_SHOWN)
+    )
 }
 
 /// Levenshtein distance, for "did you mean".

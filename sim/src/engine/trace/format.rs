@@ -22,6 +22,7 @@
 //! a typed subject and metadata, and events as a sum type with 64-bit steps.
 
 use super::meta::{Builtin, Trace};
+use super::safe;
 use serde::Serialize;
 use std::fmt;
 use std::io::{self, Write};
@@ -129,11 +130,19 @@ impl fmt::Display for TraceError {
             TraceError::TooLarge { size, limit } => {
                 write!(f, "trace too large: {size} bytes, the limit is {limit}")
             }
-            TraceError::Malformed(e) => write!(f, "malformed trace body: {e}"),
-            TraceError::NotAFile(p) => {
-                write!(f, "{}: not a regular file (a directory?)", p.display())
-            }
-            TraceError::Io { path, message, .. } => write!(f, "{}: {message}", path.display()),
+            // The decoder's message may quote the file (an unknown name, say).
+            TraceError::Malformed(e) => write!(f, "malformed trace body: {}", safe::line(e)),
+            TraceError::NotAFile(p) => write!(
+                f,
+                "{}: not a regular file (a directory?)",
+                safe::line(&p.display().to_string())
+            ),
+            TraceError::Io { path, message, .. } => write!(
+                f,
+                "{}: {}",
+                safe::line(&path.display().to_string()),
+                safe::line(message)
+            ),
         }
     }
 }

@@ -11,6 +11,7 @@
 use super::format::TraceError;
 use super::meta::{Builtin, Trace};
 use super::render::describe_event;
+use super::safe;
 use crate::engine::event::EventLog;
 use crate::engine::explore::replay::ReplaySource;
 use crate::engine::explore::run_once;
@@ -92,6 +93,16 @@ pub enum Divergence {
     },
 }
 
+/// The most characters of a name or a message line an error quotes from a trace.
+const QUOTED_CHARS: usize = 200;
+/// The most characters of a command an error quotes (it holds a test's name).
+const COMMAND_CHARS: usize = 600;
+
+/// Text from a trace as an error quotes it: escaped, cut, in double quotes.
+fn q(s: &str) -> String {
+    format!("\"{}\"", safe::cut(s, QUOTED_CHARS))
+}
+
 impl fmt::Display for Divergence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -110,8 +121,8 @@ impl fmt::Display for Divergence {
             Divergence::Name { what, index, expected, actual } => write!(
                 f,
                 "replay diverged: {what} {index} was named {}, now {}",
-                expected.as_deref().map_or("(none)".to_string(), |s| format!("{s:?}")),
-                actual.as_deref().map_or("(none)".to_string(), |s| format!("{s:?}")),
+                expected.as_deref().map_or("(none)".to_string(), q),
+                actual.as_deref().map_or("(none)".to_string(), q),
             ),
             Divergence::Failure { expected, actual } => write!(
                 f,
@@ -120,13 +131,15 @@ impl fmt::Display for Divergence {
             ),
             Divergence::Message { expected, actual } => write!(
                 f,
-                "replay diverged: identical events and failure kind, but the recorded message is {expected:?} and the replay's is {actual:?}"
+                "replay diverged: identical events and failure kind, but the recorded message is {} and the replay's is {}",
+                q(expected),
+                q(actual)
             ),
             Divergence::Choices { step: Some(s), message } => {
-                write!(f, "replay diverged at step {s}: {message}")
+                write!(f, "replay diverged at step {s}: {}", safe::line(message))
             }
             Divergence::Choices { step: None, message } => {
-                write!(f, "replay diverged: {message}")
+                write!(f, "replay diverged: {}", safe::line(message))
             }
         }
     }
@@ -246,13 +259,17 @@ impl fmt::Display for ReplayError {
             ReplayError::Trace(e) => e.fmt(f),
             ReplayError::WrongCheck { trace, requested } => write!(
                 f,
-                "the trace is of {trace:?}, not {requested:?}: refusing to replay it"
+                "the trace is of {}, not {}: refusing to replay it",
+                q(trace),
+                q(requested)
             ),
             ReplayError::ElsewhereTest { test, command } => write!(
                 f,
-                "the trace is of the test {test:?}, whose code is in that test: replay it with `{command}`"
+                "the trace is of the test {}, whose code is in that test: replay it with `{}`",
+                q(test),
+                safe::cut(command, COMMAND_CHARS)
             ),
-            ReplayError::BadMeta(m) => write!(f, "unusable trace metadata: {m}"),
+            ReplayError::BadMeta(m) => write!(f, "unusable trace metadata: {}", safe::line(m)),
             ReplayError::Diverged(d) => d.fmt(f),
         }
     }

@@ -96,9 +96,9 @@ pub fn line(s: &str) -> String {
 /// many more there were, counted up to a bound), each cut at `max_chars`.
 pub fn block(s: &str, max_lines: usize, max_chars: usize) -> Vec<String> {
     let mut out = Vec::new();
-    let mut lines = s.split('\n');
+    let mut lines = s.lines();
     for l in lines.by_ref().take(max_lines) {
-        out.push(cut(l.strip_suffix('\r').unwrap_or(l), max_chars));
+        out.push(cut(l, max_chars));
     }
     // Count what is left, without reading more than a bounded amount of it.
     const COUNT_LIMIT: usize = 1_000_000;
@@ -137,6 +137,7 @@ mod tests {
         let many = "x\n".repeat(10);
         let b = block(&many, 3, 10);
         assert_eq!(b.len(), 4);
-        assert!(b[3].contains("8 more lines"), "{b:?}");
+        assert!(b[3].contains("7 more lines"), "{b:?}");
+        assert_eq!(block("a\r\nb\n", 5, 10), vec!["a", "b"]);
     }
 }

@@ -1,10 +1,18 @@
-//! The rows of a log: one per event, with stale reads explained.
+//! The rows of a log, one per event, made one at a time: each with its text (cut at
+//! [`MAX_CELL_CHARS`]) and, for a stale read, which store it read.
 
-use super::names::Names;
+use super::names::{clean, Names};
 use super::{vtime, Renderer};
-use crate::engine::event::{Event, EventLog, Op, Ord, Pick};
-use std::collections::BTreeMap;
+use crate::engine::event::{Event, Op, Ord, Pick};
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
+
+/// The most characters of one row's text (an event and, for a stale read, its explanation).
+pub(crate) const MAX_CELL_CHARS: usize = 160;
+
+/// Stores remembered per location to explain stale reads: a load reads one of its location's
+/// newest stores, counted by a rank below 256 ([`Pick::rank`] is a `u8`).
+const STORES_KEPT: usize = 256;
 
 /// A row of the timeline.
 pub(crate) enum Row {
@@ -20,42 +28,29 @@ pub(crate) enum Row {
     Full { step: u64, text: String },
 }
 
-impl Row {
-    pub(crate) fn step(&self) -> u64 {
-        match self {
-            Row::Task { step, .. } | Row::Full { step, .. } => *step,
-        }
+/// The row of `ev`, explaining a stale read with `stores` (which it then records `ev` in) or,
+/// without them, only saying it is one.
+pub(crate) fn row(r: &Renderer<'_>, n: &Names<'_>, ev: &Event, stores: Option<&mut Stores>) -> Row {
+    let text = event_text(r, n, ev, stores.as_deref());
+    if let Some(st) = stores {
+        st.record(ev);
     }
-}
-
-/// The rows of `log`.
-pub(crate) fn rows(r: &Renderer<'_>, n: &Names<'_>, log: &EventLog) -> Vec<Row> {
-    let mut stores = Stores::default();
-    let mut out = Vec::with_capacity(log.events.len());
-    for ev in &log.events {
-        let text = event_text(r, n, ev, Some(&stores));
-        match ev.task {
-            None => out.push(Row::Full {
-                step: ev.step,
-                text,
-            }),
-            Some(task) => {
-                let stale = matches!(
-                    ev.op,
-                    Op::Load { pick, .. } | Op::PlainRead { pick, .. } if pick.stale()
-                );
-                stores.record(ev);
-                out.push(Row::Task {
-                    step: ev.step,
-                    task,
-                    op: ev.op,
-                    text,
-                    stale,
-                });
-            }
-        }
+    match ev.task {
+        None => Row::Full {
+            step: ev.step,
+            text,
+        },
+        Some(task) => Row::Task {
+            step: ev.step,
+            task,
+            op: ev.op,
+            text,
+            stale: matches!(
+                ev.op,
+                Op::Load { pick, .. } | Op::PlainRead { pick, .. } if pick.stale()
+            ),
+        },
     }
-    out
 }
 
 /// One store seen in the log.
@@ -65,31 +60,35 @@ struct SeenStore {
     step: u64,
 }
 
-/// The stores of each location seen so far, to explain stale reads.
+/// The newest stores of each location seen so far (at most [`STORES_KEPT`] each), to explain
+/// stale reads.
 #[derive(Default)]
 pub(crate) struct Stores {
-    by_loc: BTreeMap<u32, Vec<SeenStore>>,
+    by_loc: BTreeMap<u32, VecDeque<SeenStore>>,
 }
 
 impl Stores {
     fn record(&mut self, ev: &Event) {
+        if ev.task.is_none() {
+            return;
+        }
         if let Some((loc, val)) = ev.op.stored() {
-            self.by_loc
-                .entry(loc)
-                .or_default()
-                .push(SeenStore { val, step: ev.step });
+            let h = self.by_loc.entry(loc).or_default();
+            if h.len() == STORES_KEPT {
+                h.pop_front();
+            }
+            h.push_back(SeenStore { val, step: ev.step });
         }
     }
 
     /// Explain a load of rank > 0: the newest value and which older store it took.
     fn explain(&self, r: &Renderer<'_>, n: &Names<'_>, loc: u32, read: u64, pick: Pick) -> String {
         let mut s = format!("stale: {} of {}", pick.rank, pick.of);
-        let empty = Vec::new();
-        let hist = self.by_loc.get(&loc).unwrap_or(&empty);
-        let Some(newest) = hist.last() else {
+        let Some(hist) = self.by_loc.get(&loc).filter(|h| !h.is_empty()) else {
             s.push_str(", no store in the log");
             return s;
         };
+        let newest = hist[hist.len() - 1];
         let _ = write!(
             s,
             ", newest is {} from step {}",
@@ -103,8 +102,9 @@ impl Stores {
         let which = match by_rank {
             Some(st) if st.val == read => Some(st),
             _ if rank == hist.len() => None,
-            _ => hist[..hist.len() - 1]
+            _ => hist
                 .iter()
+                .take(hist.len() - 1)
                 .rev()
                 .find(|st| st.val == read)
                 .copied(),
@@ -129,8 +129,22 @@ fn ord_suffix(o: Ord) -> &'static str {
     }
 }
 
-/// The text of one event (without its task or step).
+/// The text of one event (without its task or step), at most [`MAX_CELL_CHARS`] characters.
 pub(crate) fn event_text(
+    r: &Renderer<'_>,
+    n: &Names<'_>,
+    ev: &Event,
+    stores: Option<&Stores>,
+) -> String {
+    let text = event_text_uncut(r, n, ev, stores);
+    if text.chars().count() <= MAX_CELL_CHARS {
+        text
+    } else {
+        clean(&text, MAX_CELL_CHARS)
+    }
+}
+
+fn event_text_uncut(
     r: &Renderer<'_>,
     n: &Names<'_>,
     ev: &Event,

@@ -1,12 +1,17 @@
-//! The text swimlane: one column per task, one row per event.
+//! The text swimlane: one column per task, one row per event, written row by row.
+//!
+//! Two passes over the events: the first sizes the lanes (and finds the prologue), the second
+//! writes each row as it is made. Memory is that of one row (plus the bounded store history
+//! that explains stale reads), time proportional to the trace's size; every row is at most
+//! `MAX_TEXT_LANES` lanes of at most `MAX_LANE_WIDTH` characters plus one cut cell.
 
-use super::names::Names;
-use super::rows::{rows, Row};
+use super::names::{clean, Names};
+use super::rows::{event_text, row, Row, Stores};
 use super::{failure_lines, heading, Renderer};
 use crate::engine::event::{EventLog, Op};
 use crate::engine::trace::meta::{Builtin, Trace};
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
+use std::io::{self, Write};
 
 /// Narrowest task column of the swimlane (characters).
 const MIN_LANE_WIDTH: usize = 12;
@@ -29,139 +34,149 @@ pub(crate) fn lanes(log: &EventLog) -> Vec<u32> {
     ids.into_iter().collect()
 }
 
-/// Replace the leading rows of `first` alone by one full-width row; returns the tasks that
-/// started in them (alive when the drawing begins).
-fn collapse_prologue(n: &Names<'_>, rows: &mut Vec<Row>, first: u32) -> BTreeSet<u32> {
-    let k = rows
-        .iter()
-        .position(|r| !matches!(r, Row::Task { task, .. } if *task == first))
-        .unwrap_or(rows.len());
-    let mut started = BTreeSet::new();
-    if k < MIN_PROLOGUE_ROWS {
-        return started;
-    }
-    let (from, to) = (rows[0].step(), rows[k - 1].step());
-    let mut finished = false;
-    for r in &rows[..k] {
-        if let Row::Task { op, .. } = r {
-            match op {
-                Op::Start => {
-                    started.insert(first);
-                }
-                Op::Finish => finished = true,
-                _ => {}
-            }
-        }
-    }
-    if finished {
-        started.remove(&first);
-    }
-    let text = format!(
-        "steps {from}-{to}: {} alone, {k} events of set-up (show --full lists them)",
-        n.task(first)
-    );
-    rows.splice(..k, [Row::Full { step: from, text }]);
-    started
+/// What the first pass finds.
+struct Layout {
+    lanes: Vec<u32>,
+    lane_pos: BTreeMap<u32, usize>,
+    step_w: usize,
+    /// Width of a lane.
+    width: usize,
+    /// Events of the collapsed prologue (0: none).
+    prologue: usize,
+    /// Tasks alive when the drawing starts (started in the prologue, not finished in it).
+    alive: BTreeSet<u32>,
 }
 
-fn pad_to(s: &mut String, col: usize) {
-    let n = s.chars().count();
-    if n < col {
-        s.push_str(&" ".repeat(col - n));
+impl Layout {
+    fn lane_start(&self, i: usize) -> usize {
+        self.step_w + LANE_GAP + i * (self.width + LANE_GAP)
+    }
+    fn full_width(&self) -> usize {
+        self.lane_start(self.lanes.len()).max(MIN_FULL_WIDTH)
     }
 }
 
-/// The rows as a list, for runs with too many tasks for lanes.
-fn render_list(out: &mut String, n: &Names<'_>, rows: &[Row], step_w: usize) {
-    for r in rows {
-        match r {
-            Row::Full { step, text } => {
-                let _ = writeln!(out, "{step:>step_w$}  == {text} ==");
-            }
-            Row::Task {
-                step, task, text, ..
-            } => {
-                let _ = writeln!(out, "{step:>step_w$}  {}: {text}", n.task(*task));
-            }
-        }
-    }
-}
-
-pub(crate) fn render<B: Builtin>(r: &Renderer<'_>, trace: &Trace<B>, compact: bool) -> String {
-    let log = &trace.events;
-    let n = Names::new(log);
+fn layout(r: &Renderer<'_>, n: &Names<'_>, log: &EventLog, compact: bool) -> Layout {
     let lanes = lanes(log);
-    let mut rows = rows(r, &n, log);
-    let lane_pos: BTreeMap<u32, usize> = lanes.iter().enumerate().map(|(i, t)| (*t, i)).collect();
-
+    let lane_pos = lanes.iter().enumerate().map(|(i, t)| (*t, i)).collect();
     let max_step = log.events.iter().map(|e| e.step).max().unwrap_or(0);
     let step_w = max_step.to_string().len().max("step".len());
     let mut width = MIN_LANE_WIDTH;
     for t in &lanes {
         width = width.max(n.task(*t).chars().count().min(MAX_LANE_WIDTH));
     }
-    for r in &rows {
-        if let Row::Task { text, .. } = r {
+    for ev in &log.events {
+        if ev.task.is_some() && width < MAX_LANE_WIDTH {
             // A stale read's explanation may run on into the lanes to its right.
-            let core = text.split("  (").next().unwrap_or(text);
+            let text = event_text(r, n, ev, None);
+            let core = text.split("  (").next().unwrap_or(&text);
             width = width.max(core.chars().count().min(MAX_LANE_WIDTH));
         }
     }
-    // Collapse only after sizing the lanes, so both renderings share their layout.
-    let mut alive: BTreeSet<u32> = BTreeSet::new();
-    if compact && lanes.len() > 1 && lanes.len() <= MAX_TEXT_LANES {
-        alive = collapse_prologue(&n, &mut rows, lanes[0]);
-    }
-    let col = width + LANE_GAP;
-    let lane_start = |i: usize| step_w + LANE_GAP + i * col;
-    let full_w = lane_start(lanes.len()).max(MIN_FULL_WIDTH);
-
-    let mut out = String::new();
-    for h in heading(trace) {
-        out.push_str(&h);
-        out.push('\n');
-    }
-    out.push('\n');
-    if lanes.len() > MAX_TEXT_LANES {
-        render_list(&mut out, &n, &rows, step_w);
-        out.push_str(&"-".repeat(MIN_FULL_WIDTH));
-        out.push('\n');
-        for l in failure_lines(trace) {
-            out.push_str(&l);
-            out.push('\n');
+    let mut l = Layout {
+        lanes,
+        lane_pos,
+        step_w,
+        width,
+        prologue: 0,
+        alive: BTreeSet::new(),
+    };
+    if compact && l.lanes.len() > 1 && l.lanes.len() <= MAX_TEXT_LANES {
+        // The leading rows of the first task alone.
+        let first = l.lanes[0];
+        let k = log
+            .events
+            .iter()
+            .position(|e| e.task != Some(first))
+            .unwrap_or(log.events.len());
+        if k >= MIN_PROLOGUE_ROWS {
+            l.prologue = k;
+            let ops = || log.events[..k].iter().map(|e| e.op);
+            if ops().any(|o| o == Op::Start) && !ops().any(|o| o == Op::Finish) {
+                l.alive.insert(first);
+            }
         }
-        return out;
+    }
+    l
+}
+
+/// Pads `line` (of `len` characters) with spaces to column `col`; returns the new length.
+fn pad(line: &mut String, len: usize, col: usize) -> usize {
+    for _ in len..col {
+        line.push(' ');
+    }
+    len.max(col)
+}
+
+/// Write the swimlane of `trace` to `out`, row by row.
+pub(crate) fn write<B: Builtin>(
+    r: &Renderer<'_>,
+    trace: &Trace<B>,
+    compact: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let log = &trace.events;
+    let n = Names::new(log);
+    let l = layout(r, &n, log, compact);
+    for h in heading(trace) {
+        writeln!(out, "{h}")?;
+    }
+    writeln!(out)?;
+    let mut stores = Stores::default();
+    if l.lanes.len() > MAX_TEXT_LANES {
+        // A list: `step task: event`.
+        let step_w = l.step_w;
+        for ev in &log.events {
+            match row(r, &n, ev, Some(&mut stores)) {
+                Row::Full { step, text } => writeln!(out, "{step:>step_w$}  == {text} ==")?,
+                Row::Task {
+                    step, task, text, ..
+                } => writeln!(out, "{step:>step_w$}  {}: {text}", n.task(task))?,
+            }
+        }
+        writeln!(out, "{}", "-".repeat(MIN_FULL_WIDTH))?;
+        for line in failure_lines(trace) {
+            writeln!(out, "{line}")?;
+        }
+        return Ok(());
     }
 
     // Header: names, then rules.
-    let mut names = format!("{:>step_w$}", "step");
-    let mut rule = "-".repeat(step_w);
-    for (i, t) in lanes.iter().enumerate() {
-        pad_to(&mut names, lane_start(i));
-        names.push_str(&n.task(*t));
-        pad_to(&mut rule, lane_start(i));
-        rule.push_str(&"-".repeat(width));
+    let mut names = format!("{:>w$}", "step", w = l.step_w);
+    let mut len = l.step_w;
+    let mut rule = "-".repeat(l.step_w);
+    for (i, t) in l.lanes.iter().enumerate() {
+        len = pad(&mut names, len, l.lane_start(i));
+        let name = n.task(*t);
+        len += name.chars().count();
+        names.push_str(&name);
+        let have = rule.len();
+        rule.push_str(&" ".repeat(l.lane_start(i) - have));
+        rule.push_str(&"-".repeat(l.width));
     }
-    out.push_str(names.trim_end());
-    out.push('\n');
-    out.push_str(&rule);
-    out.push('\n');
+    writeln!(out, "{}", names.trim_end())?;
+    writeln!(out, "{rule}")?;
 
-    // Which lanes are alive (started, not finished) when each row is drawn.
-    for row in &rows {
-        match row {
-            Row::Full { step, text } => {
-                let mut line = format!("{step:>step_w$}");
-                pad_to(&mut line, step_w + LANE_GAP);
-                line.push_str("== ");
-                line.push_str(text);
-                line.push(' ');
-                let have = line.chars().count();
-                if have < full_w {
-                    line.push_str(&"=".repeat(full_w - have));
-                }
-                out.push_str(&line);
+    let full_w = l.full_width();
+    let mut alive = l.alive.clone();
+    let mut line = String::new();
+    for (i, ev) in log.events.iter().enumerate() {
+        let rw = row(r, &n, ev, Some(&mut stores));
+        if i < l.prologue {
+            if i + 1 == l.prologue {
+                let text = format!(
+                    "steps {}-{}: {} alone, {} events of set-up (show --full lists them)",
+                    log.events[0].step,
+                    ev.step,
+                    n.task(l.lanes[0]),
+                    l.prologue
+                );
+                write_full(out, &mut line, &l, full_w, log.events[0].step, &text)?;
             }
+            continue;
+        }
+        match rw {
+            Row::Full { step, text } => write_full(out, &mut line, &l, full_w, step, &text)?,
             Row::Task {
                 step,
                 task,
@@ -169,40 +184,62 @@ pub(crate) fn render<B: Builtin>(r: &Renderer<'_>, trace: &Trace<B>, compact: bo
                 text,
                 ..
             } => {
-                if *op == Op::Start {
-                    alive.insert(*task);
+                if op == Op::Start {
+                    alive.insert(task);
                 }
-                let me = lane_pos.get(task).copied().unwrap_or(0);
-                let mut line = format!("{step:>step_w$}");
-                let mut len = line.chars().count();
-                for (i, t) in lanes.iter().enumerate() {
-                    let at = lane_start(i);
+                let me = l.lane_pos.get(&task).copied().unwrap_or(0);
+                line.clear();
+                let _ =
+                    std::fmt::Write::write_fmt(&mut line, format_args!("{step:>w$}", w = l.step_w));
+                let mut len = line.len();
+                for (i, t) in l.lanes.iter().enumerate() {
+                    let at = l.lane_start(i);
                     if len > at {
                         continue; // an overflowing cell covers this lane
                     }
                     if i == me {
-                        pad_to(&mut line, at);
-                        line.push_str(text);
-                        len = at + text.chars().count();
+                        len = pad(&mut line, len, at);
+                        line.push_str(&text);
+                        len += text.chars().count();
                     } else if alive.contains(t) {
-                        pad_to(&mut line, at);
+                        len = pad(&mut line, len, at);
                         line.push('|');
-                        len = at + 1;
+                        len += 1;
                     }
                 }
-                if *op == Op::Finish {
-                    alive.remove(task);
+                if op == Op::Finish {
+                    alive.remove(&task);
                 }
-                out.push_str(line.trim_end());
+                writeln!(out, "{}", line.trim_end())?;
             }
         }
-        out.push('\n');
     }
-    out.push_str(&"-".repeat(full_w));
-    out.push('\n');
-    for l in failure_lines(trace) {
-        out.push_str(&l);
-        out.push('\n');
+    writeln!(out, "{}", "-".repeat(full_w))?;
+    for f in failure_lines(trace) {
+        writeln!(out, "{f}")?;
     }
-    out
+    Ok(())
+}
+
+/// A full-width row: `step  == text ====`.
+fn write_full(
+    out: &mut dyn Write,
+    line: &mut String,
+    l: &Layout,
+    full_w: usize,
+    step: u64,
+    text: &str,
+) -> io::Result<()> {
+    line.clear();
+    let _ = std::fmt::Write::write_fmt(line, format_args!("{step:>w$}", w = l.step_w));
+    let mut len = pad(line, l.step_w, l.step_w + LANE_GAP);
+    line.push_str("== ");
+    let text = clean(text, super::rows::MAX_CELL_CHARS);
+    line.push_str(&text);
+    line.push(' ');
+    len += 4 + text.chars().count();
+    for _ in len..full_w {
+        line.push('=');
+    }
+    writeln!(out, "{line}")
 }
