@@ -1,13 +1,23 @@
 //! Simulator benchmarks: `cargo run --release -p netpoll-sim --example sim_bench` runs them
 //! all; `... -- throughput` only the throughput figures, `... -- litmus` only the litmus
 //! report (schedules per distinct execution), `... -- relayer` the engine before and after
-//! the re-layering side by side (it builds the old commit in a worktree under `target/`).
+//! the re-layering side by side (it builds the old commit in a worktree under `target/`),
+//! `... -- hostile` the time and memory of rendering and replaying the hostile traces of
+//! issue 12 (each in a child process).
 //! (The project's full bench command, in the README, runs these too.)
 fn main() {
     match std::env::args().nth(1).as_deref() {
         Some("throughput") => netpoll_sim::bench::throughput(),
         Some("litmus") => netpoll_sim::bench::litmus_report(),
         Some("relayer") => netpoll_sim::bench::relayer_comparison(7, 100_000),
+        Some("hostile") => {
+            netpoll_sim::bench::hostile(&std::env::current_exe().expect("the bench's path"))
+        }
+        Some("hostile-child") => {
+            let mode = std::env::args().nth(2).unwrap_or_default();
+            let path = std::env::args().nth(3).unwrap_or_default();
+            netpoll_sim::bench::hostile_child(&mode, std::path::Path::new(&path))
+        }
         _ => netpoll_sim::bench::run_all(),
     }
 }

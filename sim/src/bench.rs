@@ -346,3 +346,75 @@ pub fn run_all() {
     trace_figures(Scenario::CloseUnblocksRead, 200);
     trace_figures(Scenario::DeadlineUnblocksRead, 200);
 }
+
+/// One command of [`hostile`], run in a child process: render or replay the trace at `path`
+/// the way `netpoll-sim` does, to a sink (`mode`: `show`, `show-full`, `svg`, `replay`).
+pub fn hostile_child(mode: &str, path: &std::path::Path) {
+    let trace: crate::Trace = crate::trace::read_file(path).expect("a trace");
+    let r = crate::trace::renderer();
+    let mut sink = std::io::sink();
+    match mode {
+        "show" => r.write_text(&trace, true, &mut sink).expect("render"),
+        "show-full" => r.write_text(&trace, false, &mut sink).expect("render"),
+        "svg" => r.write_svg(&trace, &mut sink).expect("render"),
+        _ => {
+            let _ = crate::builder::replay::replay_loaded(trace, path, &crate::BuiltinChecks);
+        }
+    }
+}
+
+/// Run `exe hostile-child MODE PATH` and return (wall seconds, CPU seconds, peak resident KiB).
+fn measure_child(exe: &std::path::Path, mode: &str, path: &std::path::Path) -> (f64, f64, i64) {
+    let start = std::time::Instant::now();
+    let child = std::process::Command::new(exe)
+        .args(["hostile-child", mode])
+        .arg(path)
+        .spawn()
+        .expect("spawn the bench itself");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our child, not yet waited for; `status` and `ru` are valid for writes.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    let wall = start.elapsed().as_secs_f64();
+    assert!(
+        r == pid && status == 0,
+        "hostile child {mode} failed: {status}"
+    );
+    let cpu = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (wall, cpu(ru.ru_utime) + cpu(ru.ru_stime), ru.ru_maxrss)
+}
+
+/// The hostile traces of issue 12, rendered and replayed in child processes of `exe` (this
+/// bench, re-run with `hostile-child`): wall and CPU time and peak resident memory, beside the
+/// same for the ordinary trace they are made from. (Before rendering streamed, `show` of the
+/// long name ran 42 s of CPU and was killed, and of the 3.8 MB trace aborted allocating
+/// 5.3 GB.)
+pub fn hostile(exe: &std::path::Path) {
+    use crate::fuzz::{base_trace, big_trace, long_name_trace};
+    let dir = std::env::temp_dir().join(format!("netpoll-sim-hostile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let traces = [
+        ("ordinary (close-unblocks-read)", base_trace()),
+        ("100,000-character task name", long_name_trace(100_000)),
+        ("220,000 events, 24 tasks", big_trace(220_000)),
+    ];
+    println!("hostile traces (child processes; wall / CPU / peak RSS):");
+    for (i, (what, t)) in traces.iter().enumerate() {
+        let path = dir.join(format!("{i}.trace"));
+        crate::trace::write_file(&path, t).expect("write the trace");
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        println!("  {what}: {size} bytes, {} events", t.events.events.len());
+        for mode in ["show", "show-full", "svg", "replay"] {
+            let (wall, cpu, rss) = measure_child(exe, mode, &path);
+            println!(
+                "    {mode:<9} {:>8.1} ms wall {:>8.1} ms CPU {:>8.1} MiB peak RSS",
+                wall * 1e3,
+                cpu * 1e3,
+                rss as f64 / 1024.0
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

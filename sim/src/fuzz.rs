@@ -64,7 +64,7 @@ pub fn long_name_trace(chars: usize) -> Trace {
 }
 
 /// A synthetic trace of `events` events over 24 tasks and 500 locations with long names, every
-/// third event a stale load, a time advance every hundred: at 250,000 events it is about 3.8 MB
+/// third event a stale load, a time advance every hundred: at 220,000 events it is about 3.8 MB
 /// (the size at which the renderer before streaming needed 5.3 GB).
 pub fn big_trace(events: usize) -> Trace {
     let mut t = base_trace();
