@@ -59,6 +59,11 @@ fn crate_paths(code: &str) -> Vec<Vec<String>> {
     let mut rest = code;
     while let Some(i) = rest.find("crate::") {
         let after = &rest[i + "crate::".len()..];
+        if rest[..i].ends_with('$') {
+            // `$crate::` in an exported macro names the crate's public paths, as a user does.
+            rest = after;
+            continue;
+        }
         let path: String = after
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')

@@ -91,6 +91,13 @@ overflow-checks = true
 [profile.dev.package."*"]
 opt-level = 2
 
+# As workspace members, netpoll and netpoll-sim get the test profile's level there.
+[profile.test.package.netpoll]
+opt-level = 3
+
+[profile.test.package.netpoll-sim]
+opt-level = 3
+
 [workspace]
 "#,
         sim.display()

@@ -213,6 +213,24 @@ pub enum Op {
         /// The value.
         val: u64,
     },
+    /// A futex wait (the blocking primitive under the sync API's condition variables,
+    /// read-write locks and once cells): the location held `val`, and the task went to sleep on
+    /// it (`blocks`, when `val` was the value expected) or returned at once.
+    FutexWait {
+        /// The location.
+        loc: u32,
+        /// Its newest value in memory.
+        val: u64,
+        /// Whether the task went to sleep.
+        blocks: bool,
+    },
+    /// A futex wake: up to some number of the tasks sleeping on the location were woken.
+    FutexWake {
+        /// The location.
+        loc: u32,
+        /// How many were woken.
+        woken: u32,
+    },
 }
 
 impl Op {
@@ -226,7 +244,9 @@ impl Op {
             | Op::PlainRead { loc, .. }
             | Op::PlainWrite { loc, .. }
             | Op::Race { loc, .. }
-            | Op::Flush { loc, .. } => Some(loc),
+            | Op::Flush { loc, .. }
+            | Op::FutexWait { loc, .. }
+            | Op::FutexWake { loc, .. } => Some(loc),
             Op::Lock { lock } | Op::LockBlocked { lock, .. } | Op::Unlock { lock } => Some(lock),
             _ => None,
         }

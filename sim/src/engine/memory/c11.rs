@@ -178,6 +178,17 @@ impl Memory {
         val
     }
 
+    /// What a futex wait of task `t` compares: the newest store of `loc` in memory (a store
+    /// still in a TSO buffer is not there yet), read as a relaxed load of it - so, by
+    /// coherence, no later load of `t` reads an older store (a task that saw the value move on
+    /// does not read the old one again, which would let a wait loop spin forever). No choice
+    /// and no event (the futex wait records its own).
+    pub(crate) fn futex_read(&mut self, t: u32, loc: u32) -> u64 {
+        self.live(loc);
+        let idx = self.locs[loc as usize].history.len() - 1;
+        self.read_store(t, loc, idx, Ordering::Relaxed)
+    }
+
     /// Atomic store by task `t`.
     pub(crate) fn store(&mut self, t: u32, loc: u32, val: u64, ord: Ordering, rec: &mut Recorder) {
         let task = &self.tasks[t as usize];

@@ -18,6 +18,12 @@ const STACK_SIZE: usize = 256 * 1024;
 
 type Coro = Coroutine<bool, (), (), DefaultStack>;
 
+/// Whether a task of a live execution is running on this thread: simulated objects dropped
+/// elsewhere (when an execution is torn down, or outside any) must not touch the engine.
+pub(crate) fn in_task() -> bool {
+    IN_TASK.with(|t| t.get()) && super::exec::with(|e| !e.aborting)
+}
+
 /// The payload that unwinds an aborted task's stack (never reported as a panic).
 pub(crate) struct Abort;
 
@@ -233,6 +239,8 @@ impl Engine {
             });
             let body = move || {
                 f();
+                // `std` drops a thread's thread-locals when it exits; so does a task.
+                super::globals::destroy_locals();
                 // TSO: a task's end drains its buffer; before that, others may run while
                 // its last stores are still buffered (no such point in other models).
                 if with(|e| e.mem.has_buffered(e.cur)) {

@@ -1,6 +1,9 @@
 //! The state of the running execution, reached through [`with`].
 
+use super::futex::Futexes;
+use super::globals::Values;
 use super::lock::Locks;
+use super::pointers::Pointers;
 use super::task::{Status, Task, Yld};
 use super::time::START_TIME_NS;
 use crate::engine::choice::{Choice, ChoiceCtx, ChoiceKind, ChoiceSource, Chooser};
@@ -90,6 +93,8 @@ pub(crate) type EndCheck = (String, Rc<dyn Fn() -> Option<String>>);
 /// [`with`]).
 pub(crate) struct Leftovers {
     _pending: Vec<Option<Box<dyn FnOnce()>>>,
+    /// Per-execution values and thread-locals no task dropped, newest first.
+    _values: Vec<Box<dyn std::any::Any>>,
     _hook: Option<DeadlockHook>,
     _checks: Vec<EndCheck>,
 }
@@ -107,6 +112,11 @@ pub(crate) struct Exec {
     pub(crate) failure: Option<Failure>,
     pub(crate) mem: Memory,
     pub(crate) locks: Locks,
+    pub(crate) futexes: Futexes,
+    /// Values of the execution's static sync objects (see `globals`).
+    pub(crate) globals: Values,
+    /// The numbers atomic pointers record for addresses.
+    pub(crate) pointers: Pointers,
     pub(crate) stream: Stream,
     pub(crate) rec: Recorder,
     /// Task and location names, as the event log will carry them.
@@ -168,6 +178,9 @@ impl Exec {
             failure: None,
             mem: Memory::new(cfg.memory),
             locks: Locks::default(),
+            futexes: Futexes::default(),
+            globals: Values::default(),
+            pointers: Pointers::default(),
             stream: Stream {
                 source,
                 choices: Vec::new(),
@@ -190,7 +203,13 @@ impl Exec {
     /// own simulated objects: the caller drops it outside [`with`], since dropping such an
     /// object may call into the engine.
     pub(crate) fn reset(&mut self) -> Leftovers {
+        let mut values = Vec::new();
+        for t in self.tasks.iter_mut().rev() {
+            values.extend(t.locals.take_all());
+        }
+        values.extend(self.globals.take_all());
         let left = Leftovers {
+            _values: values,
             _pending: std::mem::take(&mut self.pending),
             _hook: self.deadlock_hook.take(),
             _checks: std::mem::take(&mut self.end_checks),
@@ -202,6 +221,8 @@ impl Exec {
         self.failure = None;
         self.mem.reset();
         self.locks.reset();
+        self.futexes.reset();
+        self.pointers.reset();
         self.stream.choices.clear();
         self.stream.off = false;
         self.stream.current = 0;
@@ -319,7 +340,10 @@ impl Exec {
             let idle_daemon = t.daemon
                 && matches!(
                     t.status,
-                    Status::Parked { .. } | Status::Sleeping(_) | Status::Runnable
+                    Status::Parked { .. }
+                        | Status::Sleeping(_)
+                        | Status::Runnable
+                        | Status::Futex { .. }
                 );
             if t.status == Status::Finished || idle_daemon {
                 continue;
@@ -334,6 +358,13 @@ impl Exec {
                     format!("parked ({}) until {u}ns", t.park_reason)
                 }
                 Status::Sleeping(u) => format!("sleeping until {u}ns"),
+                Status::Futex { loc, until: None } => {
+                    format!("waiting on {} (futex)", self.location_name(loc))
+                }
+                Status::Futex {
+                    loc,
+                    until: Some(u),
+                } => format!("waiting on {} (futex) until {u}ns", self.location_name(loc)),
             };
             out.push(BlockedTask {
                 task: i as u32,

@@ -11,26 +11,39 @@
 //! * `task`: a task's scheduling state;
 //! * `schedule`: the scheduling points and who runs next;
 //! * `time`: virtual time;
-//! * `lock`: locks;
+//! * `lock`: locks; `futex`: sleeping on a location until woken (what condition variables,
+//!   read-write locks and once cells block on);
 //! * `ops`: the operations tasks call;
+//! * `globals`: values that live for one execution (static sync objects) or one task
+//!   (thread-locals); `pointers`: the numbers the log records for addresses;
 //! * `driver`: the coroutines, one run from start to [`Outcome`].
 
 mod driver;
 mod exec;
+mod futex;
+mod globals;
 mod lock;
 mod ops;
+mod pointers;
 mod schedule;
 mod task;
 mod time;
 
-pub(crate) use driver::{Engine, Outcome};
+pub(crate) use driver::{in_task, Engine, Outcome};
 pub(crate) use exec::ExecConfig;
 pub use exec::MAX_STEPS_LIMIT;
+pub use futex::FutexWait;
+pub(crate) use futex::{futex_wait, futex_wake};
+pub use globals::Key;
+pub(crate) use globals::{global, local, remove_global};
 pub(crate) use lock::{lock, new_lock, try_lock, unlock};
 pub use ops::Wake;
 pub(crate) use ops::{
-    add_end_check, bring_forward, current, fail_check, fence, join, load, location_count,
-    new_location, now_ns, park, peek, plain_read, plain_write, ready, rmw, set_deadlock_hook,
-    shutting_down, sleep_ns, spawn, spawn_parked, store, user_choice, yield_now,
+    add_end_check, bring_forward, current, fail_check, fence, is_finished, join, load,
+    location_count, new_location, now_ns, park, peek, plain_read, plain_write, ready, rmw,
+    set_anonymous, set_deadlock_hook, shutting_down, sleep_ns, spawn, spawn_parked, store,
+    task_name, user_choice, yield_now,
 };
+pub(crate) use pointers::{pointer_addr, pointer_id};
+pub(crate) use time::duration_ns;
 pub use time::START_TIME_NS;

@@ -300,6 +300,25 @@ pub(crate) fn current() -> u32 {
     with(|e| e.cur)
 }
 
+/// Task `t`'s name, and whether it was given none (a `std` thread's name is then `None`).
+pub(crate) fn task_name(t: u32) -> (TaskName, bool) {
+    with(|e| {
+        let task = &e.tasks[t as usize];
+        (task.name.clone(), task.anonymous)
+    })
+}
+
+/// Task `t` was spawned without a name (its log still calls it something).
+pub(crate) fn set_anonymous(t: u32) {
+    with(|e| e.tasks[t as usize].anonymous = true)
+}
+
+/// Whether task `t` has finished. A scheduling point.
+pub(crate) fn is_finished(t: u32) -> bool {
+    yield_point();
+    with(|e| e.tasks[t as usize].status == Status::Finished)
+}
+
 /// A choice made by the check or its platform (`n` options). Not a scheduling point.
 pub(crate) fn user_choice(n: usize) -> usize {
     with(|e| {

@@ -1,5 +1,6 @@
 //! A task's scheduling state.
 
+use super::globals::Values;
 use crate::engine::event::TaskName;
 use crate::engine::vc::VClock;
 use corosensei::Yielder;
@@ -27,6 +28,14 @@ pub(crate) enum Status {
     },
     /// Asleep until the virtual time.
     Sleeping(i64),
+    /// Asleep on a futex (location `loc`) until woken, or until the virtual time `until` if
+    /// set.
+    Futex {
+        /// The location it sleeps on.
+        loc: u32,
+        /// When the wait times out.
+        until: Option<i64>,
+    },
     /// Its function returned.
     Finished,
 }
@@ -42,7 +51,7 @@ impl Status {
     pub(crate) fn wakes_at(self) -> Option<i64> {
         match self {
             Status::Sleeping(t) => Some(t),
-            Status::Parked { until } => until,
+            Status::Parked { until } | Status::Futex { until, .. } => until,
             _ => None,
         }
     }
@@ -76,6 +85,12 @@ pub(crate) struct Task {
     /// first scheduling point draws no choice (the choice to run it was already made; drawing
     /// another would only repeat schedules). Spawning a task clears it.
     pub(crate) fresh: bool,
+    /// Spawned without a name (`std::thread::Thread::name` is then `None`).
+    pub(crate) anonymous: bool,
+    /// Its thread-locals (see `globals`).
+    pub(crate) locals: Values,
+    /// Its thread-locals are being (or have been) destroyed: they cannot be reached.
+    pub(crate) locals_gone: bool,
 }
 
 impl Task {
@@ -93,6 +108,9 @@ impl Task {
             park_reason: "",
             yielded: false,
             fresh: true,
+            anonymous: false,
+            locals: Values::default(),
+            locals_gone: false,
         }
     }
 }

@@ -8,6 +8,11 @@ use crate::engine::event::Op;
 /// Virtual time at the start of every execution (Go's `nanotime` is never 0).
 pub const START_TIME_NS: i64 = 1_000_000_000;
 
+/// A duration in nanoseconds of virtual time (saturating).
+pub(crate) fn duration_ns(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
 impl Exec {
     /// The earliest virtual time a waiting task wakes at by itself, if any.
     pub(crate) fn next_wake(&self) -> Option<i64> {
@@ -18,6 +23,7 @@ impl Exec {
     pub(crate) fn advance_time(&mut self, to_ns: i64) {
         self.now_ns = self.now_ns.max(to_ns);
         let now = self.now_ns;
+        let mut timed_out_futex = Vec::new();
         for t in &mut self.tasks {
             match t.status {
                 Status::Sleeping(u) if u <= now => t.status = Status::Runnable,
@@ -25,8 +31,19 @@ impl Exec {
                     t.status = Status::Runnable;
                     t.timed_out = true;
                 }
+                Status::Futex {
+                    loc,
+                    until: Some(u),
+                } if u <= now => {
+                    t.status = Status::Runnable;
+                    t.timed_out = true;
+                    timed_out_futex.push(loc);
+                }
                 _ => {}
             }
+        }
+        for loc in timed_out_futex {
+            self.futexes.forget_woken(loc, &self.tasks);
         }
         self.rec.push_engine(Op::TimeAdvance { to_ns: now });
     }

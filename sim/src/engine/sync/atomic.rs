@@ -5,6 +5,8 @@ pub use std::sync::atomic::Ordering;
 use super::Word;
 use crate::engine::event::LocName;
 use crate::engine::rt;
+use std::fmt;
+use std::marker::PhantomData;
 
 /// The name given to an unnamed location.
 const UNNAMED: &str = "atomic";
@@ -148,6 +150,15 @@ macro_rules! atomic_int {
             pub fn fetch_xor(&self, v: $t, ord: Ordering) -> $t {
                 <$t>::from_bits(self.0.rmw(ord, |x| (<$t>::from_bits(x) ^ v).to_bits()))
             }
+            /// Bitwise nand; returns the previous value.
+            pub fn fetch_nand(&self, v: $t, ord: Ordering) -> $t {
+                <$t>::from_bits(self.0.rmw(ord, |x| (!(<$t>::from_bits(x) & v)).to_bits()))
+            }
+            /// Consume the atomic, returning its value (a relaxed load: owning it, the caller
+            /// has every store to it before it).
+            pub fn into_inner(self) -> $t {
+                self.load(Ordering::Relaxed)
+            }
             /// Maximum; returns the previous value.
             pub fn fetch_max(&self, v: $t, ord: Ordering) -> $t {
                 <$t>::from_bits(self.0.rmw(ord, |x| <$t>::from_bits(x).max(v).to_bits()))
@@ -178,6 +189,24 @@ macro_rules! atomic_int {
             /// synchronisation. For deadlock reports and debugging only.
             pub fn peek(&self) -> $t {
                 <$t>::from_bits(self.0.peek())
+            }
+            /// The engine's location (to sleep on it: futex waits).
+            #[allow(dead_code)]
+            pub(crate) fn location(&self) -> u32 {
+                (self.0).0
+            }
+        }
+
+        impl Default for $name {
+            /// A location holding 0.
+            fn default() -> Self {
+                $name::new(0)
+            }
+        }
+
+        impl From<$t> for $name {
+            fn from(v: $t) -> Self {
+                $name::new(v)
             }
         }
     };
@@ -284,8 +313,153 @@ impl AtomicBool {
     pub fn fetch_xor(&self, v: bool, ord: Ordering) -> bool {
         self.0.rmw(ord, |x| x ^ v as u64) != 0
     }
+    /// Logical nand; returns the previous value.
+    pub fn fetch_nand(&self, v: bool, ord: Ordering) -> bool {
+        self.0.rmw(ord, |x| (x & v as u64 == 0) as u64) != 0
+    }
+    /// `std`'s `fetch_update`: load, then compare-exchange `f`'s value until it sticks.
+    pub fn fetch_update(
+        &self,
+        set_order: Ordering,
+        fetch_order: Ordering,
+        mut f: impl FnMut(bool) -> Option<bool>,
+    ) -> Result<bool, bool> {
+        let mut prev = self.load(fetch_order);
+        while let Some(next) = f(prev) {
+            match self.compare_exchange_weak(prev, next, set_order, fetch_order) {
+                Ok(v) => return Ok(v),
+                Err(v) => prev = v,
+            }
+        }
+        Err(prev)
+    }
+    /// Consume the atomic, returning its value.
+    pub fn into_inner(self) -> bool {
+        self.load(Ordering::Relaxed)
+    }
     /// The newest value, outside the model (reports and debugging only).
     pub fn peek(&self) -> bool {
         self.0.peek() != 0
+    }
+}
+
+impl Default for AtomicBool {
+    /// A location holding `false`.
+    fn default() -> Self {
+        AtomicBool::new(false)
+    }
+}
+
+impl From<bool> for AtomicBool {
+    fn from(v: bool) -> Self {
+        AtomicBool::new(v)
+    }
+}
+
+/// A simulated `AtomicPtr`. Its location holds a number per distinct address (in the order the
+/// execution first stored each; null is 0), so the event log never records an address (which
+/// changes from run to run); loads give back the address.
+pub struct AtomicPtr<T> {
+    loc: Loc,
+    _t: PhantomData<*mut T>,
+}
+
+// SAFETY: as `std`'s `AtomicPtr`: it only holds an address, and every access goes through the
+// engine, which runs one task at a time.
+unsafe impl<T> Send for AtomicPtr<T> {}
+// SAFETY: as for `Send`.
+unsafe impl<T> Sync for AtomicPtr<T> {}
+
+impl<T> fmt::Debug for AtomicPtr<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("AtomicPtr").field(&self.loc).finish()
+    }
+}
+
+fn ptr_id<T>(p: *mut T) -> u64 {
+    rt::pointer_id(p.expose_provenance())
+}
+
+fn ptr_of<T>(id: u64) -> *mut T {
+    std::ptr::with_exposed_provenance_mut(rt::pointer_addr(id))
+}
+
+impl<T> AtomicPtr<T> {
+    /// A new location holding `p`.
+    pub fn new(p: *mut T) -> Self {
+        AtomicPtr {
+            loc: Loc::unnamed(ptr_id(p)),
+            _t: PhantomData,
+        }
+    }
+    /// A new location holding `p`, named `name` in traces.
+    pub fn named(p: *mut T, name: LocName) -> Self {
+        AtomicPtr {
+            loc: Loc::new(ptr_id(p), name),
+            _t: PhantomData,
+        }
+    }
+    /// Atomic load.
+    pub fn load(&self, ord: Ordering) -> *mut T {
+        ptr_of(self.loc.load(ord))
+    }
+    /// Atomic store.
+    pub fn store(&self, p: *mut T, ord: Ordering) {
+        self.loc.store(ptr_id(p), ord)
+    }
+    /// Atomic exchange.
+    pub fn swap(&self, p: *mut T, ord: Ordering) -> *mut T {
+        let id = ptr_id(p);
+        ptr_of(self.loc.rmw(ord, |_| id))
+    }
+    /// Strong compare-and-exchange (addresses compare as `std`'s do).
+    pub fn compare_exchange(
+        &self,
+        current: *mut T,
+        new: *mut T,
+        success: Ordering,
+        failure: Ordering,
+    ) -> Result<*mut T, *mut T> {
+        self.loc
+            .cas(ptr_id(current), ptr_id(new), success, failure)
+            .map(ptr_of)
+            .map_err(ptr_of)
+    }
+    /// Weak compare-and-exchange (never fails spuriously here).
+    pub fn compare_exchange_weak(
+        &self,
+        current: *mut T,
+        new: *mut T,
+        success: Ordering,
+        failure: Ordering,
+    ) -> Result<*mut T, *mut T> {
+        self.compare_exchange(current, new, success, failure)
+    }
+    /// `std`'s `fetch_update`.
+    pub fn fetch_update(
+        &self,
+        set_order: Ordering,
+        fetch_order: Ordering,
+        mut f: impl FnMut(*mut T) -> Option<*mut T>,
+    ) -> Result<*mut T, *mut T> {
+        let mut prev = self.load(fetch_order);
+        while let Some(next) = f(prev) {
+            match self.compare_exchange_weak(prev, next, set_order, fetch_order) {
+                Ok(v) => return Ok(v),
+                Err(v) => prev = v,
+            }
+        }
+        Err(prev)
+    }
+    /// Consume the atomic, returning its value.
+    pub fn into_inner(self) -> *mut T {
+        self.load(Ordering::Relaxed)
+    }
+}
+
+impl<T> Default for AtomicPtr<T> {
+    /// A location holding null.
+    fn default() -> Self {
+        AtomicPtr::new(std::ptr::null_mut())
     }
 }

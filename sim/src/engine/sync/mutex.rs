@@ -4,7 +4,7 @@ use crate::engine::event::LocName;
 use crate::engine::rt;
 use std::cell::UnsafeCell;
 use std::ops::{Deref, DerefMut};
-use std::sync::LockResult;
+use std::sync::{LockResult, TryLockError, TryLockResult};
 
 /// A raw lock (Go's runtime `mutex`), named for traces.
 #[derive(Debug)]
@@ -38,7 +38,9 @@ impl RawMutex {
     }
 }
 
-/// A simulated `std::sync::Mutex`. Never poisoned: a panic ends the schedule as a failure.
+/// A simulated `std::sync::Mutex`, with `std`'s signatures. Never poisoned: a panic ends the
+/// schedule as a failure. Create it inside the check (or in a [`LazyLock`](super::LazyLock)
+/// for a `static`: a `std` static would outlive the execution).
 #[derive(Debug)]
 pub struct Mutex<T> {
     raw: RawMutex,
@@ -74,16 +76,75 @@ impl<T> Mutex<T> {
         self.raw.lock();
         Ok(MutexGuard { m: self })
     }
+    /// Acquire if no task holds it (a scheduling point).
+    pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
+        if self.raw.try_lock() {
+            Ok(MutexGuard { m: self })
+        } else {
+            Err(TryLockError::WouldBlock)
+        }
+    }
+    /// Never: a panic while holding a lock fails the whole schedule instead.
+    pub fn is_poisoned(&self) -> bool {
+        false
+    }
+    /// Nothing to clear (see [`Mutex::is_poisoned`]).
+    pub fn clear_poison(&self) {}
     /// Consume the mutex, returning the data.
-    pub fn into_inner(self) -> T {
-        self.data.into_inner()
+    pub fn into_inner(self) -> LockResult<T> {
+        Ok(self.data.into_inner())
+    }
+    /// The data, through an exclusive borrow (no locking needed, no step).
+    pub fn get_mut(&mut self) -> LockResult<&mut T> {
+        Ok(self.data.get_mut())
+    }
+    /// The engine's lock (for [`Condvar`](super::Condvar)).
+    pub(crate) fn raw(&self) -> &RawMutex {
+        &self.raw
+    }
+}
+
+impl<T: Default> Default for Mutex<T> {
+    fn default() -> Self {
+        Mutex::new(T::default())
+    }
+}
+
+impl<T> From<T> for Mutex<T> {
+    fn from(v: T) -> Self {
+        Mutex::new(v)
+    }
+}
+
+impl<'a, T> MutexGuard<'a, T> {
+    /// The mutex this guard holds, and the guard forgotten (its lock stays held): for
+    /// [`Condvar`](super::Condvar), which releases and re-acquires it itself.
+    pub(crate) fn into_mutex(self) -> &'a Mutex<T> {
+        let m = self.m;
+        std::mem::forget(self);
+        m
+    }
+    /// A guard for `m`, whose lock the running task holds.
+    pub(crate) fn held(m: &'a Mutex<T>) -> Self {
+        MutexGuard { m }
+    }
+}
+
+impl<T: std::fmt::Display> std::fmt::Display for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (**self).fmt(f)
     }
 }
 
 /// Holds a [`Mutex`]; unlocks (a scheduling point) when dropped.
-#[derive(Debug)]
 pub struct MutexGuard<'a, T> {
     m: &'a Mutex<T>,
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (**self).fmt(f)
+    }
 }
 
 impl<T> Deref for MutexGuard<'_, T> {
@@ -104,6 +165,8 @@ impl<T> DerefMut for MutexGuard<'_, T> {
 
 impl<T> Drop for MutexGuard<'_, T> {
     fn drop(&mut self) {
-        self.m.raw.unlock();
+        if rt::in_task() {
+            self.m.raw.unlock();
+        }
     }
 }

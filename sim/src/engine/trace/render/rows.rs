@@ -227,6 +227,17 @@ fn event_text_uncut(
         Op::TimeAdvance { to_ns } => format!("time advances to {}", vtime(to_ns)),
         Op::Race { loc, other } => format!("DATA RACE on {} with {}", n.loc(loc), n.task(other)),
         Op::UserChoice { chosen, of } => format!("choice -> {chosen} of {of}"),
+        Op::FutexWait {
+            loc,
+            val,
+            blocks: true,
+        } => format!("futex-wait {} = {}: sleeps", n.loc(loc), v(loc, val)),
+        Op::FutexWait {
+            loc,
+            val,
+            blocks: false,
+        } => format!("futex-wait {} = {}: returns", n.loc(loc), v(loc, val)),
+        Op::FutexWake { loc, woken } => format!("futex-wake {}: woke {woken}", n.loc(loc)),
         Op::Flush { loc, ord, val } => format!(
             "flush{} {} := {}",
             ord.map_or("", ord_suffix),

@@ -140,7 +140,9 @@ pub(crate) fn write<B: Builtin>(
                     | Op::Ready { .. }
                     | Op::Lock { .. }
                     | Op::LockBlocked { .. }
-                    | Op::Unlock { .. } => "sync",
+                    | Op::Unlock { .. }
+                    | Op::FutexWait { .. }
+                    | Op::FutexWake { .. } => "sync",
                     _ => "mark",
                 };
                 let r_px = if stale { 6 } else { 4 };
