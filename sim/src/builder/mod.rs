@@ -75,6 +75,12 @@ pub struct Builder {
     /// A trace that [`Builder::check`] replays instead of exploring (refusing a trace of
     /// another check). Default none; `NETPOLL_SIM_REPLAY`.
     pub replay_trace: Option<PathBuf>,
+    /// How long a task may run without reaching a scheduling point before the process is
+    /// ended with a message naming it (`None`: never): a `std` blocking primitive inside a
+    /// simulated task would otherwise hang the test forever. Process-wide while a run of this
+    /// builder's is going. Default 60 s ([`DEFAULT_WATCHDOG`
+    /// ](crate::engine::DEFAULT_WATCHDOG)); `NETPOLL_SIM_WATCHDOG` (seconds, or `off`).
+    pub watchdog: Option<std::time::Duration>,
     /// The environment this builder was made from (what it says about the test).
     env: Env,
 }
@@ -112,6 +118,7 @@ impl Default for Builder {
             shrink_runs: SHRINK_RUNS,
             trace_dir: None,
             replay_trace: None,
+            watchdog: Some(crate::engine::DEFAULT_WATCHDOG),
             env: Env::default(),
         }
     }
@@ -242,8 +249,16 @@ impl Builder {
         self
     }
 
-    /// The engine configuration of a run.
+    /// Set [`Builder::watchdog`].
+    pub fn watchdog(mut self, v: Option<std::time::Duration>) -> Self {
+        self.watchdog = v;
+        self
+    }
+
+    /// The engine configuration of a run (every run of this builder's goes through here,
+    /// which also arms the process's watchdog with this builder's setting).
     pub(crate) fn exec_config(&self) -> ExecConfig {
+        crate::engine::set_watchdog(self.watchdog);
         ExecConfig {
             memory: self.memory,
             max_steps: self.max_steps,

@@ -159,6 +159,22 @@ pub const SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        name: "watchdog",
+        env: "NETPOLL_SIM_WATCHDOG",
+        default: "60",
+        meaning: "seconds a simulated task may run without a scheduling point before the process ends naming it (blocked in a `std` primitive, it would hang forever): 1 to 86400, or `off`",
+        flag: false,
+        values: Vec::new,
+        apply: |b, v| {
+            b.watchdog = if v == "off" {
+                None
+            } else {
+                Some(std::time::Duration::from_secs(bounded(v, 1, 86_400)?))
+            };
+            Ok(())
+        },
+    },
+    Setting {
         name: "trace-dir",
         env: "NETPOLL_SIM_TRACE_DIR",
         default: "target/netpoll-sim/traces",

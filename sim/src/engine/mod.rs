@@ -24,4 +24,4 @@ pub mod thread;
 pub mod trace;
 pub(crate) mod vc;
 
-pub use rt::MAX_STEPS_LIMIT;
+pub use rt::{set_watchdog, DEFAULT_WATCHDOG, MAX_STEPS_LIMIT, WATCHDOG_EXIT_CODE};

@@ -275,11 +275,15 @@ impl Engine {
         if self.coros[idx].is_none() && (abort || !self.start(idx)) {
             return;
         }
-        with(|e| e.cur = t);
+        with(|e| {
+            e.cur = t;
+            e.watch.running(Some(t));
+        });
         let coro = self.coros[idx].as_mut().expect("coroutine exists");
         IN_TASK.with(|c| c.set(true));
         let r = coro.resume(abort);
         IN_TASK.with(|c| c.set(false));
+        with(|e| e.watch.running(None));
         if let CoroutineResult::Return(()) = r {
             let c = self.coros[idx].take().expect("coroutine exists");
             self.stacks.push(c.into_stack());

@@ -6,6 +6,7 @@ use super::lock::Locks;
 use super::pointers::Pointers;
 use super::task::{Status, Task, Yld};
 use super::time::START_TIME_NS;
+use super::watchdog::{self, Slot};
 use crate::engine::choice::{Choice, ChoiceCtx, ChoiceKind, ChoiceSource, Chooser};
 use crate::engine::event::{EventLog, LocName, Op, Recorder, TaskName};
 use crate::engine::failure::{BlockedTask, Failure};
@@ -13,6 +14,7 @@ use crate::engine::memory::{Memory, MemoryModel};
 use std::cell::RefCell;
 use std::panic::Location;
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// The most steps one schedule may be allowed (a bound on memory: a schedule's log grows with
 /// its steps). A trace asking for more is refused.
@@ -117,6 +119,8 @@ pub(crate) struct Exec {
     pub(crate) globals: Values,
     /// The numbers atomic pointers record for addresses.
     pub(crate) pointers: Pointers,
+    /// What the watchdog sees of this thread.
+    pub(crate) watch: Arc<Slot>,
     pub(crate) stream: Stream,
     pub(crate) rec: Recorder,
     /// Task and location names, as the event log will carry them.
@@ -181,6 +185,7 @@ impl Exec {
             futexes: Futexes::default(),
             globals: Values::default(),
             pointers: Pointers::default(),
+            watch: watchdog::register(),
             stream: Stream {
                 source,
                 choices: Vec::new(),
@@ -223,6 +228,7 @@ impl Exec {
         self.locks.reset();
         self.futexes.reset();
         self.pointers.reset();
+        self.watch.new_run();
         self.stream.choices.clear();
         self.stream.off = false;
         self.stream.current = 0;
@@ -283,6 +289,7 @@ impl Exec {
         parent: Option<u32>,
     ) -> u32 {
         let id = self.tasks.len() as u32;
+        self.watch.named(id, &name);
         self.names.tasks.push(name.clone());
         self.tasks.push(Task::new(name, daemon));
         self.mem.add_task(id, parent);

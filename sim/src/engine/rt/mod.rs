@@ -16,7 +16,8 @@
 //! * `ops`: the operations tasks call;
 //! * `globals`: values that live for one execution (static sync objects) or one task
 //!   (thread-locals); `pointers`: the numbers the log records for addresses;
-//! * `driver`: the coroutines, one run from start to [`Outcome`].
+//! * `driver`: the coroutines, one run from start to [`Outcome`];
+//! * `watchdog`: ends a process whose running task stopped taking steps (blocked in `std`).
 
 mod driver;
 mod exec;
@@ -28,6 +29,7 @@ mod pointers;
 mod schedule;
 mod task;
 mod time;
+mod watchdog;
 
 pub(crate) use driver::{in_task, Engine, Outcome};
 pub(crate) use exec::ExecConfig;
@@ -47,3 +49,4 @@ pub(crate) use ops::{
 pub(crate) use pointers::{pointer_addr, pointer_id};
 pub(crate) use time::duration_ns;
 pub use time::START_TIME_NS;
+pub use watchdog::{set_watchdog, DEFAULT_WATCHDOG, WATCHDOG_EXIT_CODE};

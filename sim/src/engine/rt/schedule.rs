@@ -45,6 +45,7 @@ impl Exec {
             return None;
         }
         self.rec.step += 1;
+        self.watch.stepped(self.rec.step);
         let me = self.cur;
         if self.halted() {
             return Some(self.tasks[me as usize].yielder);
