@@ -148,10 +148,13 @@ fn traced() -> bool {
         .unwrap_or(false)
 }
 
+/// What a slot showed: (task, step, runs).
+type Seen = (u32, u64, u64);
+
 /// The watchdog thread: check every slot a few times per timeout.
 fn watch() {
     // (slot, what it showed, since when) for each slot seen.
-    let mut seen: Vec<(Weak<Slot>, (u32, u64, u64), Instant)> = Vec::new();
+    let mut seen: Vec<(Weak<Slot>, Seen, Instant)> = Vec::new();
     loop {
         let ms = TIMEOUT_MS.load(Ordering::Relaxed);
         let timeout = Duration::from_millis(ms);
@@ -198,7 +201,7 @@ fn watch() {
 }
 
 /// Say what is stuck, and end the process.
-fn fire(slot: &Slot, (task, step, _): (u32, u64, u64), stuck: Duration) -> ! {
+fn fire(slot: &Slot, (task, step, _): Seen, stuck: Duration) -> ! {
     let name = slot
         .names
         .lock()
