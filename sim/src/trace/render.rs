@@ -48,17 +48,13 @@ fn value(n: &Names<'_>, loc: &str, v: u64) -> String {
     match field {
         "closing" | "everr" | "rrun" | "wrun" if is_pd && v <= 1 => (v == 1).to_string(),
         "rg" | "wg" if is_pd => semaphore(n, v, "ready"),
-        "csema" if is_fd => semaphore(n, v, "released"),
         "atomic_info" if is_pd && v <= u32::MAX as u64 => info_bits(v as u32),
-        "state" if is_fd => {
-            let closed = if v & 1 == 1 { ",closed" } else { "" };
-            format!("refs={}{closed}", v >> 1)
-        }
+        "state" if is_fd && v <= usize::MAX as u64 => netpoll::fd_mutex::describe(v as usize),
         _ => word(v),
     }
 }
 
-/// A pd semaphore (nil, ready, wait, or the parked task) or the FD close semaphore.
+/// A pd semaphore (nil, ready, wait, or the parked task).
 fn semaphore(n: &Names<'_>, v: u64, one: &str) -> String {
     match v {
         0 => "nil".to_string(),
