@@ -26,6 +26,7 @@ pub mod sys;
 
 pub mod bench;
 pub mod clock;
+pub mod coro;
 mod inject;
 pub mod kqueue_translate;
 pub mod lock;
@@ -66,6 +67,7 @@ use netpoll::platform::{Clock, Platform, RawFd, TimerFiring, Word};
 use netpoll::{NetPoll, Protocol};
 
 pub use clock::RealClock;
+pub use coro::{CoroPlatform, CoroRuntime, CoroSched};
 pub use lock::FutexLock;
 pub use sched::ThreadSched;
 pub use shared::{RelaxedCell, StdAtomicU32, StdAtomicUsize};
