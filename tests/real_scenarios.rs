@@ -1,20 +1,21 @@
 //! The scenarios of `netpoll::scenarios`, written once against the generic API, run on real
-//! epoll and OS threads with the fixed protocol. They must pass every time.
+//! epoll with the fixed protocol, on both schedulers: the scenario runs as a task (a thread,
+//! or a coroutine whose own tasks are coroutines too). They must pass every time.
 
 use std::sync::mpsc;
 use std::time::Duration;
 
 use netpoll::scenarios::Scenario;
 use netpoll::Protocol;
-use netpoll_real::Runtime;
+use netpoll_real::RealRuntime;
 
 /// Run `name` `rounds` times on a fresh runtime, failing (not hanging) if a round takes longer
 /// than `limit`.
-fn run_rounds(name: Scenario, rounds: usize, limit: Duration) {
-    let rt = Runtime::with_protocol(Protocol::Fixed).expect("runtime");
+fn run_rounds<R: RealRuntime>(name: Scenario, rounds: usize, limit: Duration) {
+    let rt = R::with_protocol(Protocol::Fixed).expect("runtime");
     let np = rt.netpoll().clone();
     let (tx, rx) = mpsc::channel();
-    let worker = std::thread::spawn(move || {
+    let task = rt.spawn(move || {
         for round in 0..rounds {
             name.run(&np);
             tx.send(round).expect("report progress");
@@ -23,10 +24,13 @@ fn run_rounds(name: Scenario, rounds: usize, limit: Duration) {
     for round in 0..rounds {
         match rx.recv_timeout(limit) {
             Ok(r) => assert_eq!(r, round),
-            Err(_) => panic!("{name}: round {round} did not finish within {limit:?} (hang)"),
+            Err(_) => panic!(
+                "{name} on {}: round {round} did not finish within {limit:?} (hang)",
+                R::NAME
+            ),
         }
     }
-    worker.join().expect("scenario thread panicked");
+    rt.join(task);
     // The count drops just after the woken tasks are readied (golang/go#61454's order), so a
     // woken task may finish first: give the waker a moment.
     netpoll_real::testing::wait_until(limit, "the waiters count back to 0", || {
@@ -34,28 +38,31 @@ fn run_rounds(name: Scenario, rounds: usize, limit: Duration) {
     });
 }
 
-#[test]
-fn close_unblocks_read_on_real_epoll() {
-    run_rounds(Scenario::CloseUnblocksRead, 200, Duration::from_secs(10));
+fn close_unblocks_read<R: RealRuntime>() {
+    run_rounds::<R>(Scenario::CloseUnblocksRead, 200, Duration::from_secs(10));
 }
 
-#[test]
-fn deadline_unblocks_read_on_real_epoll() {
+fn deadline_unblocks_read<R: RealRuntime>() {
     // Each round sleeps DEADLINE_NS (1 ms).
-    run_rounds(Scenario::DeadlineUnblocksRead, 100, Duration::from_secs(10));
+    run_rounds::<R>(Scenario::DeadlineUnblocksRead, 100, Duration::from_secs(10));
 }
 
-#[test]
-fn write_wakes_read_on_real_epoll() {
-    run_rounds(Scenario::WriteWakesRead, 200, Duration::from_secs(10));
+fn write_wakes_read<R: RealRuntime>() {
+    run_rounds::<R>(Scenario::WriteWakesRead, 200, Duration::from_secs(10));
 }
 
-#[test]
-fn every_scenario_runs_on_real_epoll() {
+fn every_scenario_runs<R: RealRuntime>() {
     for &s in Scenario::ALL {
-        run_rounds(s, 3, Duration::from_secs(10));
+        run_rounds::<R>(s, 3, Duration::from_secs(10));
     }
 }
+
+netpoll_real::on_both_runtimes!(
+    close_unblocks_read,
+    deadline_unblocks_read,
+    write_wakes_read,
+    every_scenario_runs,
+);
 
 #[test]
 fn unknown_scenario_is_an_error() {

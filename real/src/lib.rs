@@ -30,6 +30,7 @@ pub mod coro;
 mod inject;
 pub mod kqueue_translate;
 pub mod lock;
+pub mod runtime;
 pub mod sched;
 mod shared;
 pub mod testing;
@@ -67,8 +68,9 @@ use netpoll::platform::{Clock, Platform, RawFd, TimerFiring, Word};
 use netpoll::{NetPoll, Protocol};
 
 pub use clock::RealClock;
-pub use coro::{CoroPlatform, CoroRuntime, CoroSched};
+pub use coro::{CoroFd, CoroPlatform, CoroRuntime, CoroSched};
 pub use lock::FutexLock;
+pub use runtime::RealRuntime;
 pub use sched::ThreadSched;
 pub use shared::{RelaxedCell, StdAtomicU32, StdAtomicUsize};
 

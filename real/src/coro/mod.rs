@@ -46,7 +46,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread;
 
-use netpoll::platform::{Platform, Word};
+use netpoll::fd::Fd;
+use netpoll::platform::{Platform, RawFd, Word};
 use netpoll::{NetPoll, Protocol};
 
 pub use sched::{CoroSched, CoroTask, Stats, FOREIGN};
@@ -97,6 +98,8 @@ impl Platform for CoroPlatform {
 
 /// The netpoll type on the coroutine platform.
 pub type CoroNetPoll = NetPoll<CoroPlatform>;
+/// The FD type on the coroutine platform.
+pub type CoroFd = Fd<CoroPlatform>;
 
 /// Settings for a [`CoroRuntime`]; every field has a default.
 #[derive(Clone, Copy, Debug)]
@@ -166,6 +169,25 @@ impl Builder {
 
     /// Start the workers.
     pub fn build(self) -> io::Result<CoroRuntime> {
+        let np = self.build_netpoll()?;
+        let mut rt = CoroRuntime { np, stopped: false };
+        for w in 0..self.workers {
+            if let Err(e) = worker::start_worker_thread(&rt.np, w) {
+                rt.shutdown();
+                return Err(e);
+            }
+        }
+        Ok(rt)
+    }
+
+    /// The platform and its netpoll, with no worker thread started: nothing polls and no
+    /// coroutine task runs. For tests that drive `NetPoll::poll` themselves from threads
+    /// (foreign callers park their threads).
+    pub fn build_manual(self) -> io::Result<Arc<CoroNetPoll>> {
+        self.build_netpoll()
+    }
+
+    fn build_netpoll(self) -> io::Result<Arc<CoroNetPoll>> {
         let backend = Arc::new(PollerBackend::new()?);
         let shared = Arc::new(sched::Shared::new(
             sched::Config {
@@ -188,14 +210,7 @@ impl Builder {
         let np = Arc::new(NetPoll::new(platform, self.protocol));
         // The slot is fresh: this is its only initialisation.
         let _ = shared.np.set(Arc::downgrade(&np));
-        let mut rt = CoroRuntime { np, stopped: false };
-        for w in 0..self.workers {
-            if let Err(e) = worker::start_worker_thread(&rt.np, w) {
-                rt.shutdown();
-                return Err(e);
-            }
-        }
-        Ok(rt)
+        Ok(np)
     }
 }
 
@@ -222,6 +237,12 @@ impl CoroRuntime {
     /// The netpoll instance (clone the `Arc` to give it to tasks).
     pub fn netpoll(&self) -> &Arc<CoroNetPoll> {
         &self.np
+    }
+
+    /// Wrap a non-blocking `fd` in an [`Fd`] (registers it with the poller). On error the fd
+    /// is left open.
+    pub fn fd(&self, fd: RawFd) -> Result<CoroFd, netpoll::fd::Error> {
+        Fd::new(self.np.clone(), fd)
     }
 
     /// The scheduler.
