@@ -289,6 +289,31 @@ impl<P: Platform> Fd<P> {
         }
     }
 
+    /// Go: `FD.RawRead` (and the loop of `FD.Accept`): run the non-blocking system call `f` on
+    /// the descriptor under the read lock, waiting for readability each time it would block
+    /// (`io::ErrorKind::WouldBlock`) and retrying when interrupted. Deadlines and Close apply
+    /// as to [`Fd::read`]. This is how a listener accepts: `f` calls `accept4`.
+    pub fn raw_read<T>(&self, mut f: impl FnMut(RawFd) -> io::Result<T>) -> Result<T, Error> {
+        self.read_lock()?;
+        let res = self.raw_read_locked(&mut f);
+        self.read_unlock();
+        res
+    }
+
+    fn raw_read_locked<T>(&self, f: &mut impl FnMut(RawFd) -> io::Result<T>) -> Result<T, Error> {
+        self.np.reset(self.pd, Mode::Read)?;
+        loop {
+            match f(self.sysfd.get()) {
+                Ok(v) => return Ok(v),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.np.wait(self.pd, Mode::Read)?;
+                }
+                Err(e) => return Err(Error::Io(e)),
+            }
+        }
+    }
+
     /// Go: `setDeadlineImpl`. `deadline_ns` is absolute on the platform clock's scale
     /// (`now_ns()`); `None` clears the deadline; a time at or before now expires at once and
     /// wakes a blocked waiter.
