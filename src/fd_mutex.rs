@@ -284,7 +284,7 @@ mod tests {
 
     #[test]
     fn describe_decodes_every_field() {
-        let s = CLOSED | RLOCK | 3 * REF | 2 * RWAIT | WWAIT;
+        let s = CLOSED | RLOCK | (3 * REF) | (2 * RWAIT) | WWAIT;
         assert_eq!(describe(s), "closed,rlock,refs=3,rwait=2,wwait=1");
         assert_eq!(describe(0), "refs=0");
     }

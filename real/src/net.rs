@@ -145,6 +145,8 @@ pub fn connect_from(from: Ipv4Addr, to: SocketAddrV4) -> io::Result<RawFd> {
 
 /// Raise this process's `RLIMIT_NOFILE` to at least `want` descriptors (soft and hard; raising
 /// the hard limit needs privilege). Returns the soft limit now in force.
+// `rlim_t` is 32 bits on some targets.
+#[allow(clippy::unnecessary_cast)]
 pub fn raise_fd_limit(want: u64) -> io::Result<u64> {
     let mut rl = libc::rlimit {
         rlim_cur: 0,

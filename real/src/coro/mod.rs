@@ -61,7 +61,7 @@ use crate::{FutexLock, PollerBackend, RelaxedCell, StdAtomicU32, StdAtomicUsize}
 pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 
 /// Default rounds an idle worker spins looking for work before it sleeps.
-pub const DEFAULT_SPIN_ROUNDS: u32 = 64;
+pub const DEFAULT_SPIN_ROUNDS: u32 = 16;
 
 /// The core's platform on the coroutine scheduler.
 #[derive(Debug)]

@@ -60,28 +60,63 @@ pub struct Config {
     pub spin_rounds: u32,
 }
 
-/// Counters for diagnostics and the benchmark (all `Relaxed`).
-#[derive(Debug, Default)]
+/// The scheduler's counters, summed over the workers (see [`CoroSched::stats`]).
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Stats {
     /// Non-blocking polls of the OS poller.
-    pub polls_nonblocking: AtomicU64,
+    pub polls_nonblocking: u64,
     /// Blocking polls of the OS poller.
-    pub polls_blocking: AtomicU64,
+    pub polls_blocking: u64,
     /// Times a worker went to sleep on its futex.
-    pub sleeps: AtomicU64,
+    pub sleeps: u64,
     /// Futex wakes of a sleeping worker.
-    pub wakes: AtomicU64,
+    pub wakes: u64,
     /// Poller breaks to wake the worker blocked in the poller.
-    pub poller_breaks: AtomicU64,
-    /// Tasks taken from another worker's queue.
-    pub steals: AtomicU64,
+    pub poller_breaks: u64,
+    /// Steals of tasks from another worker's queue.
+    pub steals: u64,
     /// Task switches (resumes).
-    pub switches: AtomicU64,
+    pub switches: u64,
     /// Workers handed to a new thread by `blocking`.
-    pub handoffs: AtomicU64,
+    pub handoffs: u64,
+    /// The deepest stack use seen when a task switched out, in bytes (from the top of its
+    /// stack to the switch; what a task needs at least).
+    pub max_switch_depth: u64,
 }
 
-/// One worker (Go: a P): its run queue, its timers, its sleep word.
+/// Live counters (all `Relaxed`): one set per worker, so that counting costs no shared cache
+/// line, and one for events that happen outside a worker's loop.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub(crate) polls_nonblocking: AtomicU64,
+    pub(crate) polls_blocking: AtomicU64,
+    pub(crate) sleeps: AtomicU64,
+    pub(crate) wakes: AtomicU64,
+    pub(crate) poller_breaks: AtomicU64,
+    pub(crate) steals: AtomicU64,
+    pub(crate) switches: AtomicU64,
+    pub(crate) handoffs: AtomicU64,
+    pub(crate) max_switch_depth: AtomicU64,
+}
+
+impl Counters {
+    fn add_to(&self, s: &mut Stats) {
+        let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        s.polls_nonblocking += r(&self.polls_nonblocking);
+        s.polls_blocking += r(&self.polls_blocking);
+        s.sleeps += r(&self.sleeps);
+        s.wakes += r(&self.wakes);
+        s.poller_breaks += r(&self.poller_breaks);
+        s.steals += r(&self.steals);
+        s.switches += r(&self.switches);
+        s.handoffs += r(&self.handoffs);
+        s.max_switch_depth = s.max_switch_depth.max(r(&self.max_switch_depth));
+    }
+}
+
+/// One worker (Go: a P): its run queue, its timers, its sleep word. Aligned so that two
+/// workers never share a cache line.
+#[repr(align(128))]
 pub struct Worker {
     /// The task to run next (0: none; Go: `runnext`).
     pub runnext: AtomicU32,
@@ -92,6 +127,8 @@ pub struct Worker {
     pub timers: WorkerTimers,
     /// 1 while the worker sleeps (or is about to), on the idle list; 0 otherwise.
     sleep_word: AtomicU32,
+    /// This worker's counters.
+    pub stats: Counters,
 }
 
 impl Worker {
@@ -102,6 +139,7 @@ impl Worker {
             qlen: AtomicUsize::new(0),
             timers: WorkerTimers::new(),
             sleep_word: AtomicU32::new(0),
+            stats: Counters::default(),
         }
     }
 
@@ -232,8 +270,8 @@ pub struct Shared {
     pub backend: Arc<PollerBackend>,
     /// Settings.
     pub config: Config,
-    /// Counters.
-    pub stats: Stats,
+    /// Counters of events outside a worker's own loop.
+    pub stats: Counters,
     /// Worker threads to join at shutdown (hand-offs add more).
     pub threads: Mutex<Vec<thread::JoinHandle<()>>>,
     /// The poller this scheduler serves (set once the runtime is built).
@@ -258,7 +296,7 @@ impl Shared {
             shutdown: AtomicBool::new(false),
             backend,
             config,
-            stats: Stats::default(),
+            stats: Counters::default(),
             threads: Mutex::new(Vec::new()),
             np: OnceLock::new(),
         }
@@ -335,7 +373,7 @@ impl Shared {
             };
             let first = stolen.pop_front();
             if first.is_some() {
-                self.stats.steals.fetch_add(1, Ordering::Relaxed);
+                self.workers[w].stats.steals.fetch_add(1, Ordering::Relaxed);
                 if !stolen.is_empty() {
                     let me = &self.workers[w];
                     let mut q = me.queue();
@@ -496,19 +534,21 @@ impl Shared {
         }
     }
 
-    /// Whether a worker about to sleep should look again: work anywhere, a vacant poller
-    /// role with something to poll for, or shutdown.
+    /// Whether a worker about to sleep (on the idle list already) should look again: work
+    /// anywhere, a vacant poller role with something to poll for and no active worker to take
+    /// it, or shutdown.
     fn has_work(&self, waiters: u32) -> bool {
         self.shutdown.load(Ordering::SeqCst)
             || self.global_len.load(Ordering::SeqCst) > 0
             || self.workers.iter().any(|w| w.queued() > 0)
             || (self.poller.load(Ordering::SeqCst) == NO_POLLER
-                && (waiters > 0 || self.next_timer() != NO_TIMER))
+                && (waiters > 0 || self.next_timer() != NO_TIMER)
+                && !self.others_active(true))
     }
 
-    /// Put worker `w` to sleep until woken, unless work turns up (Go: `stopm` with the
-    /// re-check of `findrunnable`'s end).
-    pub fn sleep(&self, w: usize, waiters: impl Fn() -> u32) {
+    /// Put worker `w` to sleep until woken or `timeout` passes, unless work turns up (Go:
+    /// `stopm` with the re-check of `findrunnable`'s end).
+    pub fn sleep(&self, w: usize, waiters: impl Fn() -> u32, timeout: Option<Duration>) {
         {
             let mut idle = self.idle();
             self.workers[w].sleep_word.store(1, Ordering::SeqCst);
@@ -526,11 +566,37 @@ impl Shared {
             }
             return;
         }
-        self.stats.sleeps.fetch_add(1, Ordering::Relaxed);
+        self.workers[w].stats.sleeps.fetch_add(1, Ordering::Relaxed);
         let word = &self.workers[w].sleep_word;
-        while word.load(Ordering::SeqCst) == 1 {
-            crate::sys::futex::wait(word, 1);
+        match timeout {
+            None => {
+                while word.load(Ordering::SeqCst) == 1 {
+                    crate::sys::futex::wait(word, 1);
+                }
+            }
+            Some(t) => {
+                if word.load(Ordering::SeqCst) == 1 {
+                    crate::sys::futex::wait_timeout(word, 1, t);
+                }
+                // Woken or not, leave the idle list (a waker may have taken us off already).
+                let mut idle = self.idle();
+                if let Some(pos) = idle.iter().position(|&x| x == w) {
+                    idle.swap_remove(pos);
+                    word.store(0, Ordering::SeqCst);
+                    self.nidle.store(idle.len(), Ordering::SeqCst);
+                }
+            }
         }
+    }
+
+    /// Whether some worker other than the caller is running or looking for tasks (neither
+    /// asleep nor blocked in the poller): it will poll the network when it runs out of work.
+    /// `caller_asleep`: the caller is on the idle list already.
+    pub fn others_active(&self, caller_asleep: bool) -> bool {
+        let asleep = self.nidle.load(Ordering::SeqCst);
+        let polling = usize::from(self.poll_until.load(Ordering::SeqCst) != NOT_BLOCKING);
+        let me = usize::from(!caller_asleep);
+        asleep + polling + me < self.workers.len()
     }
 
     /// Tasks still alive at shutdown: a started one is abandoned with its stack (its
@@ -587,6 +653,16 @@ fn suspend(shared: &Shared, id: u32, why: Suspend) {
     // yielder lives on the coroutine's own stack for as long as the coroutine runs, and we are
     // running on that coroutine now (`id` is this thread's current task).
     let yielder = unsafe { &*y };
+    // The yielder sits near the top of the stack: its distance to a local of this frame is
+    // the stack this task uses right now.
+    let here = 0u8;
+    let depth = (y as usize).saturating_sub(&here as *const u8 as usize) as u64;
+    if let Some(w) = shared.on_worker() {
+        shared.workers[w]
+            .stats
+            .max_switch_depth
+            .fetch_max(depth, Ordering::Relaxed);
+    }
     yielder.suspend(why);
 }
 
@@ -717,9 +793,14 @@ impl CoroSched {
         self.shared.workers.len()
     }
 
-    /// The scheduler's counters.
-    pub fn stats(&self) -> &Stats {
-        &self.shared.stats
+    /// The scheduler's counters, summed over its workers.
+    pub fn stats(&self) -> Stats {
+        let mut s = Stats::default();
+        self.shared.stats.add_to(&mut s);
+        for w in self.shared.workers.iter() {
+            w.stats.add_to(&mut s);
+        }
+        s
     }
 
     /// Kernel memory mappings held by task stacks.
@@ -819,7 +900,12 @@ pub(crate) fn run_task(shared: &Shared, id: u32) -> bool {
     };
     t.state.store(RUNNING, Ordering::SeqCst);
     set_current_task(id);
-    shared.stats.switches.fetch_add(1, Ordering::Relaxed);
+    if let Some(w) = shared.on_worker() {
+        shared.workers[w]
+            .stats
+            .switches
+            .fetch_add(1, Ordering::Relaxed);
+    }
     // SAFETY: this worker took `id` from a run queue: it owns the task until it parks.
     let coro = unsafe { t.coro() };
     let Some(c) = coro.as_mut() else {

@@ -1,20 +1,24 @@
 //! Task stacks for the coroutine scheduler, and the pool that reuses them.
 //!
-//! Two kinds, chosen when the runtime is built ([`Stacks`]):
+//! Stacks are carved out of slabs of [`SLAB_STACKS`] stacks, so that 100,000 tasks do not
+//! need 100,000 kernel memory mappings (the kernel caps a process at `vm.max_map_count`,
+//! 65,530 by default). Two kinds, chosen when the runtime is built ([`Stacks`]):
 //!
-//! * **Guarded** (the default): each stack is its own `mmap` with a `PROT_NONE` guard page
-//!   below it, so an overflow faults at once. Each costs two kernel memory mappings, and the
-//!   kernel caps a process at `vm.max_map_count` (65,530 by default): about 30,000 live
-//!   tasks.
-//! * **Packed**: stacks are carved out of large slabs, many per mapping, with a guard page only
-//!   below each slab. This is what lets one process hold 100,000 tasks. An overflow is not
-//!   caught by the hardware: a canary word at the bottom of each stack is checked every time
-//!   the task switches out, and a damaged canary aborts the process. Choosing packed stacks
-//!   is `unsafe` ([`crate::coro::Builder::packed_stacks`]).
+//! * **Guarded** (the default): a guard page below every stack faults on overflow. On Linux
+//!   6.13 and later the guard pages are installed inside the slab with
+//!   `madvise(MADV_GUARD_INSTALL)`, which keeps the slab one mapping; on older kernels each
+//!   stack falls back to its own mapping with a `PROT_NONE` guard page (two mappings per
+//!   stack: about 30,000 tasks at most).
+//! * **Packed**: no guard pages at all, for old kernels that must hold more tasks than that.
+//!   An overflow is not caught by the hardware: a canary word at the bottom of each stack is
+//!   checked every time the task switches out, and a damaged canary aborts the process (after
+//!   the damage is done). Choosing packed stacks is `unsafe`
+//!   ([`crate::coro::Builder::packed_stacks`]).
 //!
 //! Either way the memory is reserved, not committed: a task's resident memory is the pages
-//! its deepest call chain touched. Stacks are never unmapped while their task lives, and a
-//! finished task's stack goes back to the pool for the next spawn.
+//! its deepest call chain touched (guard pages installed by `madvise` cost none). Stacks are
+//! never unmapped while their task lives, and a finished task's stack goes back to the pool
+//! for the next spawn.
 
 use std::io;
 use std::num::NonZeroUsize;
@@ -26,15 +30,19 @@ use corosensei::stack::{Stack, StackPointer, MIN_STACK_SIZE};
 /// The word written at the bottom of a packed stack; an overflow overwrites it.
 const CANARY: u64 = 0x6e65_7470_6f6c_6c21;
 
-/// Packed stacks per slab (one mapping).
-const SLAB_STACKS: usize = 256;
+/// Stacks per slab (one mapping).
+pub const SLAB_STACKS: usize = 256;
+
+/// Linux's `MADV_GUARD_INSTALL` (6.13): turn pages into guard pages without splitting the
+/// mapping. Not in the `libc` crate yet.
+const MADV_GUARD_INSTALL: libc::c_int = 102;
 
 /// Which kind of stack tasks get. See the module documentation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stacks {
-    /// One mapping per stack, with a guard page. Safe; about 30,000 tasks at most.
+    /// A guard page below every stack.
     Guarded,
-    /// Many stacks per mapping, overflow detected late by a canary. Scales to 100,000s.
+    /// No guard pages; overflow detected late by a canary.
     Packed,
 }
 
@@ -167,12 +175,34 @@ pub struct StackPool {
     inner: Mutex<PoolInner>,
 }
 
+/// How guarded stacks get their guard pages on this kernel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum GuardMode {
+    /// Not known yet: try `MADV_GUARD_INSTALL` on the first slab.
+    #[default]
+    Unknown,
+    /// Guard pages inside slabs.
+    Lightweight,
+    /// One mapping per stack with a `PROT_NONE` guard page.
+    PerMapping,
+}
+
 #[derive(Debug, Default)]
 struct PoolInner {
     free: Vec<TaskStack>,
     mappings: Vec<Mapping>,
+    guards: GuardMode,
     /// Set when a task was abandoned with its stack: the mappings must then outlive the pool.
     leak: bool,
+}
+
+/// Keep transparent huge pages away from a slab: one touched byte per stack would commit
+/// 2 MiB at a time.
+fn no_huge_pages(m: &Mapping) {
+    // SAFETY: advice on a range we own; failure is harmless and ignored.
+    unsafe {
+        libc::madvise(m.addr as *mut libc::c_void, m.len, libc::MADV_NOHUGEPAGE);
+    }
 }
 
 impl StackPool {
@@ -200,6 +230,17 @@ impl StackPool {
         }
         match self.kind {
             Stacks::Guarded => {
+                if inner.guards != GuardMode::PerMapping {
+                    match self.guarded_slab(&mut inner) {
+                        Ok(()) => {
+                            inner.guards = GuardMode::Lightweight;
+                            return Ok(inner.free.pop().expect("a slab has stacks"));
+                        }
+                        Err(e) if inner.guards == GuardMode::Lightweight => return Err(e),
+                        // This kernel has no lightweight guards: one mapping per stack.
+                        Err(_) => inner.guards = GuardMode::PerMapping,
+                    }
+                }
                 let m = Mapping::new(self.size + self.page, self.page)?;
                 let s = TaskStack {
                     base: m.addr + m.len,
@@ -211,12 +252,7 @@ impl StackPool {
             }
             Stacks::Packed => {
                 let m = Mapping::new(self.size * SLAB_STACKS + self.page, self.page)?;
-                // Keep transparent huge pages away: one touched byte per stack would commit
-                // 2 MiB at a time.
-                // SAFETY: advice on a range we own; failure is harmless and ignored.
-                unsafe {
-                    libc::madvise(m.addr as *mut libc::c_void, m.len, libc::MADV_NOHUGEPAGE);
-                }
+                no_huge_pages(&m);
                 let first = m.addr + self.page;
                 for i in (0..SLAB_STACKS).rev() {
                     let s = TaskStack {
@@ -231,6 +267,34 @@ impl StackPool {
                 Ok(inner.free.pop().expect("a slab has stacks"))
             }
         }
+    }
+
+    /// A slab of guarded stacks, `[guard page][stack]` repeated, guards installed with
+    /// `MADV_GUARD_INSTALL`; its stacks go to the free list.
+    fn guarded_slab(&self, inner: &mut PoolInner) -> io::Result<()> {
+        let step = self.page + self.size;
+        let m = Mapping::new(step * SLAB_STACKS, 0)?;
+        no_huge_pages(&m);
+        for i in 0..SLAB_STACKS {
+            let guard = m.addr + i * step;
+            // SAFETY: advice on a page of a mapping we own and nothing uses yet.
+            let rc =
+                unsafe { libc::madvise(guard as *mut libc::c_void, self.page, MADV_GUARD_INSTALL) };
+            if rc != 0 {
+                // `m` is unmapped on return.
+                return Err(io::Error::last_os_error());
+            }
+        }
+        for i in (0..SLAB_STACKS).rev() {
+            let limit = m.addr + i * step + self.page;
+            inner.free.push(TaskStack {
+                base: limit + self.size,
+                limit,
+                packed: false,
+            });
+        }
+        inner.mappings.push(m);
+        Ok(())
     }
 
     /// Return a stack whose task has finished.
@@ -276,6 +340,40 @@ mod tests {
         assert_eq!(b.base, base);
         assert_eq!(b.canary_at(), 0, "guarded stacks need no canary");
         assert_eq!(pool.mappings(), 1);
+    }
+
+    /// Guarded stacks share slabs where the kernel has lightweight guard pages, and the page
+    /// below each stack really is a guard: writing it faults (checked in a child process).
+    #[test]
+    fn guard_pages_fault() {
+        let pool = StackPool::new(Stacks::Guarded, 16 * 1024);
+        let stacks: Vec<_> = (0..300).map(|_| pool.get().unwrap()).collect();
+        let lightweight = pool.inner().guards == GuardMode::Lightweight;
+        if lightweight {
+            assert_eq!(pool.mappings(), 2, "300 stacks in two slabs");
+        } else {
+            assert_eq!(pool.mappings(), 300);
+        }
+        let below = stacks[5].limit - 8;
+        // SAFETY: fork in a test; the child only writes one word and exits.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: deliberately writing the guard page: the child must die of SIGSEGV.
+            unsafe { ptr::write_volatile(below as *mut u64, 1) };
+            // SAFETY: _exit never returns.
+            unsafe { libc::_exit(0) };
+        }
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert!(
+            libc::WIFSIGNALED(status),
+            "writing below a stack did not fault"
+        );
+        assert_eq!(libc::WTERMSIG(status), libc::SIGSEGV);
+        for s in stacks {
+            pool.put(s);
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread;
+use std::time::Duration;
 
 use super::sched::{enter_worker, leave_worker, run_task, Shared, NOT_BLOCKING, NO_POLLER};
 use super::timers::{Due, NO_TIMER};
@@ -22,6 +23,13 @@ use netpoll::platform::Platform;
 
 /// Every this many rounds a worker looks at the global queue before its own (Go: 61).
 const GLOBAL_FAIRNESS: u64 = 61;
+
+/// A spinning worker polls the network on every this many rounds.
+const SPIN_POLL_EVERY: u32 = 4;
+
+/// The longest a sleeping worker waits while tasks wait on the network and no worker blocks
+/// in the poller (Go's sysmon polls after 10 ms without a poll).
+const BACKSTOP: Duration = Duration::from_millis(10);
 
 /// Start a thread that serves worker `w` (at start-up, or to take over from `blocking`).
 pub(crate) fn start_worker_thread(np: &Arc<CoroNetPoll>, w: usize) -> std::io::Result<()> {
@@ -126,14 +134,16 @@ fn find_runnable(np: &CoroNetPoll, shared: &Shared, local: &mut Local) -> Option
             stop_spinning(shared, local, true);
             return Some(id);
         }
-        // The network, without blocking, if someone waits on it and nobody else polls.
-        if np.waiters() > 0
+        // The network, without blocking, if someone waits on it and nobody else polls (while
+        // spinning, only every few rounds: each poll is a system call).
+        if spins % SPIN_POLL_EVERY == 0
+            && np.waiters() > 0
             && shared
                 .poller
                 .compare_exchange(NO_POLLER, w, Ordering::SeqCst, Ordering::SeqCst)
                 .is_ok()
         {
-            shared
+            shared.workers[w]
                 .stats
                 .polls_nonblocking
                 .fetch_add(1, Ordering::Relaxed);
@@ -183,9 +193,15 @@ fn find_runnable(np: &CoroNetPoll, shared: &Shared, local: &mut Local) -> Option
         }
         stop_spinning(shared, local, false);
         spins = 0;
-        // Block in the poller if there is something to wait for and nobody else does.
+        // Block in the poller if there is something to wait for, nobody else polls, and no
+        // other worker is active (an active worker polls when it runs out of work, on its own
+        // thread: blocking here would make the kernel wake this thread for events the active
+        // one could take without a switch).
         let waiters = np.waiters();
-        if (waiters > 0 || shared.next_timer() != NO_TIMER)
+        let next_timer = shared.next_timer();
+        let something = waiters > 0 || next_timer != NO_TIMER;
+        if something
+            && !shared.others_active(false)
             && shared
                 .poller
                 .compare_exchange(NO_POLLER, w, Ordering::SeqCst, Ordering::SeqCst)
@@ -194,7 +210,15 @@ fn find_runnable(np: &CoroNetPoll, shared: &Shared, local: &mut Local) -> Option
             block_in_poller(np, shared, local);
             continue;
         }
-        shared.sleep(w, || np.waiters());
+        // Sleep. While nobody blocks in the poller and something waits on it, wake up now and
+        // then (and by the next timer) in case the active workers stay busy: a backstop, as
+        // Go's sysmon polls the network when no one has for a while.
+        let timeout =
+            (something && shared.poll_until.load(Ordering::SeqCst) == NOT_BLOCKING).then(|| {
+                let until_timer = next_timer.saturating_sub(monotonic_ns()).max(0) as u64;
+                Duration::from_nanos(until_timer).min(BACKSTOP)
+            });
+        shared.sleep(w, || np.waiters(), timeout);
     }
 }
 
@@ -217,7 +241,10 @@ fn block_in_poller(np: &CoroNetPoll, shared: &Shared, local: &mut Local) {
         } else {
             next.saturating_sub(monotonic_ns()).max(0)
         };
-        shared.stats.polls_blocking.fetch_add(1, Ordering::Relaxed);
+        shared.workers[w]
+            .stats
+            .polls_blocking
+            .fetch_add(1, Ordering::Relaxed);
         let res = np.poll(delay_ns);
         if let Err(e) = res {
             crate::fatal(&format!("netpoll: the OS poller failed: {e}"));
