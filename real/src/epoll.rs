@@ -4,7 +4,7 @@
 //! `EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET`, with the pd's [`Token`] as the event's `u64` data.
 //! `EPOLLIN|EPOLLRDHUP|EPOLLHUP|EPOLLERR` readies the read side, `EPOLLOUT|EPOLLHUP|EPOLLERR`
 //! the write side, and an event whose only condition is `EPOLLERR` sets the pd's event-error
-//! bit. The eventfd is registered level-triggered with [`WAKE_TOKEN`]; its events are consumed
+//! bit. The eventfd is registered level-triggered with `WAKE_TOKEN`; its events are consumed
 //! here and never reported.
 
 use std::io;
@@ -30,7 +30,7 @@ const MAX_TIMEOUT_MS: i64 = 1_000_000_000;
 
 /// Go: `netpoll(delay)`'s conversion of a delay in ns to `epoll_wait`'s timeout in ms: <0
 /// blocks (-1), 0 polls, anything else waits at least 1 ms, rounded up so that the poller is
-/// never woken before a timer is due, capped at [`MAX_TIMEOUT_MS`].
+/// never woken before a timer is due, capped at `MAX_TIMEOUT_MS`.
 pub fn timeout_ms(delay_ns: i64) -> libc::c_int {
     if delay_ns < 0 {
         -1

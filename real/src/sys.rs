@@ -1,4 +1,4 @@
-//! System-call plumbing: one [`syscall!`] helper that turns `-1`/`errno` into `io::Result`,
+//! System-call plumbing: one `syscall!` helper that turns `-1`/`errno` into `io::Result`,
 //! and helpers that create non-blocking, close-on-exec pipes, socket pairs and TCP loopback
 //! connections for tests and the benchmark.
 

@@ -24,7 +24,7 @@ pub struct Faults {
     pub error_event: f64,
     /// The poller reports a spurious readiness event for a registered fd.
     pub spurious_event: f64,
-    /// An event's delivery is delayed by [`DELIVERY_DELAY_NS`] of virtual time.
+    /// An event's delivery is delayed by `DELIVERY_DELAY_NS` of virtual time.
     pub delayed_delivery: f64,
 }
 

@@ -3,7 +3,7 @@
 //! Every shared access of the core is a simulated atomic, plain cell or lock (a scheduling
 //! point with weak-memory outcomes); park/ready/spawn/join/sleep are the engine's; time is
 //! virtual and deadline timers fire as engine timers (new tasks at exact virtual times); fds
-//! are simulated by [`SimBackend`](crate::backend::SimBackend).
+//! are simulated by [`SimBackend`].
 //!
 //! A platform lives for one schedule: build it inside the check closure with
 //! [`SimPlatform::netpoll`], which also wires the timer and poller callbacks and the deadlock
@@ -121,8 +121,8 @@ pub struct SimPlatform {
 }
 
 impl SimPlatform {
-    /// A platform with simulated fds subject to the run's faults ([`Builder::faults`]
-    /// (crate::Builder)), and the poller on it running `protocol`. Call inside a simulation
+    /// A platform with simulated fds subject to the run's faults
+    /// ([`Builder::faults`](crate::Builder::faults)), and the poller on it running `protocol`. Call inside a simulation
     /// (the check closure); it also registers a deadlock hook that shows, for each parked task,
     /// the pd it waits on and that pd's fields.
     pub fn netpoll(protocol: Protocol) -> Arc<SimNetPoll> {

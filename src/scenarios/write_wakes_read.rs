@@ -10,7 +10,7 @@ use crate::platform::{Backend, Platform, Scheduler};
 pub const MESSAGE: &[u8] = b"ping";
 
 /// A reader reads an empty pipe until end of file while the scenario's task writes
-/// [`MESSAGE`] and closes the write end. The reader must receive exactly the message and then
+/// `MESSAGE` and closes the write end. The reader must receive exactly the message and then
 /// end of file: every readiness edge must wake it, and no spurious wake may lose data.
 pub fn write_wakes_read<P: Platform>(np: &Arc<NetPoll<P>>) {
     let (fd, w) = pipe_fd(np);

@@ -12,7 +12,7 @@
 //!
 //! Also `cargo run --release -p netpoll-real --bin netpoll-bench -- [OPTIONS]` (no tokio).
 //! Prints figures, asserts nothing. Go is built from `real/bench/go` when a toolchain is found
-//! (see [`servers::build_go`]); without one, its columns say why they are missing.
+//! (see `servers::build_go`); without one, its columns say why they are missing.
 
 mod echo;
 mod loadgen;
