@@ -285,3 +285,98 @@ fn a_regular_file_is_refused() {
     sys::close(raw).unwrap();
     let _ = std::fs::remove_file(path);
 }
+
+/// A chain of frames, each with its own pattern on the stack, parked at the bottom: after the
+/// stack is trimmed (copied to the heap, pages released) and restored, every frame still
+/// holds its pattern and the chain returns correctly.
+fn deep_then_park(depth: u32, seed: u64, park: &dyn Fn()) -> u64 {
+    let mut local = [0u64; 16];
+    for (i, x) in local.iter_mut().enumerate() {
+        *x = seed
+            .wrapping_mul(31)
+            .wrapping_add(i as u64 * 7 + u64::from(depth));
+    }
+    let below = if depth == 0 {
+        park();
+        0
+    } else {
+        deep_then_park(depth - 1, seed ^ u64::from(depth), park)
+    };
+    let local = std::hint::black_box(local);
+    for (i, x) in local.iter().enumerate() {
+        assert_eq!(
+            *x,
+            seed.wrapping_mul(31)
+                .wrapping_add(i as u64 * 7 + u64::from(depth)),
+            "frame {depth} lost its data across the trim"
+        );
+    }
+    below.wrapping_add(local.iter().sum::<u64>())
+}
+
+#[test]
+fn trimmed_stacks_come_back_intact() {
+    bounded(LIMIT, || {
+        let rt = CoroRuntime::builder()
+            .workers(2)
+            .trim_idle_stacks(Some(Duration::from_millis(20)))
+            .build()
+            .unwrap();
+        const N: usize = 300;
+        let mut hs = Vec::new();
+        let mut ws = Vec::new();
+        for i in 0..N {
+            let (r, w) = sys::pipe().unwrap();
+            let fd = Arc::new(rt.fd(r).unwrap());
+            ws.push(w);
+            let depth = (i % 40) as u32;
+            hs.push(rt.spawn(move || {
+                let park = || {
+                    let mut b = [0u8; 1];
+                    assert_eq!(fd.read(&mut b).unwrap(), 1);
+                };
+                let expected = deep_then_park(depth, i as u64, &|| {});
+                let got = deep_then_park(depth, i as u64, &park);
+                fd.close().unwrap();
+                (expected, got)
+            }));
+        }
+        wait_until(LIMIT, "every task parked", || {
+            rt.netpoll().waiters() == N as u32
+        });
+        wait_until(LIMIT, "the stacks trimmed", || {
+            rt.sched().stats().trims >= N as u64
+        });
+        for w in &ws {
+            sys::write(*w, b"x").unwrap();
+        }
+        for h in hs {
+            let (expected, got) = h.join().unwrap();
+            assert_eq!(expected, got);
+        }
+        let s = rt.sched().stats();
+        assert!(s.restores >= N as u64, "{s:?}");
+        for w in ws {
+            sys::close(w).unwrap();
+        }
+    });
+}
+
+/// Tasks spawned from a task on small stacks: whatever the scheduler allocates while spawning
+/// (new chunks of its task table, new stack slabs) must not live on the spawning task's stack.
+#[test]
+fn spawning_many_from_a_task_with_small_stacks() {
+    bounded(LIMIT, || {
+        let rt = CoroRuntime::builder()
+            .workers(2)
+            .stack_size(16 * 1024)
+            .build()
+            .unwrap();
+        let sched = rt.sched().clone();
+        let total = rt.block_on(move || {
+            let hs: Vec<_> = (0..1000u64).map(|i| sched.spawn_task(move || i)).collect();
+            hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+        });
+        assert_eq!(total, (0..1000u64).sum());
+    });
+}

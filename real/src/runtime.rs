@@ -66,6 +66,11 @@ pub trait RealRuntime: Sized + Send + Sync + 'static {
 
     /// Tasks spawned and not finished (threads: not tracked, always 0).
     fn live_tasks(&self) -> usize;
+
+    /// The scheduler's counters as one line, for reports (threads: none kept).
+    fn stats_line(&self) -> String {
+        String::new()
+    }
 }
 
 impl RealRuntime for Runtime {
@@ -158,5 +163,9 @@ impl RealRuntime for CoroRuntime {
 
     fn live_tasks(&self) -> usize {
         self.sched().live_tasks()
+    }
+
+    fn stats_line(&self) -> String {
+        format!("{:?}", self.sched().stats())
     }
 }

@@ -10,6 +10,9 @@ use super::loadgen::{self, Conns};
 use super::procstat::{self, ProcSample};
 use super::servers::{self, Server};
 
+/// How long held connections stay idle before the server's memory is read.
+pub const HOLD_IDLE: Duration = Duration::from_secs(3);
+
 /// Bytes per request (and per echo).
 pub const REQUEST_BYTES: usize = 64;
 
@@ -97,15 +100,18 @@ pub struct HoldRow {
 }
 
 /// Open `conns` connections to `server`, echo once on each (so every connection's task has
-/// run its read and write path), then read the server's memory and threads.
+/// run its read and write path), leave them idle for [`HOLD_IDLE`], then read the server's
+/// memory and threads.
 pub fn hold(server: &Server, conns: usize) -> io::Result<HoldRow> {
     let idle = server.sample()?;
     let start = Instant::now();
     let c = Conns::open(server.addr, conns, &sources())?;
     loadgen::one_round(&c, REQUEST_BYTES)?;
     let setup_s = start.elapsed().as_secs_f64();
-    // Let the last tasks park.
-    std::thread::sleep(Duration::from_millis(500));
+    // The connections stay idle a while, as held connections do, before the reading (the same
+    // for every server: each may tidy up when idle, as Go's scavenger and our stack trimming
+    // do).
+    std::thread::sleep(HOLD_IDLE);
     let s = server.sample()?;
     drop(c);
     Ok(HoldRow {

@@ -422,8 +422,10 @@ fn run_echo(o: &Options, go: Option<&std::path::Path>) {
 fn run_hold(n: usize, o: &Options, go: Option<&std::path::Path>) {
     println!();
     println!(
-        "-- hold: {n} connections open at once (from {} loopback addresses), one echo on each --",
-        echo::sources().len()
+        "-- hold: {n} connections open at once (from {} loopback addresses), one echo on each, \
+         then {:?} idle --",
+        echo::sources().len(),
+        echo::HOLD_IDLE
     );
     println!(
         "  {:<22} {:>8} {:>12} {:>13} {:>13} {:>8} {:>9}",

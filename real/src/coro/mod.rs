@@ -39,12 +39,14 @@ mod sched;
 pub mod stack;
 mod task;
 mod timers;
+mod trim;
 mod worker;
 
 use std::io;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread;
+use std::time::Duration;
 
 use netpoll::fd::Fd;
 use netpoll::platform::{Platform, RawFd, Word};
@@ -59,6 +61,9 @@ use crate::{FutexLock, PollerBackend, RelaxedCell, StdAtomicU32, StdAtomicUsize}
 /// Default usable bytes per task stack (reserved address space; only touched pages cost
 /// memory).
 pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+
+/// Default time after which a parked task's stack is trimmed ([`Builder::trim_idle_stacks`]).
+pub const DEFAULT_TRIM_AFTER: Duration = Duration::from_secs(1);
 
 /// Default rounds an idle worker spins looking for work before it sleeps.
 pub const DEFAULT_SPIN_ROUNDS: u32 = 16;
@@ -108,6 +113,7 @@ pub struct Builder {
     stacks: Stacks,
     stack_size: usize,
     spin_rounds: u32,
+    trim_after: Option<Duration>,
     protocol: Protocol,
 }
 
@@ -126,6 +132,7 @@ impl Builder {
             stacks: Stacks::Guarded,
             stack_size: DEFAULT_STACK_SIZE,
             spin_rounds: DEFAULT_SPIN_ROUNDS,
+            trim_after: Some(DEFAULT_TRIM_AFTER),
             protocol: Protocol::Fixed,
         }
     }
@@ -145,6 +152,14 @@ impl Builder {
     /// Rounds an idle worker looks for work before it sleeps (0: sleep at once).
     pub fn spin_rounds(mut self, rounds: u32) -> Builder {
         self.spin_rounds = rounds;
+        self
+    }
+
+    /// Trim the stack of a task parked for about `after` or longer: its live bytes move to
+    /// the heap and its pages go back to the kernel until it runs again (`None`: never). An
+    /// idle worker does it, at most once per `after`. Default: [`DEFAULT_TRIM_AFTER`].
+    pub fn trim_idle_stacks(mut self, after: Option<Duration>) -> Builder {
+        self.trim_after = after.filter(|d| !d.is_zero());
         self
     }
 
@@ -195,6 +210,7 @@ impl Builder {
                 stacks: self.stacks,
                 stack_size: self.stack_size,
                 spin_rounds: self.spin_rounds,
+                trim_after: self.trim_after,
             },
             backend.clone(),
         ));

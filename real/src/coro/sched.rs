@@ -32,8 +32,10 @@ use netpoll::platform::{Backend, Scheduler, TaskId};
 use super::stack::{StackPool, Stacks};
 use super::task::{
     JoinState, SendCoro, Suspend, TaskTable, FREE, NOTIFIED, PARKED, PARKING, RUNNABLE, RUNNING,
+    TRIMMING, TRIM_NOTIFIED,
 };
 use super::timers::{WorkerTimers, NO_TIMER};
+use super::trim::{self, Trimmer};
 use super::CoroNetPoll;
 use crate::sched::ThreadSched;
 use crate::PollerBackend;
@@ -58,6 +60,8 @@ pub struct Config {
     pub stack_size: usize,
     /// Rounds an idle worker looks for work before it sleeps.
     pub spin_rounds: u32,
+    /// Trim the stacks of tasks parked this long (`None`: never).
+    pub trim_after: Option<Duration>,
 }
 
 /// The scheduler's counters, summed over the workers (see [`CoroSched::stats`]).
@@ -82,6 +86,10 @@ pub struct Stats {
     /// The deepest stack use seen when a task switched out, in bytes (from the top of its
     /// stack to the switch; what a task needs at least).
     pub max_switch_depth: u64,
+    /// Stacks of idle tasks trimmed.
+    pub trims: u64,
+    /// Trimmed stacks restored when their task ran again.
+    pub restores: u64,
 }
 
 /// Live counters (all `Relaxed`): one set per worker, so that counting costs no shared cache
@@ -97,6 +105,8 @@ pub struct Counters {
     pub(crate) switches: AtomicU64,
     pub(crate) handoffs: AtomicU64,
     pub(crate) max_switch_depth: AtomicU64,
+    pub(crate) trims: AtomicU64,
+    pub(crate) restores: AtomicU64,
 }
 
 impl Counters {
@@ -111,6 +121,8 @@ impl Counters {
         s.switches += r(&self.switches);
         s.handoffs += r(&self.handoffs);
         s.max_switch_depth = s.max_switch_depth.max(r(&self.max_switch_depth));
+        s.trims += r(&self.trims);
+        s.restores += r(&self.restores);
     }
 }
 
@@ -276,6 +288,8 @@ pub struct Shared {
     pub threads: Mutex<Vec<thread::JoinHandle<()>>>,
     /// The poller this scheduler serves (set once the runtime is built).
     pub np: OnceLock<Weak<CoroNetPoll>>,
+    /// Trims the stacks of idle tasks.
+    pub trimmer: Trimmer,
 }
 
 impl Shared {
@@ -299,6 +313,11 @@ impl Shared {
             stats: Counters::default(),
             threads: Mutex::new(Vec::new()),
             np: OnceLock::new(),
+            trimmer: Trimmer::new(
+                config
+                    .trim_after
+                    .map_or(0, |d| d.as_nanos().clamp(1, i64::MAX as u128) as i64),
+            ),
         }
     }
 
@@ -400,6 +419,7 @@ impl Shared {
             let next = match s {
                 PARKED => RUNNABLE,
                 PARKING => NOTIFIED,
+                TRIMMING => TRIM_NOTIFIED,
                 _ => fatal(&format!(
                     "netpoll: ready of coroutine task {id} that is not parked (state {s})"
                 )),
@@ -599,6 +619,14 @@ impl Shared {
         asleep + polling + me < self.workers.len()
     }
 
+    /// Task switches so far, all workers (a trim pass is pointless if none happened).
+    pub fn total_switches(&self) -> u64 {
+        self.workers
+            .iter()
+            .map(|w| w.stats.switches.load(Ordering::Relaxed))
+            .sum()
+    }
+
     /// Tasks still alive at shutdown: a started one is abandoned with its stack (its
     /// destructors never run, like a goroutine at exit), a never-started one is dropped.
     pub fn abandon_tasks(&self) -> usize {
@@ -642,7 +670,9 @@ impl std::fmt::Debug for CoroSched {
     }
 }
 
-/// Switch from the running task `id` to its worker, saying why.
+/// Switch from the running task `id` to its worker, saying why. Never inlined: the address of
+/// its local marks the bottom of the task's live stack for the trimmer.
+#[inline(never)]
 fn suspend(shared: &Shared, id: u32, why: Suspend) {
     let t = shared
         .tasks
@@ -656,7 +686,9 @@ fn suspend(shared: &Shared, id: u32, why: Suspend) {
     // The yielder sits near the top of the stack: its distance to a local of this frame is
     // the stack this task uses right now.
     let here = 0u8;
-    let depth = (y as usize).saturating_sub(&here as *const u8 as usize) as u64;
+    let here_addr = std::hint::black_box(&here) as *const u8 as usize;
+    t.sp_hint.store(here_addr, Ordering::Relaxed);
+    let depth = (y as usize).saturating_sub(here_addr) as u64;
     if let Some(w) = shared.on_worker() {
         shared.workers[w]
             .stats
@@ -714,6 +746,7 @@ impl CoroSched {
             }
         };
         let canary_at = stack.canary_at();
+        let (stack_limit, stack_base) = stack.bounds();
         let join = JoinState::new();
         let done = join.clone();
         let inner = shared.clone();
@@ -733,6 +766,10 @@ impl CoroSched {
             .get(id)
             .unwrap_or_else(|| fatal("netpoll: a new task's slot is missing"));
         t.canary_at.store(canary_at, Ordering::Relaxed);
+        t.stack_limit.store(stack_limit, Ordering::Relaxed);
+        t.stack_base.store(stack_base, Ordering::Relaxed);
+        t.sp_hint.store(0, Ordering::Relaxed);
+        t.is_trimmed.store(false, Ordering::Relaxed);
         // SAFETY: the id was just allocated: no queue, worker or waiter knows it yet.
         unsafe { *t.coro() = Some(SendCoro(coro)) };
         t.state.store(RUNNABLE, Ordering::SeqCst);
@@ -906,6 +943,14 @@ pub(crate) fn run_task(shared: &Shared, id: u32) -> bool {
             .switches
             .fetch_add(1, Ordering::Relaxed);
     }
+    if trim::restore(t) {
+        if let Some(w) = shared.on_worker() {
+            shared.workers[w]
+                .stats
+                .restores
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
     // SAFETY: this worker took `id` from a run queue: it owns the task until it parks.
     let coro = unsafe { t.coro() };
     let Some(c) = coro.as_mut() else {
@@ -921,6 +966,10 @@ pub(crate) fn run_task(shared: &Shared, id: u32) -> bool {
     }
     match res {
         CoroutineResult::Yield(Suspend::Park) => {
+            t.parked_epoch.store(
+                shared.trimmer.epoch.load(Ordering::Relaxed),
+                Ordering::Relaxed,
+            );
             if t.state
                 .compare_exchange(PARKING, PARKED, Ordering::SeqCst, Ordering::SeqCst)
                 .is_err()

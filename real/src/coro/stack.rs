@@ -124,6 +124,11 @@ pub struct TaskStack {
 }
 
 impl TaskStack {
+    /// The usable range, `(limit, base)`: the stack grows down from `base` to `limit`.
+    pub fn bounds(&self) -> (usize, usize) {
+        (self.limit, self.base)
+    }
+
     /// Where the canary of a packed stack lives (its lowest word); 0 for a guarded stack.
     pub fn canary_at(&self) -> usize {
         if self.packed {

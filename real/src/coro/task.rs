@@ -19,6 +19,10 @@
 //! the task's stack is no longer in use, so a `ready` can never resume a task that is still
 //! switching out; a `ready` that lands before that turns PARKING into NOTIFIED and the worker
 //! runs the task again instead of parking it.
+//!
+//! An idle worker may trim the stack of a task parked for a while ([`super::trim`]): it owns
+//! the task while the state is TRIMMING (PARKED → TRIMMING → PARKED); a `ready` meanwhile
+//! turns TRIMMING into TRIM_NOTIFIED, and the trimmer queues the task when it is done.
 
 use std::cell::UnsafeCell;
 use std::ptr;
@@ -28,6 +32,7 @@ use std::thread;
 
 use corosensei::Coroutine;
 
+use super::sched::fatal;
 use super::stack::TaskStack;
 
 /// The slot holds no task.
@@ -42,6 +47,10 @@ pub const PARKING: u32 = 3;
 pub const PARKED: u32 = 4;
 /// Readied while PARKING: its worker will run it again.
 pub const NOTIFIED: u32 = 5;
+/// Parked, and an idle worker is trimming its stack (see [`super::trim`]).
+pub const TRIMMING: u32 = 6;
+/// Readied while TRIMMING: the trimmer queues it when done.
+pub const TRIM_NOTIFIED: u32 = 7;
 
 /// Why a task switched back to its worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,6 +84,19 @@ pub struct Task {
     /// The lowest address of a packed stack, whose canary is checked at each switch (0: a
     /// guarded stack).
     pub canary_at: AtomicUsize,
+    /// The stack's usable range `[stack_limit, stack_base)`.
+    pub stack_base: AtomicUsize,
+    /// See `stack_base`.
+    pub stack_limit: AtomicUsize,
+    /// An address in the frame that last switched the task out: everything live on its stack
+    /// lies above it, less a small margin for the switch itself.
+    pub sp_hint: AtomicUsize,
+    /// The trim epoch when the task last parked.
+    pub parked_epoch: AtomicU32,
+    /// Whether the stack is trimmed: its live bytes are in `trimmed`, its pages released.
+    pub is_trimmed: std::sync::atomic::AtomicBool,
+    /// The trimmed stack: (lowest address, bytes up to the stack's base).
+    pub trimmed: Mutex<Option<(usize, Box<[u8]>)>>,
     coro: UnsafeCell<Option<SendCoro>>,
 }
 
@@ -89,6 +111,12 @@ impl Task {
             state: AtomicU32::new(FREE),
             yielder: AtomicUsize::new(0),
             canary_at: AtomicUsize::new(0),
+            stack_base: AtomicUsize::new(0),
+            stack_limit: AtomicUsize::new(0),
+            sp_hint: AtomicUsize::new(0),
+            parked_epoch: AtomicU32::new(0),
+            is_trimmed: std::sync::atomic::AtomicBool::new(false),
+            trimmed: Mutex::new(None),
             coro: UnsafeCell::new(None),
         }
     }
@@ -177,9 +205,13 @@ impl TaskTable {
         };
         let (c, _) = Self::locate(id);
         if self.chunks[c].load(Ordering::Acquire).is_null() {
-            let fresh = Box::into_raw(Box::new(std::array::from_fn::<Task, CHUNK_LEN, _>(|_| {
-                Task::new()
-            })));
+            // Built on the heap: a chunk is tens of KiB, too much for a task's stack.
+            let slots: Box<[Task]> = (0..CHUNK_LEN).map(|_| Task::new()).collect();
+            let chunk: Box<Chunk> = match slots.try_into() {
+                Ok(c) => c,
+                Err(_) => fatal("netpoll: task chunk of the wrong length"),
+            };
+            let fresh = Box::into_raw(chunk);
             if self.chunks[c]
                 .compare_exchange(ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire)
                 .is_err()

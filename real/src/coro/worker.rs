@@ -193,12 +193,18 @@ fn find_runnable(np: &CoroNetPoll, shared: &Shared, local: &mut Local) -> Option
         }
         stop_spinning(shared, local, false);
         spins = 0;
+        // Idle: trim the stacks of long-parked tasks if a pass is due.
+        shared
+            .trimmer
+            .maybe_pass(shared, monotonic_ns(), shared.total_switches());
         // Block in the poller if there is something to wait for, nobody else polls, and no
         // other worker is active (an active worker polls when it runs out of work, on its own
         // thread: blocking here would make the kernel wake this thread for events the active
         // one could take without a switch).
         let waiters = np.waiters();
-        let next_timer = shared.next_timer();
+        let next_timer = shared
+            .next_timer()
+            .min(shared.trimmer.due_ns(shared.total_switches()));
         let something = waiters > 0 || next_timer != NO_TIMER;
         if something
             && !shared.others_active(false)
@@ -234,7 +240,9 @@ fn block_in_poller(np: &CoroNetPoll, shared: &Shared, local: &mut Local) {
         || shared.has_global()
         || shared.shutdown.load(Ordering::SeqCst);
     if !work_arrived {
-        let next = shared.next_timer();
+        let next = shared
+            .next_timer()
+            .min(shared.trimmer.due_ns(shared.total_switches()));
         shared.poll_until.store(next, Ordering::SeqCst);
         let delay_ns = if next == NO_TIMER {
             -1
