@@ -273,6 +273,7 @@ fn a_regular_file_is_refused() {
     let rt = CoroRuntime::builder().workers(1).build().unwrap();
     let path = std::env::temp_dir().join(format!("netpoll-regular-{}", std::process::id()));
     std::fs::write(&path, b"data").unwrap();
+    let path_for_task = path.clone();
     let f = std::fs::File::open(&path).unwrap();
     use std::os::fd::IntoRawFd;
     let raw = f.into_raw_fd();
@@ -282,6 +283,17 @@ fn a_regular_file_is_refused() {
         Ok(_) => panic!("a regular file was accepted"),
     };
     assert_eq!(err.raw_os_error(), Some(libc::EPERM), "{err}");
+    // The runtime's own constructor says what to do instead.
+    let msg = match rt.fd(raw) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("a regular file was accepted"),
+    };
+    assert!(msg.contains("cannot be watched by epoll"), "{msg}");
+    assert!(msg.contains("CoroSched::blocking"), "{msg}");
+    // And `blocking` reads it without stalling the worker's other tasks.
+    let sched = rt.sched().clone();
+    let data = rt.block_on(move || sched.blocking(|| std::fs::read(&path_for_task).unwrap()));
+    assert_eq!(data, b"data");
     sys::close(raw).unwrap();
     let _ = std::fs::remove_file(path);
 }

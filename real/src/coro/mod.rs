@@ -256,9 +256,21 @@ impl CoroRuntime {
     }
 
     /// Wrap a non-blocking `fd` in an [`Fd`] (registers it with the poller). On error the fd
-    /// is left open.
+    /// is left open. A descriptor epoll cannot watch (a regular file) is refused with an error
+    /// that says so: read such a file inside [`CoroSched::blocking`].
     pub fn fd(&self, fd: RawFd) -> Result<CoroFd, netpoll::fd::Error> {
-        Fd::new(self.np.clone(), fd)
+        Fd::new(self.np.clone(), fd).map_err(|e| match e {
+            netpoll::fd::Error::Io(io) if io.raw_os_error() == Some(libc::EPERM) => {
+                netpoll::fd::Error::Io(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!(
+                        "fd {fd} cannot be watched by epoll (a regular file?): \
+                         do its blocking I/O inside CoroSched::blocking"
+                    ),
+                ))
+            }
+            other => other,
+        })
     }
 
     /// The scheduler.
