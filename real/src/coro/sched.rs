@@ -109,6 +109,13 @@ pub struct Counters {
     pub(crate) restores: AtomicU64,
 }
 
+/// Count one event on a counter that only its own worker's thread writes: a plain load and
+/// store, no locked instruction (a rare lost count during a hand-off is harmless).
+#[inline]
+pub(crate) fn bump(c: &AtomicU64) {
+    c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+}
+
 impl Counters {
     fn add_to(&self, s: &mut Stats) {
         let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -392,7 +399,7 @@ impl Shared {
             };
             let first = stolen.pop_front();
             if first.is_some() {
-                self.workers[w].stats.steals.fetch_add(1, Ordering::Relaxed);
+                bump(&self.workers[w].stats.steals);
                 if !stolen.is_empty() {
                     let me = &self.workers[w];
                     let mut q = me.queue();
@@ -586,7 +593,7 @@ impl Shared {
             }
             return;
         }
-        self.workers[w].stats.sleeps.fetch_add(1, Ordering::Relaxed);
+        bump(&self.workers[w].stats.sleeps);
         let word = &self.workers[w].sleep_word;
         match timeout {
             None => {
@@ -690,10 +697,10 @@ fn suspend(shared: &Shared, id: u32, why: Suspend) {
     t.sp_hint.store(here_addr, Ordering::Relaxed);
     let depth = (y as usize).saturating_sub(here_addr) as u64;
     if let Some(w) = shared.on_worker() {
-        shared.workers[w]
-            .stats
-            .max_switch_depth
-            .fetch_max(depth, Ordering::Relaxed);
+        let max = &shared.workers[w].stats.max_switch_depth;
+        if depth > max.load(Ordering::Relaxed) {
+            max.store(depth, Ordering::Relaxed);
+        }
     }
     yielder.suspend(why);
 }
@@ -935,20 +942,15 @@ pub(crate) fn run_task(shared: &Shared, id: u32) -> bool {
             "netpoll: runnable task {id} missing from the table"
         ));
     };
-    t.state.store(RUNNING, Ordering::SeqCst);
+    // Nobody else reads RUNNING: a ready seeing it is an error whatever the ordering.
+    t.state.store(RUNNING, Ordering::Relaxed);
     set_current_task(id);
     if let Some(w) = shared.on_worker() {
-        shared.workers[w]
-            .stats
-            .switches
-            .fetch_add(1, Ordering::Relaxed);
+        bump(&shared.workers[w].stats.switches);
     }
     if trim::restore(t) {
         if let Some(w) = shared.on_worker() {
-            shared.workers[w]
-                .stats
-                .restores
-                .fetch_add(1, Ordering::Relaxed);
+            bump(&shared.workers[w].stats.restores);
         }
     }
     // SAFETY: this worker took `id` from a run queue: it owns the task until it parks.

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use super::sched::{enter_worker, leave_worker, run_task, Shared, NOT_BLOCKING, NO_POLLER};
+use super::sched::{bump, enter_worker, leave_worker, run_task, Shared, NOT_BLOCKING, NO_POLLER};
 use super::timers::{Due, NO_TIMER};
 use super::CoroNetPoll;
 use crate::clock::monotonic_ns;
@@ -143,10 +143,7 @@ fn find_runnable(np: &CoroNetPoll, shared: &Shared, local: &mut Local) -> Option
                 .compare_exchange(NO_POLLER, w, Ordering::SeqCst, Ordering::SeqCst)
                 .is_ok()
         {
-            shared.workers[w]
-                .stats
-                .polls_nonblocking
-                .fetch_add(1, Ordering::Relaxed);
+            bump(&shared.workers[w].stats.polls_nonblocking);
             let res = np.poll(0);
             shared.poller.store(NO_POLLER, Ordering::SeqCst);
             if let Err(e) = res {
@@ -249,10 +246,7 @@ fn block_in_poller(np: &CoroNetPoll, shared: &Shared, local: &mut Local) {
         } else {
             next.saturating_sub(monotonic_ns()).max(0)
         };
-        shared.workers[w]
-            .stats
-            .polls_blocking
-            .fetch_add(1, Ordering::Relaxed);
+        bump(&shared.workers[w].stats.polls_blocking);
         let res = np.poll(delay_ns);
         if let Err(e) = res {
             crate::fatal(&format!("netpoll: the OS poller failed: {e}"));
