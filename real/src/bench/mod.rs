@@ -64,6 +64,8 @@ pub struct Options {
     pub warmup: Duration,
     /// Each echo window.
     pub window: Duration,
+    /// Interleaved rounds of each echo measurement (the median is reported).
+    pub echo_rounds: usize,
     /// Worker threads of our server (default: the core count, as Go's GOMAXPROCS).
     pub workers: usize,
     /// Leave Go out even if a toolchain is there.
@@ -80,6 +82,7 @@ impl Default for Options {
             hold_conns: 100_000,
             warmup: Duration::from_millis(500),
             window: Duration::from_secs(2),
+            echo_rounds: 3,
             workers: thread::available_parallelism().map_or(1, |n| n.get()),
             skip_go: false,
             spin_rounds: coro::DEFAULT_SPIN_ROUNDS,
@@ -88,7 +91,7 @@ impl Default for Options {
 }
 
 const USAGE: &str = "usage: netpoll-bench [ROUND_TRIPS] [--round-trips N] [--echo-conns N,N,..|none] \
-[--hold N] [--window-ms MS] [--workers N] [--spin N] [--no-go]\n       netpoll-bench echo-server ADDR [--workers N] [--spin N]";
+[--echo-rounds N] [--hold N] [--window-ms MS] [--workers N] [--spin N] [--no-go]\n       netpoll-bench echo-server ADDR [--workers N] [--spin N]";
 
 fn parse_num<T: std::str::FromStr>(flag: &str, v: Option<String>) -> Result<T, String> {
     let v = v.ok_or_else(|| format!("{flag} needs a value"))?;
@@ -115,6 +118,7 @@ pub fn parse_options(args: &[String]) -> Result<Options, String> {
             }
             "--hold" => o.hold_conns = parse_num(&a, it.next())?,
             "--window-ms" => o.window = Duration::from_millis(parse_num(&a, it.next())?),
+            "--echo-rounds" => o.echo_rounds = parse_num::<usize>(&a, it.next())?.max(1),
             "--workers" => o.workers = parse_num::<usize>(&a, it.next())?.max(1),
             "--no-go" => o.skip_go = true,
             "--spin" => o.spin_rounds = parse_num(&a, it.next())?,
@@ -352,15 +356,7 @@ fn run_ping_pong(o: &Options, go: Option<&std::path::Path>, extra: &[ExtraPingPo
     );
 }
 
-fn run_echo(o: &Options, go: Option<&std::path::Path>) {
-    println!();
-    println!(
-        "-- TCP echo over loopback: {}-byte requests, closed loop, one client thread (raw epoll); \
-         {:?} warm-up, {:?} window; each server its own process --",
-        echo::REQUEST_BYTES,
-        o.warmup,
-        o.window
-    );
+fn print_echo_header() {
     println!(
         "  {:<22} {:>6} {:>10} {:>9} {:>9} {:>11} {:>8} {:>8} {:>11}",
         "server",
@@ -373,48 +369,84 @@ fn run_echo(o: &Options, go: Option<&std::path::Path>) {
         "RSS MiB",
         "client CPU"
     );
+}
+
+fn print_echo_row(r: &echo::EchoRow, note: &str) {
+    println!(
+        "  {:<22} {:>6} {:>10.0} {:>9.1} {:>9.1} {:>11.2} {:>8} {:>8.1} {:>11.2}{note}",
+        r.server,
+        r.conns,
+        r.rate,
+        r.p50_us,
+        r.p99_us,
+        r.cpu_us_per_req,
+        r.threads,
+        r.rss_mib,
+        r.client_cpu_us_per_req
+    );
+}
+
+/// The row whose server CPU per request is the median of `rows` (rounds of one server).
+fn median_row(mut rows: Vec<echo::EchoRow>) -> Option<echo::EchoRow> {
+    rows.sort_by(|a, b| a.cpu_us_per_req.total_cmp(&b.cpu_us_per_req));
+    let mid = rows.len() / 2;
+    rows.into_iter().nth(mid)
+}
+
+fn run_echo(o: &Options, go: Option<&std::path::Path>) {
+    println!();
+    println!(
+        "-- TCP echo over loopback: {}-byte requests, closed loop, one client thread (raw epoll); \
+         {:?} warm-up, {:?} window; each server its own process; {} interleaved rounds --",
+        echo::REQUEST_BYTES,
+        o.warmup,
+        o.window,
+        o.echo_rounds
+    );
+    print_echo_header();
+    let servers: Vec<Option<&std::path::Path>> = match go {
+        Some(exe) => vec![None, Some(exe)],
+        None => vec![None],
+    };
+    let mut summary = Vec::new();
     for &conns in &o.echo_conns {
-        let mut ours_cpu = None;
-        for which in [None, go] {
-            if which.is_none() && ours_cpu.is_some() {
-                continue;
-            }
-            let row = echo::start(which, o.workers, o.spin_rounds)
-                .and_then(|s| echo::measure(&s, conns, o.warmup, o.window));
-            let label = if which.is_some() {
-                "Go 1.19"
-            } else {
-                "netpoll (coroutines)"
-            };
-            match row {
-                Ok(r) => {
-                    let vs = match (which, ours_cpu) {
-                        (Some(_), Some(ours)) => {
-                            format!("   ours/Go CPU per request: {:.2}", ours / r.cpu_us_per_req)
-                        }
-                        _ => String::new(),
-                    };
-                    println!(
-                        "  {:<22} {:>6} {:>10.0} {:>9.1} {:>9.1} {:>11.2} {:>8} {:>8.1} {:>11.2}{vs}",
-                        r.server,
-                        r.conns,
-                        r.rate,
-                        r.p50_us,
-                        r.p99_us,
-                        r.cpu_us_per_req,
-                        r.threads,
-                        r.rss_mib,
-                        r.client_cpu_us_per_req
-                    );
-                    if which.is_none() {
-                        ours_cpu = Some(r.cpu_us_per_req);
+        let mut rows: Vec<Vec<echo::EchoRow>> = servers.iter().map(|_| Vec::new()).collect();
+        for round in 1..=o.echo_rounds {
+            for (i, which) in servers.iter().enumerate() {
+                let label = if which.is_some() {
+                    "Go 1.19"
+                } else {
+                    "netpoll (coroutines)"
+                };
+                match echo::start(*which, o.workers, o.spin_rounds)
+                    .and_then(|s| echo::measure(&s, conns, o.warmup, o.window))
+                {
+                    Ok(r) => {
+                        print_echo_row(&r, &format!("   (round {round})"));
+                        rows[i].push(r);
                     }
+                    Err(e) => println!("  {label:<22} {conns:>6}  failed: {e}"),
                 }
-                Err(e) => println!("  {label:<22} {conns:>6}  failed: {e}"),
             }
-            if go.is_none() {
-                break;
-            }
+        }
+        summary.push(rows.into_iter().map(median_row).collect::<Vec<_>>());
+    }
+    println!("  median round of each (by server CPU per request):");
+    print_echo_header();
+    for medians in summary {
+        let ours = medians
+            .first()
+            .and_then(|r| r.as_ref())
+            .map(|r| r.cpu_us_per_req);
+        for (i, r) in medians.iter().enumerate() {
+            let Some(r) = r else { continue };
+            let note = match (i, ours) {
+                (1, Some(ours)) => {
+                    format!("   ours/Go CPU per request: {:.2}", ours / r.cpu_us_per_req)
+                }
+                _ => String::new(),
+            };
+            print_echo_row(r, &note);
         }
     }
 }
