@@ -381,7 +381,8 @@ impl Shared {
         Some(first)
     }
 
-    /// Steal half of another worker's queue into `w`'s; one stolen task to run.
+    /// Go: `runqsteal`. Steal half of another worker's queue into `w`'s; one stolen task to
+    /// run.
     pub fn steal(&self, w: usize, start: usize) -> Option<u32> {
         let n = self.workers.len();
         for i in 0..n {

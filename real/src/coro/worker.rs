@@ -225,8 +225,9 @@ fn find_runnable(np: &CoroNetPoll, shared: &Shared, local: &mut Local) -> Option
     }
 }
 
-/// Holding the poller role: block in the OS poller until an event, a break, or the earliest
-/// timer of any worker; then release the role and fire every due timer.
+/// Go: the blocking `netpoll(delay)` at the end of `findrunnable`. Holding the poller role:
+/// block in the OS poller until an event, a break, or the earliest timer of any worker (or
+/// the next stack-trim pass); then release the role and fire every due timer.
 fn block_in_poller(np: &CoroNetPoll, shared: &Shared, local: &mut Local) {
     let w = local.w;
     // Announce a blocking poll before reading the timers: a timer armed from now on sees
