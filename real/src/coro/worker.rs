@@ -5,10 +5,13 @@
 //! non-blocking poll of the OS poller when tasks wait on it and no other worker polls (what
 //! it readies lands on this worker: the readiness is handled on the thread that found it);
 //! stealing half of another worker's queue, and running other workers' due timers. A worker
-//! that found nothing spins a few rounds (at most half the workers spin at once), then either
-//! takes the poller role and blocks in the OS poller until the earliest timer of any worker
-//! (when tasks wait on the poller or timers are armed, and no other worker holds the role), or
-//! sleeps on its futex until woken.
+//! that found nothing spins a few rounds (at most half the workers spin at once), runs a
+//! stack-trim pass if one is due ([`super::trim`]), then either takes the poller role and
+//! blocks in the OS poller until the earliest timer of any worker (when tasks wait on the
+//! poller or timers are armed, no other worker holds the role, and no other worker is active:
+//! an active worker polls by itself when it runs out of work), or sleeps on its futex until
+//! woken (with a 10 ms backstop while tasks wait on the network and nobody blocks in the
+//! poller, in case the active workers stay busy).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
