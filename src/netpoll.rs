@@ -166,6 +166,14 @@ impl<P: Platform> NetPoll<P> {
 
     /// Go: `poll_runtime_pollReset`. Prepare for a read or write: fail if the pd cannot be
     /// waited on, else clear any stale readiness notification.
+    ///
+    /// Contract (golang/go#70373): the caller must then try the system call before it
+    /// [`wait`](NetPoll::wait)s. Readiness is edge-triggered: the poller records an edge that
+    /// arrived before this call as a pending notification, and this call erases it; if the
+    /// caller waited without trying, no new edge would come for data already there, and the
+    /// wait could last forever. Go's `internal/poll` keeps the contract (prepare, syscall,
+    /// wait on EAGAIN, syscall again); a `RawConn` callback that returns "not done" without
+    /// trying the syscall breaks it.
     pub fn reset(&self, pd: Pd, mode: Mode) -> Result<(), PollError> {
         let pd = self.pd(pd);
         self.checkerr(pd, mode)?;
@@ -448,7 +456,7 @@ impl<P: Platform> NetPoll<P> {
 
     /// Go: `netpollunblock`. Move the semaphore for `mode` to ready (`ioready`) or nil, and
     /// return the task parked on it, if any. Adds the waiter-count adjustment to `delta`, to be
-    /// applied after the task has been made ready.
+    /// applied after the task has been made ready (the pre-#61454 protocol applies it at once).
     ///
     /// Contract: lock-free; the deadline and close paths call it with the pd lock held after
     /// publishing why they wake.
@@ -477,7 +485,13 @@ impl<P: Platform> NetPoll<P> {
                 }
                 let task = word_task(old);
                 if task.is_some() && self.protocol.unblock_counts_waiters() {
-                    *delta -= 1;
+                    if self.protocol.defers_waiters_delta() {
+                        *delta -= 1;
+                    } else {
+                        // Before golang/go#61454: the count drops here, while `task` is still
+                        // parked; whoever called us makes it ready only later.
+                        self.adjust_waiters(-1);
+                    }
                 }
                 return task;
             }

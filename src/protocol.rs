@@ -34,15 +34,25 @@ pub enum Protocol {
     /// `netpollgoready`, which only the deadline and close paths call; a task woken by I/O
     /// readiness (through `netpollready`) stayed counted forever, so the count leaked.
     PreFix60782,
+    /// Between golang/go#60782's fix and #61454's (Go's tip in July 2023, CL 503923 to
+    /// CL 511455): `netpollunblock` decremented `netpollWaiters` itself, at the moment it took
+    /// a parked task off the semaphore, before anyone had made that task ready. For a moment
+    /// the count says nobody waits for the poller while the woken task is not runnable yet;
+    /// a scheduler that skips polling when the count is 0 (Go's `findRunnable`) and then
+    /// checks for deadlock (`checkdead`, with the poll done by `sysmon`, which does not count
+    /// as running) reports "all goroutines are asleep". Go now returns the adjustment as a
+    /// delta that callers apply after `goready`/`injectglist`. (The other fixes are in place.)
+    PreFix61454,
 }
 
 impl Protocol {
     /// Every variant, in a stable order.
-    pub const ALL: [Protocol; 4] = [
+    pub const ALL: [Protocol; 5] = [
         Protocol::Fixed,
         Protocol::PreFix45211,
         Protocol::PreFix59545,
         Protocol::PreFix60782,
+        Protocol::PreFix61454,
     ];
 
     /// The command-line name.
@@ -52,6 +62,7 @@ impl Protocol {
             Protocol::PreFix45211 => "prefix-45211",
             Protocol::PreFix59545 => "prefix-59545",
             Protocol::PreFix60782 => "prefix-60782",
+            Protocol::PreFix61454 => "prefix-61454",
         }
     }
 
@@ -70,6 +81,9 @@ impl Protocol {
             Protocol::PreFix60782 => {
                 "before golang/go#60782: the waiters count is decremented only in netpollgoready"
             }
+            Protocol::PreFix61454 => {
+                "before golang/go#61454: netpollunblock drops the waiters count before the task is ready"
+            }
         }
     }
 
@@ -82,6 +96,13 @@ impl Protocol {
     /// code, which decremented in `netpollgoready` instead).
     pub fn unblock_counts_waiters(self) -> bool {
         !matches!(self, Protocol::PreFix60782)
+    }
+
+    /// Whether `netpollunblock` hands its waiters adjustment back as a delta for the caller to
+    /// apply once the woken task is ready (false only for the pre-#61454 code, which applied
+    /// it at once).
+    pub fn defers_waiters_delta(self) -> bool {
+        !matches!(self, Protocol::PreFix61454)
     }
 
     /// Whether the poller drops events whose token carries an older fdseq than the pd's

@@ -181,6 +181,9 @@ pub struct TestSched {
     pub readied: Mutex<Vec<TaskId>>,
     #[allow(clippy::type_complexity)]
     pub on_park: Mutex<Option<Box<dyn FnMut() + Send>>>,
+    /// Called by `ready` before it records the task (to observe state at that moment).
+    #[allow(clippy::type_complexity)]
+    pub on_ready: Mutex<Option<Box<dyn FnMut(TaskId) + Send>>>,
 }
 impl Scheduler for TestSched {
     type JoinHandle = ();
@@ -203,6 +206,9 @@ impl Scheduler for TestSched {
         }
     }
     fn ready(&self, t: TaskId) {
+        if let Some(h) = self.on_ready.lock().unwrap().as_mut() {
+            h(t);
+        }
         self.readied.lock().unwrap().push(t);
     }
     fn spawn<F: FnOnce() + Send + 'static>(&self, _: &'static str, f: F) {

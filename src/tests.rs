@@ -405,3 +405,76 @@ fn prefix_60782_counts_waiters_only_in_goready() {
         assert_eq!(np.waiters(), leaked, "wake_by_close={wake_by_close}");
     }
 }
+
+/// How a parked reader gets woken in the tests below.
+#[derive(Clone, Copy, Debug)]
+enum Waker {
+    Readiness,
+    Close,
+    Deadline,
+}
+
+/// Park a reader on a fresh pd of a poller running `protocol`, wake it by `waker`, and return
+/// the waiters count seen at the moment the reader was made ready, and the count after.
+fn waiters_when_readied(protocol: Protocol, waker: Waker) -> (Vec<u32>, u32) {
+    let np = np(protocol);
+    let pd = np.open(3).unwrap();
+    let tok = token_of(&np, 3);
+    if matches!(waker, Waker::Deadline) {
+        np.set_deadline(pd, 100, Mode::Read);
+    }
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (weak, seen2) = (Arc::downgrade(&np), seen.clone());
+    *np.platform().sched.on_ready.lock().unwrap() = Some(Box::new(move |_| {
+        let np = weak.upgrade().expect("poller alive");
+        seen2.lock().unwrap().push(np.waiters());
+    }));
+    let np2 = np.clone();
+    *np.platform().sched.on_park.lock().unwrap() = Some(Box::new(move || {
+        assert_eq!(np2.waiters(), 1, "the parked reader is counted");
+        match waker {
+            Waker::Readiness => {
+                np2.platform().backend.queued.lock().unwrap().push(Event {
+                    token: tok,
+                    mode: Mode::Read,
+                    error: false,
+                });
+                np2.poll(0).unwrap();
+            }
+            Waker::Close => np2.unblock(Pd(0)),
+            Waker::Deadline => {
+                let firing = np2.platform().clock.armed.lock().unwrap()[0].2;
+                np2.run_timer(firing);
+            }
+        }
+    }));
+    let _ = np.wait(pd, Mode::Read);
+    let seen = seen.lock().unwrap().clone();
+    (seen, np.waiters())
+}
+
+#[test]
+fn waiters_count_drops_only_after_the_task_is_ready() {
+    // Go since #61454: whoever wakes a parked task makes it ready first and only then drops
+    // the count, so "no waiters" never coexists with a woken task that is not yet runnable.
+    for waker in [Waker::Readiness, Waker::Close, Waker::Deadline] {
+        assert_eq!(
+            waiters_when_readied(Protocol::Fixed, waker),
+            (vec![1], 0),
+            "{waker:?}"
+        );
+    }
+}
+
+#[test]
+fn prefix_61454_drops_the_count_before_the_task_is_ready() {
+    // Before #61454 the count was already 0 when the woken task was made ready (the window in
+    // which Go's checkdead saw nobody waiting and nothing runnable); it still ends at 0.
+    for waker in [Waker::Readiness, Waker::Close, Waker::Deadline] {
+        assert_eq!(
+            waiters_when_readied(Protocol::PreFix61454, waker),
+            (vec![0], 0),
+            "{waker:?}"
+        );
+    }
+}

@@ -53,8 +53,74 @@ fn write_wakes_read<R: RealRuntime>() {
 
 fn every_scenario_runs<R: RealRuntime>() {
     for &s in Scenario::ALL {
-        run_rounds::<R>(s, 3, Duration::from_secs(10));
+        // One round of various-deadlines waits about 1.9 s (its timeouts add up to that).
+        let rounds = if s == Scenario::VariousDeadlines {
+            1
+        } else {
+            3
+        };
+        run_rounds::<R>(s, rounds, Duration::from_secs(10));
     }
+}
+
+// The scenarios from Go's net tests, each with a few more rounds than above (a round takes a
+// few tens of milliseconds, most of it sleeping).
+
+fn read_timeout<R: RealRuntime>() {
+    run_rounds::<R>(Scenario::ReadTimeout, 10, Duration::from_secs(10));
+}
+
+fn write_timeout<R: RealRuntime>() {
+    run_rounds::<R>(Scenario::WriteTimeout, 10, Duration::from_secs(10));
+}
+
+fn timeouts_must_not_return<R: RealRuntime>() {
+    run_rounds::<R>(
+        Scenario::ReadTimeoutMustNotReturn,
+        10,
+        Duration::from_secs(10),
+    );
+    run_rounds::<R>(
+        Scenario::WriteTimeoutMustNotReturn,
+        10,
+        Duration::from_secs(10),
+    );
+}
+
+fn deadlines_moved_while_blocked<R: RealRuntime>() {
+    run_rounds::<R>(
+        Scenario::DeadlineExtendedWhileBlocked,
+        5,
+        Duration::from_secs(10),
+    );
+    run_rounds::<R>(
+        Scenario::DeadlineMovedToPastUnblocks,
+        10,
+        Duration::from_secs(10),
+    );
+}
+
+fn deadline_race<R: RealRuntime>() {
+    // A round is a few microseconds of deadlines; many rounds stand in for Go's 1000 ops.
+    run_rounds::<R>(Scenario::DeadlineRace, 300, Duration::from_secs(10));
+}
+
+fn combined_deadline<R: RealRuntime>() {
+    run_rounds::<R>(Scenario::CombinedDeadline, 5, Duration::from_secs(10));
+}
+
+fn deadline_now_and_zero<R: RealRuntime>() {
+    run_rounds::<R>(Scenario::DeadlineNowAndZero, 10, Duration::from_secs(10));
+}
+
+fn close_scenarios<R: RealRuntime>() {
+    run_rounds::<R>(Scenario::CloseBlockedReadWrite, 20, Duration::from_secs(10));
+    run_rounds::<R>(Scenario::CloseRacesDeadline, 20, Duration::from_secs(10));
+}
+
+fn peer_close_and_reuse<R: RealRuntime>() {
+    run_rounds::<R>(Scenario::PeerCloseEof, 20, Duration::from_secs(10));
+    run_rounds::<R>(Scenario::ReusedPdStaleEvent, 20, Duration::from_secs(10));
 }
 
 netpoll_real::on_both_runtimes!(
@@ -62,6 +128,15 @@ netpoll_real::on_both_runtimes!(
     deadline_unblocks_read,
     write_wakes_read,
     every_scenario_runs,
+    read_timeout,
+    write_timeout,
+    timeouts_must_not_return,
+    deadlines_moved_while_blocked,
+    deadline_race,
+    combined_deadline,
+    deadline_now_and_zero,
+    close_scenarios,
+    peer_close_and_reuse,
 );
 
 #[test]

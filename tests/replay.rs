@@ -2,9 +2,10 @@
 //! scenario and protocol it records, and its text swimlane must match the snapshot in
 //! `snapshots/` (review changes with `cargo insta review`).
 
+use netpoll::scenarios::Scenario;
 use netpoll::Protocol;
-use netpoll_sim::scenario_check;
-use netpoll_sim::trace::{read_file, render_text, replay_file, Trace};
+use netpoll_sim::trace::{read_file, render_text};
+use netpoll_sim::{scenario_check, Builder, FailureKind, MemoryModel, Subject, Trace};
 use std::path::Path;
 
 /// Runs `f` with the snapshot settings of this file: snapshots live in the top-level
@@ -30,23 +31,17 @@ fn trace_files() -> Vec<std::path::PathBuf> {
     files
 }
 
-/// Replay the trace at `path` with the scenario and protocol it names.
+/// Replay the trace at `path` with the check it names.
 fn replay(path: &Path) -> Trace {
     let trace = read_file(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let m = &trace.meta;
-    let protocol: Protocol = m
-        .protocol
-        .parse()
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let check =
-        scenario_check(&m.scenario, protocol).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    replay_file(path, &m.scenario, &m.protocol, check).unwrap_or_else(|e| {
+    Builder::replay_builtin(&trace, path).unwrap_or_else(|e| {
         panic!(
-            "{}: {e}\nreplay it with: cargo run -p netpoll-sim -- replay {}",
+            "{}: {e}\nreplay it with: cargo run --release -p netpoll-sim -- replay {}",
             path.display(),
             path.display()
         )
-    })
+    });
+    trace
 }
 
 /// Each trace replays byte for byte, and its swimlane is the committed snapshot.
@@ -63,24 +58,51 @@ fn swimlane() {
 /// `traces/` holds the failing schedules of golang/go#45211 under c11, both variants.
 #[test]
 fn traces_hold_both_variants_of_45211() {
-    let mut found = Vec::new();
-    for path in trace_files() {
-        let t = read_file(&path).unwrap();
-        found.push((
-            t.meta.scenario,
-            t.meta.protocol,
-            t.meta.memory,
-            t.failure.kind,
-        ));
-    }
-    for scenario in ["close-unblocks-read", "deadline-unblocks-read"] {
+    let found: Vec<_> = trace_files()
+        .iter()
+        .map(|path| {
+            let t = read_file(path).unwrap();
+            (t.subject, t.meta.memory, t.failure.kind)
+        })
+        .collect();
+    for scenario in [Scenario::CloseUnblocksRead, Scenario::DeadlineUnblocksRead] {
         let want = (
-            scenario.to_string(),
-            "prefix-45211".to_string(),
-            "c11".to_string(),
-            "deadlock".to_string(),
+            Subject::Builtin(scenario_check(scenario, Protocol::PreFix45211)),
+            MemoryModel::C11,
+            FailureKind::Deadlock,
         );
         assert!(found.contains(&want), "no {want:?} in {found:?}");
+    }
+}
+
+/// Every committed trace comes from a line of `traces/MANIFEST` (so `netpoll-sim regen`
+/// regenerates it), and every trace is shrunk.
+#[test]
+fn every_trace_is_in_the_manifest_and_shrunk() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("traces");
+    let manifest = std::fs::read_to_string(dir.join("MANIFEST")).unwrap();
+    let lines: Vec<&str> = manifest
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let files = trace_files();
+    assert_eq!(lines.len(), files.len(), "{lines:?} / {files:?}");
+    for path in &files {
+        let t = read_file(path).unwrap();
+        let Subject::Builtin(c) = &t.subject else {
+            panic!("{}: not a scenario trace", path.display())
+        };
+        let flags = format!(
+            "--scenario {} --protocol {} --memory {} --strategy {}",
+            c.scenario, c.protocol, t.meta.memory, t.meta.strategy
+        );
+        assert!(
+            lines.iter().any(|l| l.starts_with(&flags)),
+            "{}: no manifest line starts with {flags:?}",
+            path.display()
+        );
+        assert!(t.meta.shrunk, "{}: not shrunk", path.display());
     }
 }
 

@@ -1,8 +1,11 @@
 //! Micro benchmarks of the engine, callable from a bench binary. They print their figures;
 //! nothing here asserts on time.
 
-use crate::sync::atomic::{AtomicU32, Ordering};
-use crate::{thread, Builder, MemoryModel, Report, Strategy};
+use crate::engine::sync::atomic::{AtomicU32, Ordering};
+use crate::engine::thread;
+use crate::{scenario_check, Builder, MemoryModel, Report, Strategy, Subject};
+use netpoll::scenarios::Scenario;
+use netpoll::Protocol;
 use std::sync::Arc;
 
 /// The store-buffering litmus test with relaxed accesses (two tasks, each stores one location
@@ -80,15 +83,14 @@ impl FindStats {
 /// Explore `scenario` under PreFix45211 and c11 from seeds `1..=seeds` with `strategy`, each
 /// with a budget of `budget` schedules, recording when the bug was first found; prints one
 /// summary line.
-pub fn find_45211(scenario: &str, strategy: Strategy, seeds: u64, budget: u64) -> FindStats {
+pub fn find_45211(scenario: Scenario, strategy: Strategy, seeds: u64, budget: u64) -> FindStats {
     let mut stats = FindStats {
         strategy,
         schedules: Vec::new(),
         seconds: Vec::new(),
     };
     for seed in 1..=seeds {
-        let check = crate::scenario_check(scenario, netpoll::Protocol::PreFix45211)
-            .expect("known scenario");
+        let check = scenario_check(scenario, Protocol::PreFix45211);
         let r = Builder::default()
             .strategy(strategy)
             .memory(MemoryModel::C11)
@@ -117,8 +119,8 @@ pub fn find_45211(scenario: &str, strategy: Strategy, seeds: u64, budget: u64) -
 
 /// Throughput of `schedules` random schedules of `scenario` under the fixed protocol (c11):
 /// prints schedules/s and steps/s.
-pub fn scenario_throughput(scenario: &str, schedules: u64) -> Report {
-    let check = crate::scenario_check(scenario, netpoll::Protocol::Fixed).expect("known scenario");
+pub fn scenario_throughput(scenario: Scenario, schedules: u64) -> Report {
+    let check = scenario_check(scenario, Protocol::Fixed);
     let r = Builder::default()
         .strategy(Strategy::Random)
         .memory(MemoryModel::C11)
@@ -140,36 +142,31 @@ pub fn scenario_throughput(scenario: &str, schedules: u64) -> Report {
 /// Trace figures for `scenario`'s #45211 failure (pre-fix, c11, seed 0): trace bytes per step,
 /// and the time to replay it (decode, run, byte comparison) against the time of one run of the
 /// same schedule without the comparison, best of `reps` each, measured alternately.
-pub fn trace_figures(scenario: &str, reps: u32) {
-    use crate::trace::{decode, encode, replay_trace, run_choices, Trace};
+pub fn trace_figures(scenario: Scenario, reps: u32) {
+    use crate::trace::{decode, encode};
     use std::time::{Duration, Instant};
-    let protocol = netpoll::Protocol::PreFix45211;
+    let check = scenario_check(scenario, Protocol::PreFix45211);
     let b = Builder::default()
         .strategy(Strategy::Random)
         .memory(MemoryModel::C11)
         .schedules(1_000)
         .stop_at_first_failure(true);
-    let r = b.explore(crate::scenario_check(scenario, protocol).expect("known scenario"));
+    let r = b.explore(check);
     let Some(info) = r.first_failure else {
         println!("trace figures ({scenario}): no failure found");
         return;
     };
-    let trace = Trace::from_failure_info(scenario, protocol.name(), &b, &info);
+    let trace = b.trace(Subject::Builtin(check), &info, false);
     let bytes = encode(&trace).expect("encode");
-    let steps = info.log.events.last().map_or(0, |e| e.step as usize + 1);
+    let steps = info.log.events.last().map_or(0, |e| e.step + 1);
     let (mut best_run, mut best_replay) = (Duration::MAX, Duration::MAX);
     for _ in 0..reps {
         let t = Instant::now();
-        let _ = run_choices(
-            &b,
-            &info.choices,
-            crate::scenario_check(scenario, protocol).unwrap(),
-        );
+        let _ = b.replay(&trace, check);
         best_run = best_run.min(t.elapsed());
         let t = Instant::now();
-        let decoded = decode(&bytes).expect("decode");
-        replay_trace(&decoded, crate::scenario_check(scenario, protocol).unwrap())
-            .expect("byte-identical replay");
+        let decoded: crate::Trace = decode(&bytes).expect("decode");
+        b.replay(&decoded, check).expect("byte-identical replay");
         best_replay = best_replay.min(t.elapsed());
     }
     println!(
@@ -186,18 +183,25 @@ pub fn trace_figures(scenario: &str, reps: u32) {
     );
 }
 
+/// The throughput figures: schedules/s and steps/s on the netpoll scenarios and SB.
+pub fn throughput() {
+    scenario_throughput(Scenario::CloseUnblocksRead, 200_000);
+    scenario_throughput(Scenario::WriteWakesRead, 100_000);
+    sb_litmus(500_000, MemoryModel::C11);
+}
+
 /// Every simulator benchmark of the bench command, printed.
 pub fn run_all() {
     println!("== simulator ==");
     for strategy in [Strategy::Random, Strategy::Pct] {
-        for scenario in ["close-unblocks-read", "deadline-unblocks-read"] {
+        for scenario in [Scenario::CloseUnblocksRead, Scenario::DeadlineUnblocksRead] {
             find_45211(scenario, strategy, 20, 100_000);
         }
     }
-    scenario_throughput("close-unblocks-read", 200_000);
-    scenario_throughput("write-wakes-read", 100_000);
+    scenario_throughput(Scenario::CloseUnblocksRead, 200_000);
+    scenario_throughput(Scenario::WriteWakesRead, 100_000);
     sb_litmus(500_000, MemoryModel::C11);
     sb_litmus(500_000, MemoryModel::Sc);
-    trace_figures("close-unblocks-read", 200);
-    trace_figures("deadline-unblocks-read", 200);
+    trace_figures(Scenario::CloseUnblocksRead, 200);
+    trace_figures(Scenario::DeadlineUnblocksRead, 200);
 }

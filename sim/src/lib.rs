@@ -1,11 +1,21 @@
 //! netpoll-sim: a deterministic simulator for small concurrent protocols, built to expose
-//! golang/go#45211 in the netpoll core (see issue 3 and DESIGN.md §5).
+//! golang/go#45211 in the netpoll core (DESIGN.md §5).
 //!
-//! A check closure runs many times; each run (a *schedule*) executes its tasks on coroutines
-//! on the calling thread, and every operation another task could observe — an atomic access, a
-//! plain-cell access, a lock, spawn/join, park/ready, a sleep — is a scheduling point. Every
+//! A check runs many times; each run (a *schedule*) executes its tasks on coroutines on the
+//! calling thread, and every operation another task could observe - an atomic access, a
+//! plain-cell access, a lock, park/ready, a sleep - is a scheduling point. Every
 //! nondeterministic decision (which task runs, which store a load reads) is one draw from one
-//! choice source, so a run is a pure function of (closure, configuration, choice sequence).
+//! choice stream, so a run is a pure function of (check, configuration, choice sequence).
+//!
+//! The crate has three layers that never import upward:
+//!
+//! * [`engine`]: coroutine tasks, the choice stream, memory models, strategies, the
+//!   sync/thread API, traces, replay, shrinking, rendering - no netpoll in it;
+//! * [`platform`]: the netpoll core on the engine (`SimPlatform`), the simulated kernel with
+//!   its faults, the long-lived poller and timer tasks, the scenario checks, the value
+//!   formats of swimlanes;
+//! * [`builder`]: the [`Builder`] (configuration, the settings table, the one way a failure
+//!   is saved) that runs checks of either kind.
 //!
 //! ```no_run
 //! use netpoll_sim::sync::atomic::{AtomicU32, Ordering};
@@ -23,26 +33,21 @@
 //! ```
 #![warn(missing_docs)]
 
-pub mod backend;
 pub mod bench;
-mod builder;
-mod explore;
-mod faults;
-mod memory;
+pub mod builder;
+pub mod engine;
 pub mod platform;
-mod report;
-mod rt;
-pub mod scenario;
-pub mod sched;
-pub mod shrink;
-pub mod sync;
-pub mod thread;
 pub mod trace;
 
-pub use builder::{Builder, ConfigError, MemoryModel, Strategy};
-pub use faults::Faults;
+pub use builder::check::{Check, IntoCheck};
+pub use builder::settings::ConfigError;
+pub use builder::{Builder, Subject, Trace};
+pub use engine::choice::{Choice, ChoiceKind};
+pub use engine::event::{Event, EventLog, LocName, Op, Ord as EventOrd, Pick};
+pub use engine::explore::{Coverage, FailureInfo, Report, Strategy};
+pub use engine::failure::{BlockedTask, EngineLimit, Failure, FailureKind};
+pub use engine::memory::MemoryModel;
+pub use engine::{sched, shrink, sync, thread};
+pub use platform::faults::{Faults, Ratio};
+pub use platform::scenario::{scenario_check, ScenarioCheck};
 pub use platform::{SimNetPoll, SimPlatform};
-pub use report::{BlockedTask, Failure, FailureInfo, Report};
-pub use rt::log::{Choice, ChoiceKind, Event, EventLog, Op, Ord as EventOrd, NONE};
-pub use scenario::scenario_check;
-pub use trace::{replay_file, ReplayError, Trace, TraceError};

@@ -1,7 +1,8 @@
 //! The `netpoll-sim` command line: exit codes, one-line errors for every kind of bad input,
 //! and no panics.
 
-use netpoll_sim::trace::{decode, encode, frame, Trace, FORMAT_VERSION, HEADER_LEN};
+use netpoll_sim::trace::{decode, encode, encode_body, frame, Trace, FORMAT_VERSION, HEADER_LEN};
+use netpoll_sim::Op;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -111,7 +112,11 @@ fn explore_prefix_c11_finds_the_bug_and_saves_a_trace() {
         name.starts_with("close-unblocks-read-prefix-45211-c11-"),
         "{name}"
     );
-    let cmd = format!("replay {}", path.display());
+    let abs = std::fs::canonicalize(&path).unwrap();
+    let cmd = format!(
+        "cargo run --release -p netpoll-sim -- replay {}",
+        abs.display()
+    );
     assert_eq!(
         text.lines().filter(|l| l.contains(&cmd)).count(),
         1,
@@ -288,10 +293,16 @@ fn a_tampered_but_valid_trace_diverges_with_exit_1() {
         .events
         .events
         .iter()
-        .position(|e| e.written.is_some())
-        .expect("a write");
-    let w = t.events.events[i].written.unwrap();
-    t.events.events[i].written = Some(w + 7);
+        .position(|e| matches!(e.op, Op::Store { .. }))
+        .expect("a store");
+    let Op::Store { loc, ord, val: w } = t.events.events[i].op else {
+        unreachable!()
+    };
+    t.events.events[i].op = Op::Store {
+        loc,
+        ord,
+        val: w + 7,
+    };
     let step = t.events.events[i].step;
     let p = write("tampered", &encode(&t).unwrap());
     let o = run(&["replay", p.to_str().unwrap()]);
@@ -356,25 +367,45 @@ fn a_directory_is_refused() {
     assert_unusable(&tmp("missing").join("no-such.trace"), "no such file");
 }
 
-#[test]
-fn a_trace_of_an_unknown_scenario_is_refused() {
-    let mut t: Trace = decode(&good_bytes()).unwrap();
-    t.meta.scenario = "no-such-scenario".into();
-    let p = write("unknown-scenario", &encode(&t).unwrap());
-    let o = run(&["replay", p.to_str().unwrap()]);
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(!err.contains("panicked"), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    assert!(
-        err.contains("unknown scenario") && err.contains("no-such-scenario"),
-        "{err}"
-    );
+/// `bytes` with every occurrence of `from` replaced by `to` (the same length).
+fn replace_bytes(bytes: &[u8], from: &str, to: &str) -> Vec<u8> {
+    assert_eq!(from.len(), to.len());
+    let mut out = bytes.to_vec();
+    let (f, t) = (from.as_bytes(), to.as_bytes());
+    let mut i = 0;
+    let mut n = 0;
+    while i + f.len() <= out.len() {
+        if &out[i..i + f.len()] == f {
+            out[i..i + f.len()].copy_from_slice(t);
+            n += 1;
+            i += f.len();
+        } else {
+            i += 1;
+        }
+    }
+    assert!(n > 0, "{from} not found");
+    out
+}
 
-    let mut t: Trace = decode(&good_bytes()).unwrap();
-    t.meta.protocol = "pre-historic".into();
-    let p = write("unknown-protocol", &encode(&t).unwrap());
-    let o = run(&["replay", p.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("pre-historic"), "{}", stderr(&o));
+#[test]
+fn a_trace_of_an_unknown_scenario_or_protocol_is_refused() {
+    let t: Trace = decode(&good_bytes()).unwrap();
+    let body = encode_body(&t).unwrap();
+    for (from, to, what) in [
+        (
+            "close-unblocks-read",
+            "close-unblocks-xxxx",
+            "unknown scenario",
+        ),
+        ("prefix-45211", "prefix-99999", "unknown protocol"),
+    ] {
+        let forged = frame(FORMAT_VERSION, &replace_bytes(&body, from, to));
+        let p = write(to, &forged);
+        let o = run(&["replay", p.to_str().unwrap()]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.contains(what) && err.contains(to), "{err}");
+    }
 }

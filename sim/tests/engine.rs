@@ -1,8 +1,9 @@
 //! The engine's failure detection, strategies, replay, timers and determinism.
 
-use netpoll::LocName;
+use netpoll_sim::builder::settings::Env;
 use netpoll_sim::sync::atomic::{AtomicU32, Ordering::*};
 use netpoll_sim::sync::{Mutex, Plain};
+use netpoll_sim::LocName;
 use netpoll_sim::{sched, thread, Builder, Failure, MemoryModel, Report, Strategy};
 use std::sync::Arc;
 
@@ -39,7 +40,7 @@ fn assertion_failure_is_found_and_replays() {
     assert!(
         matches!(&ff.failure, Failure::Panic { message, .. } if message.contains("store buffering"))
     );
-    let again = Builder::default().replay(&ff.choices, sb_assert);
+    let again = Builder::default().replay_choices(&ff.choices, sb_assert);
     let ff2 = again.first_failure.expect("replay fails the same way");
     assert_eq!(ff2.log.to_bytes(), ff.log.to_bytes());
     assert_eq!(ff2.choices, ff.choices);
@@ -75,7 +76,7 @@ fn dfs_bound_zero_is_complete_and_minimal() {
         .preemption_bound(Some(3))
         .schedules(u64::MAX)
         .explore(sb_assert);
-    assert!(r.complete && r.failures == 0, "{r}");
+    assert!(r.complete() && r.failures == 0, "{r}");
 }
 
 #[test]
@@ -131,7 +132,7 @@ fn park_ready_never_loses_a_wakeup() {
             });
             h.join().unwrap();
         });
-    assert!(r.complete && r.failures == 0, "{r}");
+    assert!(r.complete() && r.failures == 0, "{r}");
 }
 
 #[test]
@@ -183,22 +184,75 @@ fn data_race_reported_only_when_asked() {
 }
 
 #[test]
-fn virtual_time_fires_timers_exactly() {
+fn virtual_time_wakes_timed_parks_and_sleepers_exactly() {
     let r = random(5, 200).explore(|| {
-        let fired = Arc::new(AtomicU32::new(0));
-        let f2 = fired.clone();
         let t0 = sched::now_ns();
-        sched::timer_add("timer", t0 + 50, move || {
+        let h = thread::spawn_named("waiter", move || {
+            // Nobody readies it: its time runs out exactly at t0 + 50.
+            let w = sched::park_until("timed", t0 + 50, || true);
+            assert_eq!(w, sched::Wake::TimedOut);
             assert_eq!(sched::now_ns(), t0 + 50);
-            f2.store(1, SeqCst);
         });
-        let cancelled = sched::timer_add("never", t0 + 10, || panic!("cancelled timer fired"));
-        assert!(sched::timer_cancel(cancelled));
         sched::sleep_ns(100);
         assert_eq!(sched::now_ns(), t0 + 100);
-        assert_eq!(fired.load(SeqCst), 1);
+        h.join().unwrap();
     });
     assert_eq!(r.failures, 0, "{r}");
+}
+
+#[test]
+fn a_timed_park_readied_early_reports_it() {
+    let r = Builder::default()
+        .strategy(Strategy::Dfs)
+        .schedules(u64::MAX)
+        .explore(|| {
+            let me = sched::current();
+            let t0 = sched::now_ns();
+            let h = thread::spawn(move || sched::ready(me));
+            let w = sched::park_until("timed", t0 + 1_000, || true);
+            // Readied before its time, or (never here) timed out: never both, never lost.
+            assert_eq!(w, sched::Wake::Readied);
+            assert_eq!(sched::now_ns(), t0);
+            h.join().unwrap();
+        });
+    assert!(r.complete() && r.failures == 0, "{r}");
+}
+
+#[test]
+fn idle_daemons_neither_hold_the_run_nor_deadlock_it() {
+    let r = Builder::default()
+        .strategy(Strategy::Dfs)
+        .schedules(u64::MAX)
+        .explore(|| {
+            // A daemon waiting forever, and one waiting for a time that never comes.
+            let _ = sched::spawn_daemon("idle", || {
+                while !sched::shutting_down() {
+                    sched::park("idle", || true);
+                }
+            });
+            let _ = sched::spawn_daemon("sleepy", || {
+                while !sched::shutting_down() {
+                    sched::park_until("sleepy", i64::MAX, || true);
+                }
+            });
+            let h = thread::spawn(|| {});
+            h.join().unwrap();
+        });
+    assert!(r.complete() && r.failures == 0, "{r}");
+    // A task that is not a daemon, parked for good, is a deadlock even beside idle daemons.
+    let r = random(0, 1).explore(|| {
+        let _ = sched::spawn_daemon("idle", || {
+            while !sched::shutting_down() {
+                sched::park("idle", || true);
+            }
+        });
+        sched::park("forever", || true);
+    });
+    let Failure::Deadlock { blocked } = r.first_failure.expect("deadlock").failure else {
+        panic!("not a deadlock")
+    };
+    let names: Vec<_> = blocked.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(names, ["main"]);
 }
 
 fn first_log_bytes(seed: u64) -> Vec<u8> {
@@ -220,44 +274,33 @@ fn same_seed_same_event_log_bytes() {
     assert_eq!(a, first_log_bytes(42));
 }
 
+fn env(pairs: &[(&str, &str)]) -> Env {
+    Env::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+}
+
 #[test]
 fn env_is_parsed_with_clear_errors() {
-    let mut b = Builder::default();
-    b.apply_env(|k| match k {
-        "NETPOLL_SIM_SEED" => Some("9".into()),
-        "NETPOLL_SIM_STRATEGY" => Some("dfs".into()),
-        "NETPOLL_SIM_PREEMPTIONS" => Some("2".into()),
-        _ => None,
-    })
+    let b = Builder::with_env(env(&[
+        ("NETPOLL_SIM_SEED", "9"),
+        ("NETPOLL_SIM_STRATEGY", "dfs"),
+        ("NETPOLL_SIM_PREEMPTIONS", "2"),
+    ]))
     .unwrap();
     assert_eq!(
         (b.seed, b.strategy, b.preemption_bound),
         (9, Strategy::Dfs, Some(2))
     );
-    let e = Builder::default()
-        .apply_env(|k| (k == "NETPOLL_SIM_MEMORY").then(|| "tso2".to_string()))
-        .unwrap_err();
+    let e = Builder::with_env(env(&[("NETPOLL_SIM_MEMORY", "tso2")])).unwrap_err();
+    let msg = e.to_string();
     assert!(
-        e.to_string().contains("NETPOLL_SIM_MEMORY") && e.to_string().contains("sc, c11 or tso")
+        msg.contains("NETPOLL_SIM_MEMORY") && msg.contains("sc, c11, tso"),
+        "{msg}"
     );
-    let mut b = Builder::default();
-    b.apply_env(|k| (k == "NETPOLL_SIM_MEMORY").then(|| "tso".to_string()))
-        .unwrap();
+    let b = Builder::with_env(env(&[("NETPOLL_SIM_MEMORY", "tso")])).unwrap();
     assert_eq!(b.memory, MemoryModel::Tso);
     assert_eq!(MemoryModel::Tso.to_string(), "tso");
-}
-
-#[test]
-fn arming_a_timer_happens_before_its_callback() {
-    let r = random(2, 100).fail_on_data_race(true).explore(|| {
-        let c = Arc::new(Plain::named(0u32, LocName::single("t", "c")));
-        let c2 = c.clone();
-        c.set(7);
-        let t0 = sched::now_ns();
-        sched::timer_add("timer", t0 + 5, move || assert_eq!(c2.get(), 7));
-        sched::sleep_ns(10);
-    });
-    assert_eq!(r.failures, 0, "{r}");
+    let b = Builder::with_env(env(&[("NETPOLL_SIM_PREEMPTIONS", "none")])).unwrap();
+    assert_eq!(b.preemption_bound, None);
 }
 
 #[test]
@@ -268,7 +311,9 @@ fn end_checks_run_once_every_task_has_finished() {
     let r = Builder::default().schedules(20).explore(|| {
         let x = Arc::new(AtomicU32::new(0));
         let (x1, x2) = (x.clone(), x.clone());
-        netpoll_sim::sched::at_end(move || (x2.peek() == 2).then(|| format!("x = {}", x2.peek())));
+        netpoll_sim::sched::at_end("x-once", move || {
+            (x2.peek() == 2).then(|| format!("x = {}", x2.peek()))
+        });
         let h = netpoll_sim::thread::spawn(move || {
             x1.fetch_add(1, Ordering::SeqCst);
         });
@@ -278,17 +323,18 @@ fn end_checks_run_once_every_task_has_finished() {
     let info = r.first_failure.expect("the end check fails");
     assert_eq!(
         info.failure,
-        netpoll_sim::Failure::EndCheck {
+        netpoll_sim::Failure::Checker {
+            checker: "x-once".into(),
             message: "x = 2".into()
         }
     );
     // A passing check leaves the schedule passing; a deadlocked schedule never reaches it.
     let r = Builder::default().schedules(20).explore(|| {
-        netpoll_sim::sched::at_end(|| None);
+        netpoll_sim::sched::at_end("nothing", || None);
     });
     assert_eq!(r.failures, 0);
     let r = Builder::default().schedules(1).explore(|| {
-        netpoll_sim::sched::at_end(|| Some("must not run".into()));
+        netpoll_sim::sched::at_end("never", || Some("must not run".into()));
         netpoll_sim::sched::park("forever", || true);
     });
     let info = r.first_failure.expect("deadlock");

@@ -4,12 +4,11 @@
 //! TSO's one relaxation; a locked instruction (SeqCst store = XCHG, RMW, SeqCst fence =
 //! MFENCE, locks) drains the buffer.
 
-use netpoll::LocName;
-use netpoll_sim::shrink::shrink_failure;
 use netpoll_sim::sync::atomic::{fence, AtomicU32, Ordering, Ordering::*};
 use netpoll_sim::sync::{Mutex, Plain};
-use netpoll_sim::trace::{decode, encode, render_svg, render_text, replay_trace, Trace};
-use netpoll_sim::{thread, Builder, ChoiceKind, MemoryModel, Op, Strategy};
+use netpoll_sim::trace::{decode, encode, render_svg, render_text, replay_trace, TestId};
+use netpoll_sim::LocName;
+use netpoll_sim::{thread, Builder, ChoiceKind, MemoryModel, Op, Strategy, Subject};
 use std::collections::BTreeSet;
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex as StdMutex};
@@ -35,7 +34,7 @@ where
             s.lock().unwrap().insert(o);
         });
     assert!(r.first_failure.is_none(), "{r}");
-    assert!(r.complete, "enumeration not complete: {r}");
+    assert!(r.complete(), "enumeration not complete: {r}");
     eprintln!("{r}");
     let out = seen.lock().unwrap().clone();
     out
@@ -400,8 +399,21 @@ fn the_other_modes_never_draw_a_flush_choice() {
             });
             let info = r.first_failure.expect("fails");
             assert!(info.choices.iter().all(|c| c.kind != ChoiceKind::Flush));
-            assert!(info.log.events.iter().all(|e| e.op != Op::Flush));
+            assert!(info
+                .log
+                .events
+                .iter()
+                .all(|e| !matches!(e.op, Op::Flush { .. })));
         }
+    }
+}
+
+/// The test the SB traces claim to come from.
+fn sb_test() -> TestId {
+    TestId {
+        package: "netpoll-sim".into(),
+        target: "litmus_tso".into(),
+        name: "sb".into(),
     }
 }
 
@@ -442,14 +454,18 @@ fn every_strategy_finds_sb_and_the_trace_replays_byte_for_byte() {
             info.choices.iter().any(|c| c.kind == ChoiceKind::Flush),
             "{strategy}: no flush choice"
         );
-        assert!(info.log.events.iter().any(|e| e.op == Op::Flush));
+        assert!(info
+            .log
+            .events
+            .iter()
+            .any(|e| matches!(e.op, Op::Flush { .. })));
         // Replay from the recorded choices: the same events, byte for byte.
-        let again = b.replay(&info.choices, sb_check());
+        let again = b.replay_choices(&info.choices, sb_check());
         let f = again.first_failure.expect("the replay fails the same way");
         assert_eq!(f.log.to_bytes(), info.log.to_bytes(), "{strategy}");
         // Through a trace file's encoding, too.
-        let t = Trace::from_failure_info("sb-litmus", "relaxed", &b, &info);
-        assert_eq!(t.meta.memory, "tso");
+        let t = b.trace(Subject::Test(sb_test()), &info, false);
+        assert_eq!(t.meta.memory, MemoryModel::Tso);
         let t = decode(&encode(&t).unwrap()).unwrap();
         let run = replay_trace(&t, sb_check()).unwrap();
         assert_eq!(run.log.to_bytes(), t.events.to_bytes());
@@ -458,8 +474,8 @@ fn every_strategy_finds_sb_and_the_trace_replays_byte_for_byte() {
         assert!(text.contains("flush(rlx) "), "{text}");
         assert!(render_svg(&t).contains("flush(rlx) "));
         // Shrinking keeps a replayable failure.
-        let small = shrink_failure(&b, &info, 500, sb_check());
-        let again = b.replay(&small.choices, sb_check());
+        let small = b.clone().shrink_runs(500).shrink(&info, sb_check());
+        let again = b.replay_choices(&small.choices, sb_check());
         assert_eq!(
             again.first_failure.expect("still fails").log.to_bytes(),
             small.log.to_bytes()

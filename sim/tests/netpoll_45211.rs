@@ -2,15 +2,25 @@
 //! the fixed protocol never does, and the pre-fix protocol is correct under sequential
 //! consistency (the bug needs weak memory).
 
+use netpoll::scenarios::Scenario;
 use netpoll::Protocol;
-use netpoll_sim::{scenario_check, Builder, Failure, Faults, MemoryModel, Report, Strategy};
+use netpoll_sim::{
+    scenario_check, Builder, Failure, Faults, MemoryModel, Ratio, Report, Strategy, Subject,
+};
 
-const CLOSE: &str = "close-unblocks-read";
-const DEADLINE: &str = "deadline-unblocks-read";
+const CLOSE: Scenario = Scenario::CloseUnblocksRead;
+const DEADLINE: Scenario = Scenario::DeadlineUnblocksRead;
+const CLOSE_WRITE: Scenario = Scenario::CloseUnblocksWrite;
 
-fn explore(scenario: &str, protocol: Protocol, memory: MemoryModel, builder: Builder) -> Report {
-    let check = scenario_check(scenario, protocol).expect("known scenario");
-    builder.memory(memory).explore(check)
+fn explore(
+    scenario: Scenario,
+    protocol: Protocol,
+    memory: MemoryModel,
+    builder: Builder,
+) -> Report {
+    builder
+        .memory(memory)
+        .explore(scenario_check(scenario, protocol))
 }
 
 fn random(seed: u64, schedules: u64) -> Builder {
@@ -103,7 +113,7 @@ fn prefix_deadline_deadlocks_under_c11() {
 #[test]
 fn prefix_close_deadlocks_the_writer_too() {
     let r = explore(
-        "close-unblocks-write",
+        CLOSE_WRITE,
         Protocol::PreFix45211,
         MemoryModel::C11,
         random(1, 1_000),
@@ -129,7 +139,7 @@ fn prefix_close_deadlocks_the_writer_too() {
         (Protocol::Fixed, MemoryModel::C11),
         (Protocol::PreFix45211, MemoryModel::Sc),
     ] {
-        let r = explore("close-unblocks-write", protocol, memory, random(1, 20_000));
+        let r = explore(CLOSE_WRITE, protocol, memory, random(1, 20_000));
         assert_eq!(
             r.failures,
             0,
@@ -182,7 +192,7 @@ fn fixed_clean_under_c11_complete_dfs_bound_3() {
     for scenario in [CLOSE, DEADLINE] {
         let r = explore(scenario, Protocol::Fixed, MemoryModel::C11, dfs(3));
         assert!(
-            r.complete,
+            r.complete(),
             "{scenario}: the bounded exploration must finish"
         );
         assert_eq!(
@@ -210,7 +220,7 @@ fn prefix_clean_under_sc() {
             r.first_failure.unwrap().failure
         );
         let r = explore(scenario, protocol, MemoryModel::Sc, dfs(3));
-        assert!(r.complete);
+        assert!(r.complete());
         assert_eq!(
             r.failures,
             0,
@@ -220,7 +230,7 @@ fn prefix_clean_under_sc() {
     }
 }
 
-const WRITE: &str = "write-wakes-read";
+const WRITE: Scenario = Scenario::WriteWakesRead;
 
 #[test]
 fn readiness_wakes_reader_in_every_protocol_but_the_waiters_leak() {
@@ -238,7 +248,7 @@ fn readiness_wakes_reader_in_every_protocol_but_the_waiters_leak() {
             r.first_failure.unwrap().failure
         );
         let r = explore(WRITE, protocol, MemoryModel::C11, dfs(2));
-        assert!(r.complete);
+        assert!(r.complete());
         assert_eq!(
             r.failures,
             0,
@@ -252,12 +262,12 @@ fn readiness_wakes_reader_in_every_protocol_but_the_waiters_leak() {
 fn spurious_and_delayed_events_do_not_break_the_fixed_protocol() {
     // A spurious event only makes a reader retry; a delayed one only delays it.
     let faults = Faults {
-        error_event: 0.0,
-        spurious_event: 0.25,
-        delayed_delivery: 0.25,
+        error_event: Ratio::ZERO,
+        spurious_event: Ratio::new(1, 4).unwrap(),
+        delayed_delivery: Ratio::new(1, 4).unwrap(),
     };
     for scenario in [CLOSE, DEADLINE, WRITE] {
-        let check = scenario_check(scenario, Protocol::Fixed).unwrap();
+        let check = scenario_check(scenario, Protocol::Fixed);
         let r = random(11, 5_000)
             .memory(MemoryModel::C11)
             .faults(faults)
@@ -268,12 +278,12 @@ fn spurious_and_delayed_events_do_not_break_the_fixed_protocol() {
             "{scenario}: {}",
             r.first_failure.unwrap().failure
         );
-        let check = scenario_check(scenario, Protocol::Fixed).unwrap();
+        let check = scenario_check(scenario, Protocol::Fixed);
         let r = dfs(1)
             .memory(MemoryModel::C11)
             .faults(faults)
             .explore(check);
-        assert!(r.complete);
+        assert!(r.complete());
         assert_eq!(
             r.failures,
             0,
@@ -288,10 +298,10 @@ fn error_event_surfaces_as_not_pollable() {
     // An EPOLLERR-only event sets the pd's event-error bit; Go's read then fails with
     // ErrNotPollable. The exploration must find that outcome (it is drawn, not planted).
     let faults = Faults {
-        error_event: 0.5,
+        error_event: Ratio::new(1, 2).unwrap(),
         ..Faults::NONE
     };
-    let check = scenario_check(WRITE, Protocol::Fixed).unwrap();
+    let check = scenario_check(WRITE, Protocol::Fixed);
     let builder = random(12, 1_000).memory(MemoryModel::C11).faults(faults);
     let r = builder.explore(check);
     let info = r
@@ -300,12 +310,16 @@ fn error_event_surfaces_as_not_pollable() {
     let msg = info.failure.to_string();
     assert!(msg.contains("not pollable"), "{msg}");
     // The faulty schedule replays exactly from its trace: the faults are in its metadata.
-    let trace = netpoll_sim::trace::Trace::from_failure_info(WRITE, "fixed", &builder, &info);
+    let trace = builder.trace(Subject::Builtin(check.faults(faults)), &info, false);
     let bytes = netpoll_sim::trace::encode(&trace).unwrap();
     let decoded = netpoll_sim::trace::decode(&bytes).unwrap();
-    assert_eq!(decoded.meta.faults, faults);
-    let check = scenario_check(WRITE, Protocol::Fixed).unwrap();
-    netpoll_sim::trace::replay_trace(&decoded, check).expect("byte-identical replay");
+    let Subject::Builtin(recorded) = &decoded.subject else {
+        panic!("a scenario trace")
+    };
+    assert_eq!(recorded.faults, faults);
+    // Replayed with the check the trace names, faults included.
+    Builder::replay_builtin(&decoded, std::path::Path::new("error-event.trace"))
+        .expect("byte-identical replay");
 }
 
 #[test]
@@ -342,11 +356,9 @@ fn same_seed_same_event_log_bytes() {
 
 #[test]
 fn unknown_scenario_is_an_error() {
-    let err = scenario_check("nope", Protocol::Fixed)
-        .err()
-        .expect("error");
+    let err = "nope".parse::<Scenario>().expect_err("error");
     assert!(
-        err.contains("unknown scenario 'nope'") && err.contains(CLOSE),
+        err.contains("unknown scenario 'nope'") && err.contains(CLOSE.name()),
         "{err}"
     );
 }
@@ -384,7 +396,7 @@ fn race_detector_flags_the_prefix_plain_reads_only() {
 #[test]
 fn prefix_and_fixed_clean_under_tso() {
     for protocol in [Protocol::PreFix45211, Protocol::Fixed] {
-        for (scenario, bound) in [(CLOSE, 3), (DEADLINE, 3), ("close-unblocks-write", 1)] {
+        for (scenario, bound) in [(CLOSE, 3), (DEADLINE, 3), (CLOSE_WRITE, 1)] {
             let r = explore(scenario, protocol, MemoryModel::Tso, random(3, 20_000));
             assert_eq!(r.schedules, 20_000);
             assert_eq!(
@@ -394,7 +406,7 @@ fn prefix_and_fixed_clean_under_tso() {
                 r.first_failure.unwrap().failure
             );
             let r = explore(scenario, protocol, MemoryModel::Tso, dfs(bound));
-            assert!(r.complete, "{protocol} {scenario}: {r}");
+            assert!(r.complete(), "{protocol} {scenario}: {r}");
             assert_eq!(
                 r.failures,
                 0,
@@ -405,7 +417,7 @@ fn prefix_and_fixed_clean_under_tso() {
     }
 }
 
-const STALE: &str = "reused-pd-stale-error";
+const STALE: Scenario = Scenario::ReusedPdStaleError;
 
 fn pct(seed: u64, schedules: u64) -> Builder {
     random(seed, schedules).strategy(Strategy::Pct).pct_depth(3)
@@ -428,7 +440,7 @@ fn prefix_59545_stale_error_reaches_the_reused_pd() {
             .unwrap_or_else(|| panic!("seed {seed}: PCT did not find #59545 in 2000 schedules"));
         let msg = info.failure.to_string();
         assert!(
-            msg.contains("reader of the reused pd") && msg.contains("not pollable"),
+            msg.contains("reused pd") && msg.contains("not pollable"),
             "{msg}"
         );
     }
@@ -444,7 +456,7 @@ fn fixed_reused_pd_ignores_stale_events() {
     let r = explore(STALE, Protocol::Fixed, MemoryModel::C11, pct(1, 20_000));
     assert_eq!(r.failures, 0, "{}", r.first_failure.unwrap().failure);
     let r = explore(STALE, Protocol::Fixed, MemoryModel::C11, dfs(2));
-    assert!(r.complete);
+    assert!(r.complete());
     assert_eq!(r.failures, 0, "{}", r.first_failure.unwrap().failure);
 }
 
@@ -470,13 +482,14 @@ fn prefix_60782_leaks_waiters_on_the_readiness_path_only() {
     // path never calls. A reader woken by data stays counted; one woken by close does not.
     let r = explore(WRITE, Protocol::PreFix60782, MemoryModel::C11, dfs(2));
     let info = r.first_failure.expect("the readiness path leaks a waiter");
-    let Failure::EndCheck { message } = &info.failure else {
+    let Failure::Checker { checker, message } = &info.failure else {
         panic!("expected the end check to fail, got {}", info.failure);
     };
+    assert_eq!(checker, netpoll_sim::platform::WAITERS_CHECK);
     assert!(message.contains("netpoll.waiters = 1"), "{message}");
     for scenario in [CLOSE, DEADLINE] {
         let r = explore(scenario, Protocol::PreFix60782, MemoryModel::C11, dfs(2));
-        assert!(r.complete);
+        assert!(r.complete());
         assert_eq!(
             r.failures,
             0,
@@ -490,9 +503,9 @@ fn prefix_60782_leaks_waiters_on_the_readiness_path_only() {
 fn fixed_waiters_count_returns_to_zero_in_every_scenario() {
     // The end check runs in every finished schedule; across every scenario and strategy the
     // fixed core's waiters count is back to 0.
-    for info in netpoll::scenarios::Scenario::ALL {
+    for &info in Scenario::ALL {
         for b in [random(21, 5_000), pct(21, 5_000)] {
-            let r = explore(info.name(), Protocol::Fixed, MemoryModel::C11, b);
+            let r = explore(info, Protocol::Fixed, MemoryModel::C11, b);
             assert_eq!(
                 r.failures,
                 0,

@@ -7,6 +7,7 @@ use netpoll_sim::trace::{
     decode, decode_body, encode, encode_body, frame, read_file, render_svg, render_text, save_in,
     write_file, TraceError, FORMAT_VERSION, HEADER_LEN, MAGIC,
 };
+use netpoll_sim::{FailureKind, Op, Pick};
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::path::PathBuf;
@@ -23,7 +24,7 @@ fn scratch_dir(name: &str) -> PathBuf {
 fn round_trip_bytes_and_file() {
     let t = trace_common::sb_trace();
     assert!(!t.choices.is_empty() && !t.events.events.is_empty());
-    assert_eq!(t.failure.kind, "panic");
+    assert_eq!(t.failure.kind, FailureKind::Panic);
     let bytes = encode(&t).unwrap();
     assert_eq!(&bytes[..MAGIC.len()], b"NPTRACE");
     assert_eq!(decode(&bytes).unwrap(), t);
@@ -42,14 +43,18 @@ fn round_trip_bytes_and_file() {
     assert_eq!(
         t.file_name(),
         format!(
-            "sb-litmus-relaxed-c11-dfs-seed0-schedule{}.trace",
+            "sb-litmus-c11-dfs-seed0-schedule{}.trace",
             t.meta.schedule_index
         )
     );
-    // save_in creates the directory and names the file.
+    // save_in creates the directory and names the file; it never overwrites one.
     let nested = dir.join("a/b");
     let saved = save_in(&nested, &t).unwrap();
     assert_eq!(saved, nested.join(t.file_name()));
+    assert_eq!(read_file(&saved).unwrap(), t);
+    let again = save_in(&nested, &t).unwrap();
+    let stem = t.file_name().trim_end_matches(".trace").to_string();
+    assert_eq!(again, nested.join(format!("{stem}-2.trace")));
     assert_eq!(read_file(&saved).unwrap(), t);
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -97,6 +102,26 @@ fn wrong_magic() {
     assert_eq!(decode(&bytes), Err(TraceError::BadMagic));
     assert_eq!(decode(b"hello"), Err(TraceError::BadMagic));
     assert_eq!(decode(b"{\"json\": true}"), Err(TraceError::BadMagic));
+}
+
+#[test]
+fn version_2_files_are_refused_naming_both_versions() {
+    // A version 2 file (the format before typed metadata), as the old writer framed it.
+    let bytes = frame(2, b"any body");
+    let e = decode(&bytes).unwrap_err();
+    assert_eq!(
+        e,
+        TraceError::UnsupportedVersion {
+            found: 2,
+            supported: FORMAT_VERSION
+        }
+    );
+    let msg = e.to_string();
+    assert!(
+        msg.contains("version 2") && msg.contains(&format!("version {FORMAT_VERSION}")),
+        "{msg}"
+    );
+    assert!(!msg.contains('\n'));
 }
 
 #[test]
@@ -287,13 +312,16 @@ fn hostile_trace_renders() {
     t.events.tasks[0] = "evil\nname<&>".into();
     t.events.locations.clear();
     for (i, e) in t.events.events.iter_mut().enumerate() {
-        e.loc = u32::MAX - i as u32;
-        e.rank = 200;
-        e.candidates = 1;
-        e.step = u32::MAX - 3;
+        e.op = Op::Load {
+            loc: u32::MAX - i as u32,
+            ord: netpoll_sim::EventOrd::Relaxed,
+            val: u64::MAX,
+            pick: Pick { rank: 200, of: 1 },
+        };
+        e.step = u64::MAX - 3;
     }
     let mut e = t.events.events[0];
-    e.task = 1 << 30;
+    e.task = Some(1 << 30);
     t.events.events.push(e);
     let text = render_text(&t);
     assert!(text.contains("evil?name<&>"), "{text}");
@@ -302,7 +330,7 @@ fn hostile_trace_renders() {
     // Many tasks: a list instead of lanes.
     for i in 0..100 {
         let mut e = t.events.events[0];
-        e.task = i;
+        e.task = Some(i);
         t.events.events.push(e);
     }
     let text = render_text(&t);

@@ -3,11 +3,13 @@
 mod trace_common;
 
 use netpoll_sim::trace::{
-    compare_logs, read_file, render_svg, render_text, replay_file, replay_trace, replay_with,
-    write_file, Divergence, ReplayError, TraceError,
+    check_run, compare_logs, read_file, render_svg, render_text, replay_trace, write_file,
+    Divergence, ReplayError, TraceError, TraceFailure, TraceMeta,
 };
-use netpoll_sim::trace::{Trace, TraceFailure, TraceMeta};
-use netpoll_sim::{Event, EventLog, EventOrd, Failure, Op, NONE};
+use netpoll_sim::{
+    Builder, Event, EventLog, EventOrd, Failure, FailureKind, LocName, MemoryModel, Op, Pick,
+    Strategy, Subject, Trace,
+};
 
 #[test]
 fn replay_reproduces_byte_for_byte() {
@@ -36,7 +38,7 @@ fn replay_of_a_changed_scenario_names_the_first_differing_step() {
         .events
         .events
         .iter()
-        .position(|e| e.op == netpoll_sim::Op::Store);
+        .position(|e| matches!(e.op, Op::Store { .. }));
     assert_eq!(Some(*index), first_store);
     assert_eq!(*step, t.events.events[*index].step);
     assert!(
@@ -83,7 +85,7 @@ fn compare_logs_names_every_kind_of_difference() {
     }
 
     let mut renamed = rec.clone();
-    renamed.locations[0] = "elsewhere".into();
+    renamed.locations[0] = LocName::object("elsewhere");
     match compare_logs(rec, &renamed) {
         Err(Divergence::Name {
             what: "location",
@@ -95,62 +97,78 @@ fn compare_logs_names_every_kind_of_difference() {
 }
 
 #[test]
-fn replay_with_checks_the_failure_kind() {
+fn check_run_checks_the_failure_kind_and_message() {
     let t = trace_common::sb_trace();
-    let same = replay_with(&t, |_| {
-        (t.events.clone(), Some(Failure::StepLimit { max_steps: 1 }))
-    });
-    match same {
-        Err(ReplayError::Diverged(Divergence::Failure { expected, actual })) => {
+    let other = Failure::StepLimit { max_steps: 1 };
+    match check_run(&t, &t.events, Some(&other)) {
+        Err(Divergence::Failure { expected, actual }) => {
             assert_eq!(
-                (expected.as_str(), actual.as_str()),
-                ("panic", "step-limit")
+                (expected, actual),
+                (FailureKind::Panic, Some(FailureKind::StepLimit))
             );
         }
         other => panic!("{other:?}"),
     }
-    let choices = replay_with(&t, |c| {
-        assert_eq!(c, &t.choices[..]);
-        (
-            t.events.clone(),
-            Some(Failure::ReplayDiverged {
-                message: "choice 3: ...".into(),
-            }),
-        )
-    });
+    match check_run(&t, &t.events, None) {
+        Err(Divergence::Failure { actual: None, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    let diverged = Failure::ReplayDiverged {
+        message: "choice 3: ...".into(),
+    };
     assert!(matches!(
-        choices,
-        Err(ReplayError::Diverged(Divergence::Choices { .. }))
+        check_run(&t, &t.events, Some(&diverged)),
+        Err(Divergence::Choices { .. })
     ));
+    // The same kind with another message (a trace whose message was edited) diverges too.
+    let mut forged = t.clone();
+    forged.failure.message = "everything is fine".into();
+    let run = replay_trace(&forged, trace_common::sb(1)).unwrap_err();
+    let ReplayError::Diverged(Divergence::Message { expected, actual }) = &run else {
+        panic!("{run:?}")
+    };
+    assert_eq!(expected, "everything is fine");
+    assert!(actual.contains("store buffering"), "{actual}");
+    assert_eq!(run.exit_code(), 1);
 }
 
 #[test]
-fn replay_file_refuses_a_foreign_trace_and_reports_bad_files() {
+fn a_recorded_choice_out_of_range_is_a_divergence() {
+    let mut t = trace_common::sb_trace();
+    let c = &mut t.choices[0];
+    c.chosen = c.n + 5;
+    let e = replay_trace(&t, trace_common::sb(1)).unwrap_err();
+    assert!(
+        e.to_string().contains("choice 0 takes option") && e.to_string().contains("of only"),
+        "{e}"
+    );
+    assert_eq!(e.exit_code(), 1);
+}
+
+#[test]
+fn a_trace_of_a_test_replays_in_that_test_and_bad_files_are_named() {
     let t = trace_common::sb_trace();
     let dir = std::env::temp_dir().join(format!("netpoll-sim-replay-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(t.file_name());
     write_file(&path, &t).unwrap();
-
-    assert_eq!(
-        replay_file(&path, "sb-litmus", "relaxed", trace_common::sb(1)).unwrap(),
-        t
-    );
-    let e = replay_file(&path, "close-unblocks-read", "relaxed", trace_common::sb(1)).unwrap_err();
+    let read = read_file(&path).unwrap();
+    assert_eq!(read, t);
+    // The command line cannot run a test's code: it names the command that can.
+    let e = Builder::replay_builtin(&read, &path).unwrap_err();
+    let ReplayError::ElsewhereTest { command, .. } = &e else {
+        panic!("{e:?}")
+    };
     assert!(
-        matches!(e, ReplayError::WrongScenario { .. }) && e.exit_code() == 2,
-        "{e:?}"
+        command.contains("cargo test -p netpoll-sim --test trace_common -- --exact sb-litmus"),
+        "{command}"
     );
-    let e = replay_file(&path, "sb-litmus", "fixed", trace_common::sb(1)).unwrap_err();
-    assert!(
-        matches!(e, ReplayError::WrongProtocol { .. }) && e.exit_code() == 2,
-        "{e:?}"
-    );
-    let e = replay_file(&dir, "sb-litmus", "relaxed", trace_common::sb(1)).unwrap_err();
-    assert_eq!(e, ReplayError::Trace(TraceError::NotAFile(dir.clone())));
     assert_eq!(e.exit_code(), 2);
-    assert_eq!(read_file(&path).unwrap(), t);
+    assert_eq!(
+        read_file(&dir).unwrap_err(),
+        TraceError::NotAFile(dir.clone())
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -200,97 +218,109 @@ fn svg_is_self_contained_and_marks_stale_reads() {
     assert_eq!(svg, render_svg(&t));
 }
 
-/// A hand-made trace with everything the swimlane shows: a timer armed and firing, virtual
-/// time advancing, a sleep, a stale read of an older (non-initial) store, a negative word.
+/// A hand-made trace with everything the swimlane shows: a timed park, virtual time
+/// advancing, a sleep, a stale read of an older (non-initial) store, a negative word.
 fn timers_trace() -> Trace {
-    const T0: u64 = 1_000_000_000;
+    const T0: i64 = 1_000_000_000;
     let ev = |step, task, op| Event {
         step,
-        task,
+        task: Some(task),
         op,
-        ord: EventOrd::None,
-        loc: NONE,
-        read: None,
-        written: None,
-        rank: 0,
-        candidates: 0,
-        other: NONE,
     };
     let events = vec![
         ev(0, 0, Op::Start),
-        Event {
-            other: 1,
-            ..ev(1, 0, Op::Spawn)
-        },
-        Event {
-            read: Some(T0 + 5_000_000),
-            written: Some(0),
-            ..ev(2, 0, Op::TimerAdd)
-        },
-        Event {
-            ord: EventOrd::SeqCst,
-            loc: 1,
-            written: Some(1),
-            ..ev(3, 0, Op::Store)
-        },
-        Event {
-            ord: EventOrd::SeqCst,
-            loc: 1,
-            written: Some(2),
-            ..ev(4, 0, Op::Store)
-        },
+        ev(1, 0, Op::Spawn { child: 1 }),
+        ev(1, 0, Op::Spawn { child: 2 }),
+        ev(
+            3,
+            0,
+            Op::Store {
+                loc: 1,
+                ord: EventOrd::SeqCst,
+                val: 1,
+            },
+        ),
+        ev(
+            4,
+            0,
+            Op::Store {
+                loc: 1,
+                ord: EventOrd::SeqCst,
+                val: 2,
+            },
+        ),
         ev(4, 1, Op::Start),
+        ev(
+            5,
+            1,
+            Op::Load {
+                loc: 1,
+                ord: EventOrd::SeqCst,
+                val: 1,
+                pick: Pick { rank: 1, of: 3 },
+            },
+        ),
+        ev(6, 1, Op::Park { until_ns: None }),
+        ev(
+            7,
+            0,
+            Op::Sleep {
+                until_ns: T0 + 10_000_000,
+            },
+        ),
         Event {
-            ord: EventOrd::SeqCst,
-            loc: 1,
-            read: Some(1),
-            rank: 1,
-            candidates: 3,
-            ..ev(5, 1, Op::Load)
-        },
-        ev(6, 1, Op::Park),
-        Event {
-            written: Some(T0 + 10_000_000),
-            ..ev(7, 0, Op::Sleep)
-        },
-        Event {
-            written: Some(T0 + 5_000_000),
-            ..ev(7, NONE, Op::TimeAdvance)
+            step: 7,
+            task: None,
+            op: Op::TimeAdvance {
+                to_ns: T0 + 5_000_000,
+            },
         },
         ev(7, 2, Op::Start),
-        Event {
-            ord: EventOrd::Relaxed,
-            loc: 0,
-            written: Some(u64::MAX),
-            ..ev(8, 2, Op::Store)
-        },
-        Event {
-            other: 1,
-            ..ev(9, 2, Op::Ready)
-        },
+        ev(
+            8,
+            2,
+            Op::Store {
+                loc: 0,
+                ord: EventOrd::Relaxed,
+                val: u64::MAX,
+            },
+        ),
+        ev(9, 2, Op::Ready { target: 1 }),
         ev(9, 2, Op::Finish),
     ];
+    let b = Builder::default()
+        .memory(MemoryModel::C11)
+        .strategy(Strategy::Random)
+        .seed(1)
+        .max_steps(1000);
+    let meta = TraceMeta {
+        memory: b.memory,
+        strategy: b.strategy,
+        shrunk: false,
+        seed: 1,
+        schedule_index: 2,
+        max_steps: 1000,
+        fail_on_data_race: false,
+        crate_version: "0.0.0".into(),
+    };
     Trace {
-        meta: TraceMeta {
-            scenario: "hand-made".into(),
-            protocol: "".into(),
-            memory: "c11".into(),
-            strategy: "random".into(),
-            seed: 1,
-            schedule_index: 2,
-            max_steps: 1000,
-            fail_on_data_race: false,
-            faults: netpoll_sim::Faults::NONE,
-            crate_version: "0.0.0".into(),
-        },
+        subject: Subject::Test(netpoll_sim::trace::TestId {
+            package: "hand".into(),
+            target: "made".into(),
+            name: "timers".into(),
+        }),
+        meta,
         choices: vec![],
         events: EventLog {
             tasks: vec!["main".into(), "poller".into(), "deadline".into()],
-            locations: vec!["pd0.rd".into(), "pd0.closing".into()],
+            locations: vec![
+                LocName::indexed("pd", 0, "rd"),
+                LocName::indexed("pd", 0, "closing"),
+            ],
             events,
         },
         failure: TraceFailure {
-            kind: "deadlock".into(),
+            kind: FailureKind::Deadlock,
             message: "deadlock: first\n  second".into(),
         },
     }
@@ -300,14 +330,14 @@ fn timers_trace() -> Trace {
 fn swimlane_shows_time_timers_and_older_stores() {
     let text = render_text(&timers_trace());
     insta::assert_snapshot!(text, @r"
-trace: hand-made, memory c11, strategy random, seed 1, schedule 2
+trace: hand / made / timers, memory c11, strategy random, seed 1, schedule 2
 0 choices, 14 events, written by netpoll-sim 0.0.0
 
 step  main                           poller                         deadline
 ----  -----------------------------  -----------------------------  -----------------------------
    0  start
    1  spawn poller
-   2  timer #0 armed for +5ms
+   1  spawn deadline
    3  store(sc) pd0.closing := true
    4  store(sc) pd0.closing := 2
    4  |                              start
@@ -315,7 +345,6 @@ step  main                           poller                         deadline
    6  |                              park
    7  sleep until +10ms              |
    7  == time advances to +5ms ====================================================================
-   7  == timer fires: deadline starts =============================================================
    7  |                              |                              start
    8  |                              |                              store(rlx) pd0.rd := -1
    9  |                              |                              ready poller

@@ -3,11 +3,11 @@
 
 mod trace_common;
 
-use netpoll::LocName;
-use netpoll_sim::shrink::{cost, shrink_failure};
+use netpoll_sim::shrink::cost;
 use netpoll_sim::sync::atomic::{AtomicU32, Ordering};
-use netpoll_sim::trace::{replay_trace, Trace};
-use netpoll_sim::{thread, Builder, MemoryModel, Strategy};
+use netpoll_sim::trace::replay_trace;
+use netpoll_sim::LocName;
+use netpoll_sim::{thread, Builder, MemoryModel, Strategy, Subject};
 use std::sync::Arc;
 
 /// SB with noise: each side first bumps a private counter a few times, so random schedules
@@ -43,13 +43,13 @@ fn shrinks_a_random_schedule_and_replays_it() {
         .schedules(10_000);
     let r = b.explore(noisy_sb);
     let info = r.first_failure.expect("SB under c11 fails");
-    let shrunk = shrink_failure(&b, &info, 2_000, noisy_sb);
+    let shrunk = b.clone().shrink_runs(2_000).shrink(&info, noisy_sb);
     assert_eq!(shrunk.failure, info.failure);
     assert!(cost(&shrunk.choices) <= cost(&info.choices));
     // The default run (main runs until it blocks in join, then left) already reads x = 0 in
     // main; left's load of y then only has to read the older store: one departure.
     assert_eq!(cost(&shrunk.choices).0, 1, "{:?}", shrunk.choices);
-    let t = Trace::from_failure_info("noisy-sb", "relaxed", &b, &shrunk);
+    let t = b.trace(Subject::Test(trace_common::sb_test_id()), &shrunk, true);
     replay_trace(&t, noisy_sb).expect("the shrunk schedule replays byte for byte");
     eprintln!(
         "shrunk {} choices ({:?}) / {} events to {} choices ({:?}) / {} events",

@@ -15,9 +15,13 @@ const BYTE: u8 = b'y';
 /// The write end of a first pipe is an FD; the scenario fills that pipe and closes its read
 /// end, so the kernel reports EPOLLERR alone for the FD (a full pipe with no reader). While
 /// that event may still be in flight, the FD is closed and a second pipe is opened: its read
-/// end reuses the pd. A reader then reads one byte from it, which the scenario writes. The
-/// read must return the byte: the error belonged to the first fd. Go before #59545 applied
-/// the stale event to the reused pd, and the read failed with "not pollable".
+/// end reuses the pd. A reader then reads one byte from it, which the scenario writes, and
+/// after it the scenario reads a second byte. Both reads must return their byte: the error
+/// belonged to the first fd. Go before #59545 applied the stale event to the reused pd, and
+/// the read failed with "not pollable". (The second read catches an error bit set after the
+/// first read: the fdseq check and the setting of the bit are not one atomic step, so only
+/// the tag check inside `set_event_err` stops a stale event whose check came just before the
+/// pd was closed and reopened.)
 pub fn reused_pd_stale_error<P: Platform>(np: &Arc<NetPoll<P>>) {
     let backend = np.platform().backend();
     let (r1, w1) = backend.pipe().expect("scenario: first pipe");
@@ -49,6 +53,19 @@ pub fn reused_pd_stale_error<P: Platform>(np: &Arc<NetPoll<P>>) {
         .expect("scenario: write the byte");
     assert_eq!(n, 1);
     np.platform().sched().join(reader);
+    // A stale error can also land after the first read (the poller may still be applying the
+    // old event): the next read must not fail either.
+    let n = backend
+        .write(w2, &[BYTE])
+        .expect("scenario: write the second byte");
+    assert_eq!(n, 1);
+    let mut buf = [0u8; 4];
+    let res = fd2.read(&mut buf);
+    assert!(
+        matches!(res, Ok(1)) && buf[0] == BYTE,
+        "second read of the reused pd: expected Ok(1) with the byte, got {}",
+        outcome(&res)
+    );
     fd2.close().expect("close the second fd");
     close_raw(np, w2);
 }

@@ -2,10 +2,10 @@
 
 #![allow(dead_code)]
 
-use netpoll::LocName;
 use netpoll_sim::sync::atomic::{AtomicU32, Ordering};
-use netpoll_sim::trace::Trace;
-use netpoll_sim::{thread, Builder, MemoryModel, Strategy};
+use netpoll_sim::trace::TestId;
+use netpoll_sim::LocName;
+use netpoll_sim::{thread, Builder, MemoryModel, Strategy, Subject, Trace};
 use std::sync::Arc;
 
 /// Store buffering with relaxed accesses: `T1: x = v; r1 = y   T2: y = v; r2 = x`, asserting
@@ -39,5 +39,14 @@ pub fn sb_trace() -> Trace {
     let b = sb_builder();
     let r = b.explore(sb(1));
     let info = r.first_failure.expect("SB under c11 fails");
-    Trace::from_failure_info("sb-litmus", "relaxed", &b, &info)
+    b.trace(Subject::Test(sb_test_id()), &info, false)
+}
+
+/// The test the SB trace claims to come from.
+pub fn sb_test_id() -> TestId {
+    TestId {
+        package: "netpoll-sim".into(),
+        target: "trace_common".into(),
+        name: "sb-litmus".into(),
+    }
 }

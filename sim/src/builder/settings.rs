@@ -1,0 +1,349 @@
+//! The settings table: one row per setting (its name, environment variable, default, meaning
+//! and parser). It drives [`Builder`]'s environment parsing, the command line's `explore`
+//! flags and the README's settings table (a test checks that the README matches it).
+//!
+//! The environment is read in one place, [`Env::read`], and every `NETPOLL_SIM_*` variable
+//! must be one of the table's: a misspelt one is an error naming the closest.
+
+use super::Builder;
+use crate::engine::explore::Strategy;
+use crate::engine::memory::MemoryModel;
+use crate::platform::faults::Faults;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The most steps one schedule may be allowed (a bound on memory: a schedule's log grows
+/// with its steps).
+pub const MAX_STEPS_LIMIT: u64 = 100_000_000;
+
+/// One setting.
+pub struct Setting {
+    /// The command-line flag (`--seed`), also the setting's name.
+    pub name: &'static str,
+    /// The environment variable (`NETPOLL_SIM_SEED`).
+    pub env: &'static str,
+    /// The default, as written in the README.
+    pub default: &'static str,
+    /// What it means, with its bounds.
+    pub meaning: &'static str,
+    /// Whether `netpoll-sim explore` takes it as a flag (the others are for tests).
+    pub flag: bool,
+    /// The values it can take, when they are a closed set (for the command line's help and
+    /// parser).
+    pub values: fn() -> Vec<&'static str>,
+    apply: fn(&mut Builder, &str) -> Result<(), String>,
+}
+
+impl Setting {
+    /// Set this setting of `b` from the text `value`.
+    pub fn apply(&self, b: &mut Builder, value: &str) -> Result<(), String> {
+        (self.apply)(b, value.trim())
+    }
+}
+
+fn number<T: std::str::FromStr>(v: &str, what: &str) -> Result<T, String> {
+    v.parse().map_err(|_| format!("expected {what}, got {v:?}"))
+}
+
+fn bounded(v: &str, lo: u64, hi: u64) -> Result<u64, String> {
+    let n: u64 = number(v, &format!("a whole number from {lo} to {hi}"))?;
+    if n < lo || n > hi {
+        return Err(format!("{n} is out of range: from {lo} to {hi}"));
+    }
+    Ok(n)
+}
+
+/// Every setting, in the order the README lists them.
+pub const SETTINGS: &[Setting] = &[
+    Setting {
+        name: "seed",
+        env: "NETPOLL_SIM_SEED",
+        default: "0",
+        meaning: "seed of the random and pct strategies",
+        flag: true,
+        values: Vec::new,
+        apply: |b, v| {
+            b.seed = number(v, "a whole number")?;
+            Ok(())
+        },
+    },
+    Setting {
+        name: "schedules",
+        env: "NETPOLL_SIM_SCHEDULES",
+        default: "1000",
+        meaning: "schedules to run, at least 1 (a cap for dfs)",
+        flag: true,
+        values: Vec::new,
+        apply: |b, v| {
+            b.schedules = bounded(v, 1, u64::MAX)?;
+            Ok(())
+        },
+    },
+    Setting {
+        name: "strategy",
+        env: "NETPOLL_SIM_STRATEGY",
+        default: "random",
+        meaning: "`random`, `pct` or `dfs`",
+        flag: true,
+        values: || Strategy::ALL.iter().map(|s| s.name()).collect(),
+        apply: |b, v| {
+            b.strategy = v.parse::<Strategy>()?;
+            Ok(())
+        },
+    },
+    Setting {
+        name: "memory",
+        env: "NETPOLL_SIM_MEMORY",
+        default: "c11",
+        meaning: "`sc`, `c11` or `tso`",
+        flag: true,
+        values: || MemoryModel::ALL.iter().map(|m| m.name()).collect(),
+        apply: |b, v| {
+            b.memory = v.parse::<MemoryModel>()?;
+            Ok(())
+        },
+    },
+    Setting {
+        name: "preemptions",
+        env: "NETPOLL_SIM_PREEMPTIONS",
+        default: "none",
+        meaning: "dfs preemption bound (0 to 1000), or `none`",
+        flag: true,
+        values: Vec::new,
+        apply: |b, v| {
+            b.preemption_bound = if v == "none" {
+                None
+            } else {
+                Some(bounded(v, 0, 1000)? as u32)
+            };
+            Ok(())
+        },
+    },
+    Setting {
+        name: "depth",
+        env: "NETPOLL_SIM_DEPTH",
+        default: "3",
+        meaning: "PCT depth, from 1 to the step limit",
+        flag: true,
+        values: Vec::new,
+        apply: |b, v| {
+            b.pct_depth = bounded(v, 1, u32::MAX as u64)? as u32;
+            Ok(())
+        },
+    },
+    Setting {
+        name: "max-steps",
+        env: "NETPOLL_SIM_MAX_STEPS",
+        default: "100000",
+        meaning: "steps before a schedule fails as a livelock (1 to 100000000)",
+        flag: true,
+        values: Vec::new,
+        apply: |b, v| {
+            b.max_steps = bounded(v, 1, MAX_STEPS_LIMIT)?;
+            Ok(())
+        },
+    },
+    Setting {
+        name: "faults",
+        env: "NETPOLL_SIM_FAULTS",
+        default: "none",
+        meaning: "simulated-kernel faults of scenario checks: `none` or `error=R,spurious=R,delay=R`, each R a ratio `N/D` or a decimal",
+        flag: true,
+        values: Vec::new,
+        apply: |b, v| {
+            b.faults = v.parse::<Faults>()?;
+            Ok(())
+        },
+    },
+    Setting {
+        name: "trace-dir",
+        env: "NETPOLL_SIM_TRACE_DIR",
+        default: "target/netpoll-sim/traces",
+        meaning: "where failing checks save traces (never overwriting; `cargo test` replays only the repository's `traces/`)",
+        flag: false,
+        values: Vec::new,
+        apply: |b, v| {
+            b.trace_dir = Some(PathBuf::from(v));
+            Ok(())
+        },
+    },
+    Setting {
+        name: "replay",
+        env: "NETPOLL_SIM_REPLAY",
+        default: "unset",
+        meaning: "replay this trace instead of exploring (in the check it was recorded from)",
+        flag: false,
+        values: Vec::new,
+        apply: |b, v| {
+            b.replay_trace = Some(PathBuf::from(v));
+            Ok(())
+        },
+    },
+];
+
+/// The setting with environment variable `env`.
+pub fn by_env(env: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.env == env)
+}
+
+/// The setting named `name` (its flag).
+pub fn by_name(name: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.name == name)
+}
+
+/// The README's settings table, as the table says it should read.
+pub fn markdown_table() -> String {
+    let mut out = String::from("| variable | flag | meaning | default |\n|---|---|---|---|\n");
+    for s in SETTINGS {
+        let flag = if s.flag {
+            format!("`--{}`", s.name)
+        } else {
+            "-".to_string()
+        };
+        out.push_str(&format!(
+            "| `{}` | {flag} | {} | {} |\n",
+            s.env, s.meaning, s.default
+        ));
+    }
+    out
+}
+
+/// A bad setting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The variable or flag.
+    pub var: String,
+    /// Its value.
+    pub value: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "netpoll-sim: bad {}={}: {}",
+            self.var,
+            escape(&self.value),
+            self.reason
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// A value as it may be printed: quoted, with control characters escaped.
+pub(crate) fn escape(s: &str) -> String {
+    format!("{s:?}")
+}
+
+/// Levenshtein distance, for "did you mean".
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The environment, as read once: the `NETPOLL_SIM_*` variables and what cargo tells a test
+/// about itself.
+#[derive(Clone, Debug, Default)]
+pub struct Env {
+    vars: BTreeMap<String, String>,
+}
+
+/// The prefix of every setting's variable.
+pub const PREFIX: &str = "NETPOLL_SIM_";
+
+/// Variables read besides the settings: what cargo sets for a test, and the shell's
+/// directory.
+const CONTEXT: [&str; 4] = [
+    "CARGO_PKG_NAME",
+    "CARGO_MANIFEST_DIR",
+    "CARGO_TARGET_DIR",
+    "PWD",
+];
+
+impl Env {
+    /// Read the process environment (the only place it is read).
+    pub fn read() -> Env {
+        Env::from_pairs(std::env::vars_os().filter_map(|(k, v)| {
+            let k = k.into_string().ok()?;
+            let keep = k.starts_with(PREFIX) || CONTEXT.contains(&k.as_str());
+            // A value that is not UTF-8 is kept lossily: a setting then fails to parse with
+            // the replacement character in its message.
+            keep.then(|| (k, v.to_string_lossy().into_owned()))
+        }))
+    }
+
+    /// An environment with exactly these variables (for tests and tools).
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Env {
+        Env {
+            vars: pairs.into_iter().collect(),
+        }
+    }
+
+    /// A variable's value.
+    pub fn get(&self, k: &str) -> Option<&str> {
+        self.vars.get(k).map(String::as_str)
+    }
+
+    /// A path variable: relative paths resolve against the shell's directory (`PWD`), which
+    /// cargo keeps even when it runs a test in its package's directory.
+    pub fn path(&self, k: &str) -> Option<PathBuf> {
+        let v = self.get(k).filter(|v| !v.is_empty())?;
+        let p = Path::new(v);
+        Some(match (p.is_relative(), self.get("PWD")) {
+            (true, Some(pwd)) if !pwd.is_empty() => Path::new(pwd).join(p),
+            _ => p.to_path_buf(),
+        })
+    }
+
+    /// Apply every setting present to `b`; an unknown `NETPOLL_SIM_*` variable or a bad value
+    /// is an error naming it.
+    pub fn apply(&self, b: &mut Builder) -> Result<(), ConfigError> {
+        for (k, v) in &self.vars {
+            if !k.starts_with(PREFIX) {
+                continue;
+            }
+            let Some(s) = by_env(k) else {
+                let closest = SETTINGS
+                    .iter()
+                    .min_by_key(|s| distance(k, s.env))
+                    .map(|s| s.env)
+                    .unwrap_or("");
+                return Err(ConfigError {
+                    var: k.clone(),
+                    value: v.clone(),
+                    reason: format!("no such setting (did you mean {closest}?)"),
+                });
+            };
+            let value = match s.name {
+                "trace-dir" | "replay" => match self.path(k) {
+                    Some(p) => p.to_string_lossy().into_owned(),
+                    None => continue,
+                },
+                _ => v.clone(),
+            };
+            s.apply(b, &value).map_err(|reason| ConfigError {
+                var: k.clone(),
+                value: v.clone(),
+                reason,
+            })?;
+        }
+        b.validate().map_err(|(var, reason)| ConfigError {
+            var: var.to_string(),
+            value: self.get(var).unwrap_or("").to_string(),
+            reason,
+        })
+    }
+}

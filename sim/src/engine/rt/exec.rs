@@ -1,0 +1,334 @@
+//! The state of the running execution, reached through [`with`].
+
+use super::lock::Locks;
+use super::task::{Status, Task, Yld};
+use super::time::START_TIME_NS;
+use crate::engine::choice::{Choice, ChoiceCtx, ChoiceKind, ChoiceSource, Chooser};
+use crate::engine::event::{EventLog, LocName, Op, Recorder, TaskName};
+use crate::engine::failure::{BlockedTask, Failure};
+use crate::engine::memory::{Memory, MemoryModel};
+use std::cell::RefCell;
+use std::panic::Location;
+use std::rc::Rc;
+
+/// Per-execution configuration.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ExecConfig {
+    pub(crate) memory: MemoryModel,
+    pub(crate) max_steps: u64,
+    pub(crate) fail_on_race: bool,
+}
+
+/// The choice stream of a run: the strategy and the choices drawn so far.
+pub(crate) struct Stream {
+    pub(crate) source: Box<dyn ChoiceSource>,
+    pub(crate) choices: Vec<Choice>,
+    /// While the execution is being torn down nothing is drawn.
+    pub(crate) off: bool,
+    /// For the strategy's context.
+    pub(crate) current: u32,
+    pub(crate) step: u64,
+}
+
+impl Stream {
+    /// Draw one choice (scheduling choices pass the runnable tasks). Choices with one option
+    /// are neither drawn nor recorded.
+    pub(crate) fn draw(
+        &mut self,
+        kind: ChoiceKind,
+        n: usize,
+        tasks: &[u32],
+        preemptive: bool,
+    ) -> usize {
+        if n <= 1 || self.off {
+            return 0;
+        }
+        let ctx = ChoiceCtx {
+            kind,
+            n,
+            tasks,
+            preemptive,
+            current: self.current,
+            step: self.step,
+        };
+        let c = self.source.choose(&ctx);
+        debug_assert!(c < n);
+        let c = c.min(n - 1);
+        self.choices.push(Choice {
+            kind,
+            n: n as u32,
+            chosen: c as u32,
+        });
+        c
+    }
+}
+
+impl Chooser for Stream {
+    fn choose(&mut self, kind: ChoiceKind, n: usize) -> usize {
+        self.draw(kind, n, &[], false)
+    }
+}
+
+/// A hook that adds detail to a deadlock report for a blocked task.
+pub(crate) type DeadlockHook = Rc<dyn Fn(u32) -> Option<String>>;
+/// A named check of the final state.
+pub(crate) type EndCheck = (String, Rc<dyn Fn() -> Option<String>>);
+
+/// What a finished run leaves behind that may own simulated objects (dropped outside
+/// [`with`]).
+pub(crate) struct Leftovers {
+    _pending: Vec<Option<Box<dyn FnOnce()>>>,
+    _hook: Option<DeadlockHook>,
+    _checks: Vec<EndCheck>,
+}
+
+/// The state of the running execution.
+pub(crate) struct Exec {
+    pub(crate) cfg: ExecConfig,
+    pub(crate) tasks: Vec<Task>,
+    /// The running task.
+    pub(crate) cur: u32,
+    /// The task the running one chose to switch to (set when it suspends at a yield point).
+    pub(crate) next: Option<u32>,
+    /// Set once the first failure is recorded or the run is being torn down.
+    pub(crate) aborting: bool,
+    pub(crate) failure: Option<Failure>,
+    pub(crate) mem: Memory,
+    pub(crate) locks: Locks,
+    pub(crate) stream: Stream,
+    pub(crate) rec: Recorder,
+    /// Task and location names, as the event log will carry them.
+    pub(crate) names: EventLog,
+    /// Scratch: the runnable tasks at a choice.
+    pub(crate) runnable: Vec<u32>,
+    /// Bodies of created tasks not yet started.
+    pub(crate) pending: Vec<Option<Box<dyn FnOnce()>>>,
+    pub(crate) now_ns: i64,
+    pub(crate) deadlock_hook: Option<DeadlockHook>,
+    /// Checks run when every task has finished (outside the model: they may only peek).
+    pub(crate) end_checks: Vec<EndCheck>,
+}
+
+thread_local! {
+    static EXEC: RefCell<Option<Box<Exec>>> = const { RefCell::new(None) };
+}
+
+/// Run `f` on the current execution's state.
+///
+/// Panics when no simulation runs on this thread: simulated objects must be created and used
+/// inside the check closure.
+#[inline]
+pub(crate) fn with<R>(f: impl FnOnce(&mut Exec) -> R) -> R {
+    EXEC.with(|c| {
+        let mut b = c.borrow_mut();
+        let e = b.as_deref_mut().expect(
+            "netpoll-sim: a simulated object was used outside a simulation \
+             (create and use it inside the check closure)",
+        );
+        f(e)
+    })
+}
+
+/// Install a fresh execution state on this thread (panics if one is installed).
+pub(crate) fn install(cfg: ExecConfig, source: Box<dyn ChoiceSource>) {
+    EXEC.with(|c| {
+        let mut b = c.borrow_mut();
+        assert!(b.is_none(), "netpoll-sim: simulations cannot be nested");
+        *b = Some(Box::new(Exec::new(cfg, source)));
+    });
+}
+
+/// Remove this thread's execution state.
+pub(crate) fn uninstall() {
+    // Dropping the state may drop task bodies that own simulated objects: take it out first.
+    let e = EXEC.with(|c| c.borrow_mut().take());
+    drop(e);
+}
+
+impl Exec {
+    fn new(cfg: ExecConfig, source: Box<dyn ChoiceSource>) -> Exec {
+        Exec {
+            cfg,
+            tasks: Vec::new(),
+            cur: 0,
+            next: None,
+            aborting: false,
+            failure: None,
+            mem: Memory::new(cfg.memory),
+            locks: Locks::default(),
+            stream: Stream {
+                source,
+                choices: Vec::new(),
+                off: false,
+                current: 0,
+                step: 0,
+            },
+            rec: Recorder::default(),
+            names: EventLog::default(),
+            runnable: Vec::new(),
+            pending: Vec::new(),
+            now_ns: START_TIME_NS,
+            deadlock_hook: None,
+            end_checks: Vec::new(),
+        }
+    }
+
+    /// Forget the previous run, keeping storage. Returns what the run left behind that may
+    /// own simulated objects: the caller drops it outside [`with`], since dropping such an
+    /// object may call into the engine.
+    pub(crate) fn reset(&mut self) -> Leftovers {
+        let left = Leftovers {
+            _pending: std::mem::take(&mut self.pending),
+            _hook: self.deadlock_hook.take(),
+            _checks: std::mem::take(&mut self.end_checks),
+        };
+        self.tasks.clear();
+        self.cur = 0;
+        self.next = None;
+        self.aborting = false;
+        self.failure = None;
+        self.mem.reset();
+        self.locks.reset();
+        self.stream.choices.clear();
+        self.stream.off = false;
+        self.stream.current = 0;
+        self.stream.step = 0;
+        self.rec.reset();
+        self.names.clear();
+        self.now_ns = START_TIME_NS;
+        left
+    }
+
+    /// Record a failure (the first one wins); the engine aborts at the next switch.
+    pub(crate) fn fail(&mut self, f: Failure) {
+        if self.failure.is_none() {
+            self.failure = Some(f);
+        }
+    }
+
+    /// Draw a scheduling choice among `self.runnable`.
+    pub(crate) fn choose_task(&mut self, preemptive: bool) -> u32 {
+        self.stream.current = self.cur;
+        self.stream.step = self.rec.step;
+        let n = self.runnable.len();
+        let pick = self
+            .stream
+            .draw(ChoiceKind::Schedule, n, &self.runnable, preemptive);
+        self.runnable[pick]
+    }
+
+    /// Log an event of the running task and advance its clock.
+    #[inline]
+    pub(crate) fn event(&mut self, op: Op) {
+        self.rec.push(self.cur, op);
+        self.mem.tick(self.cur);
+    }
+
+    /// TSO: the running task goes through a locked instruction (a scheduler call, a lock):
+    /// its store buffer drains.
+    #[inline]
+    pub(crate) fn drain(&mut self) {
+        if !self.aborting {
+            self.mem.drain(self.cur, &mut self.rec);
+        }
+    }
+
+    /// A new location holding `init`; its name goes into the event log.
+    pub(crate) fn new_location(&mut self, name: LocName, init: u64) -> u32 {
+        self.names.locations.push(name);
+        self.mem.new_location(init)
+    }
+
+    /// Create a task that will run `f`; its history starts after `parent`'s so far.
+    pub(crate) fn new_task(
+        &mut self,
+        name: TaskName,
+        daemon: bool,
+        f: Box<dyn FnOnce()>,
+        parent: Option<u32>,
+    ) -> u32 {
+        let id = self.tasks.len() as u32;
+        self.names.tasks.push(name.clone());
+        self.tasks.push(Task::new(name, daemon));
+        self.mem.add_task(id, parent);
+        self.pending.push(Some(f));
+        self.stream.source.new_task(id);
+        id
+    }
+
+    /// Task `id`'s function returned.
+    pub(crate) fn task_finished(&mut self, id: u32) {
+        if !self.aborting {
+            // TSO: a task's end goes through the scheduler (locked instructions).
+            self.mem.drain(id, &mut self.rec);
+            self.rec.push(id, Op::Finish);
+        }
+        self.mem.finish_task(id);
+        let t = &mut self.tasks[id as usize];
+        t.status = Status::Finished;
+        t.yielder = std::ptr::null();
+        for t in &mut self.tasks {
+            if t.status == Status::BlockedJoin(id) {
+                t.status = Status::Runnable;
+            }
+        }
+    }
+
+    /// Block the running task (its status already set); returns the yielder to suspend on.
+    pub(crate) fn block(&mut self, site: &'static Location<'static>) -> *const Yld {
+        let t = &mut self.tasks[self.cur as usize];
+        t.site = Some(site);
+        self.next = None;
+        t.yielder
+    }
+
+    /// The name of location `loc`, as shown in reports.
+    pub(crate) fn location_name(&self, loc: u32) -> String {
+        self.names
+            .locations
+            .get(loc as usize)
+            .map_or_else(|| format!("loc#{loc}"), |n| n.to_string())
+    }
+
+    /// Whether every task that is not a daemon has finished.
+    pub(crate) fn only_daemons_left(&self) -> bool {
+        self.tasks
+            .iter()
+            .all(|t| t.daemon || t.status == Status::Finished)
+    }
+
+    /// The unfinished tasks that are part of a deadlock: every task that is not a daemon,
+    /// and daemons that are stuck on something other than their idle wait.
+    pub(crate) fn blocked_tasks(&self) -> Vec<BlockedTask> {
+        let mut out = Vec::new();
+        for (i, t) in self.tasks.iter().enumerate() {
+            let idle_daemon = t.daemon
+                && matches!(
+                    t.status,
+                    Status::Parked { .. } | Status::Sleeping(_) | Status::Runnable
+                );
+            if t.status == Status::Finished || idle_daemon {
+                continue;
+            }
+            let state = match t.status {
+                Status::Finished => continue,
+                Status::Runnable | Status::Parking => "runnable".to_string(),
+                Status::BlockedLock(l) => self.locks.describe_wait(l, &self.names),
+                Status::BlockedJoin(j) => format!("joining task {j}"),
+                Status::Parked { until: None } => format!("parked ({})", t.park_reason),
+                Status::Parked { until: Some(u) } => {
+                    format!("parked ({}) until {u}ns", t.park_reason)
+                }
+                Status::Sleeping(u) => format!("sleeping until {u}ns"),
+            };
+            out.push(BlockedTask {
+                task: i as u32,
+                name: t.name.to_string(),
+                state,
+                site: t.site.map(|l| l.to_string()).unwrap_or_default(),
+                detail: String::new(),
+            });
+        }
+        out
+    }
+}

@@ -1,0 +1,35 @@
+//! The runtime: one execution of a check, its tasks on coroutines, the choice stream, the
+//! event log, virtual time.
+//!
+//! All tasks of an execution run on the calling OS thread, each on its own corosensei
+//! coroutine. A task yields to the engine before every operation another task could observe
+//! (a *step*); the engine then draws the next task to run from the one choice stream. The
+//! state of the execution lives in a thread-local `Exec`, reached through `with`; a task
+//! never holds a borrow of it across a switch.
+//!
+//! * `exec`: the execution state and its bookkeeping;
+//! * `task`: a task's scheduling state;
+//! * `schedule`: the scheduling points and who runs next;
+//! * `time`: virtual time;
+//! * `lock`: locks;
+//! * `ops`: the operations tasks call;
+//! * `driver`: the coroutines, one run from start to [`Outcome`].
+
+mod driver;
+mod exec;
+mod lock;
+mod ops;
+mod schedule;
+mod task;
+mod time;
+
+pub(crate) use driver::{Engine, Outcome};
+pub(crate) use exec::ExecConfig;
+pub(crate) use lock::{lock, new_lock, try_lock, unlock};
+pub use ops::Wake;
+pub(crate) use ops::{
+    add_end_check, bring_forward, current, fail_check, fence, join, load, location_count,
+    new_location, now_ns, park, peek, plain_read, plain_write, ready, rmw, set_deadlock_hook,
+    shutting_down, sleep_ns, spawn, spawn_parked, store, user_choice, yield_now,
+};
+pub use time::START_TIME_NS;

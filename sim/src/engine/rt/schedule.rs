@@ -1,0 +1,123 @@
+//! Choosing who runs: at every scheduling point of the running task, and when the running
+//! task blocked or finished.
+
+use super::exec::{with, Exec};
+use super::task::Yld;
+use crate::engine::failure::Failure;
+
+/// Suspend the running task and switch to the engine. Unwinds the task if the engine is
+/// aborting the execution.
+pub(crate) fn suspend(y: *const Yld) {
+    // SAFETY: `y` is the yielder of the running task's coroutine; it lives on that coroutine's
+    // stack, which stays valid while the coroutine runs, and we are running inside it (only the
+    // running task reaches a suspend: every path takes the pointer of `tasks[cur]`).
+    let abort = unsafe { (*y).suspend(()) };
+    if abort {
+        std::panic::resume_unwind(Box::new(super::driver::Abort));
+    }
+}
+
+/// A scheduling point: the engine may run other tasks before the caller continues.
+#[inline]
+pub(crate) fn yield_point() {
+    if let Some(y) = with(|e| e.at_yield_point()) {
+        suspend(y);
+    }
+}
+
+/// What the engine does when the running task blocked or finished.
+pub(crate) enum Idle {
+    /// Run this task.
+    Run(u32),
+    /// Every task that is not a daemon finished and nothing can run: the execution is over.
+    Done,
+    /// Some task can never run again.
+    Deadlock,
+}
+
+impl Exec {
+    /// The running task reached a scheduling point: count the step, choose who runs next.
+    /// Returns the yielder to suspend on when someone else (or the engine) must run.
+    pub(crate) fn at_yield_point(&mut self) -> Option<*const Yld> {
+        if self.aborting {
+            return None;
+        }
+        self.rec.step += 1;
+        let me = self.cur;
+        let task = &mut self.tasks[me as usize];
+        let y = task.yielder;
+        if self.failure.is_some() {
+            return Some(y);
+        }
+        if self.rec.step > self.cfg.max_steps {
+            self.fail(Failure::StepLimit {
+                max_steps: self.cfg.max_steps,
+            });
+            return Some(y);
+        }
+        if std::mem::take(&mut task.fresh) {
+            // A schedule choice just started this task: running its first operation now is
+            // that choice; drawing another here would only repeat schedules.
+            return None;
+        }
+        let yielded = std::mem::take(&mut task.yielded);
+        self.runnable.clear();
+        if !yielded {
+            self.runnable.push(me);
+        }
+        for (i, t) in self.tasks.iter().enumerate() {
+            if i as u32 != me && t.status.runnable() {
+                self.runnable.push(i as u32);
+            }
+        }
+        if yielded {
+            self.runnable.push(me);
+        }
+        let next = self.choose_task(!yielded);
+        if self.mem.buffered != 0 {
+            // TSO: buffered stores may reach memory before the chosen task's step.
+            self.mem
+                .flush_choices(Some(next), &mut self.stream, &mut self.rec);
+        }
+        if next == me {
+            None
+        } else {
+            self.next = Some(next);
+            Some(y)
+        }
+    }
+
+    /// The engine must pick a task because the running one blocked or finished.
+    pub(crate) fn pick_idle(&mut self) -> Idle {
+        loop {
+            self.runnable.clear();
+            for (i, t) in self.tasks.iter().enumerate() {
+                if t.status.runnable() {
+                    self.runnable.push(i as u32);
+                }
+            }
+            if !self.runnable.is_empty() {
+                let next = self.choose_task(false);
+                if self.mem.buffered != 0 {
+                    self.mem
+                        .flush_choices(Some(next), &mut self.stream, &mut self.rec);
+                }
+                return Idle::Run(next);
+            }
+            if self.mem.buffered != 0 {
+                // TSO: when no task can run, the store buffers drain before time advances,
+                // the run ends or a deadlock is declared.
+                self.mem
+                    .flush_choices(None, &mut self.stream, &mut self.rec);
+            }
+            if self.only_daemons_left() {
+                return Idle::Done;
+            }
+            // Nobody can run: advance virtual time to the next task that wakes by itself.
+            match self.next_wake() {
+                Some(w) => self.advance_time(w),
+                None => return Idle::Deadlock,
+            }
+        }
+    }
+}

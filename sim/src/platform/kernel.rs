@@ -1,0 +1,425 @@
+//! The simulated kernel: in-memory pipes and socket pairs with edge-triggered readiness, and
+//! the poller's side of it (Go's `netpoll(delay)`).
+//!
+//! The kernel's state sits behind one simulated mutex, so every system call is a scheduling
+//! point and system calls are linearizable (as on a real kernel). A state change that makes a
+//! registered fd readable or writable queues an edge-triggered event for it and wakes the
+//! poller if it is waiting. The poller is a long-lived daemon task of the platform (see
+//! `poller`) that calls [`NetPoll::poll`](netpoll::NetPoll::poll) with an
+//! infinite delay: [`SimBackend::poll`] then blocks (parks) until an event is visible or the
+//! poller is woken by a break.
+//!
+//! Faults ([`Faults`], part of the scenario check's identity) are drawn from the one choice
+//! stream, so they replay exactly.
+
+use std::collections::VecDeque;
+use std::io;
+use std::sync::{Arc, OnceLock, Weak};
+
+use netpoll::platform::{Backend, Event, LocName, Mode, RawFd, Token};
+
+use super::faults::{Faults, DELIVERY_DELAY_NS};
+use super::SimNetPoll;
+use crate::engine::sched::{self, Wake};
+use crate::engine::sync::Mutex;
+
+/// How many bytes a simulated pipe (or one direction of a socket pair) buffers.
+pub const PIPE_CAPACITY: usize = 64;
+/// The first fd number handed out (0-2 are stdio).
+const FIRST_FD: RawFd = 3;
+
+/// One direction of a byte stream.
+struct Buffer {
+    bytes: VecDeque<u8>,
+    /// The reading end is still open.
+    reader_open: bool,
+    /// The writing end is still open.
+    writer_open: bool,
+}
+
+/// What an fd number refers to.
+#[derive(Clone, Copy)]
+enum FdKind {
+    /// The read end of pipe buffer `b`.
+    PipeRead(usize),
+    /// The write end of pipe buffer `b`.
+    PipeWrite(usize),
+    /// One end of a socket pair: reads `rx`, writes `tx`.
+    Socket { rx: usize, tx: usize },
+}
+
+impl FdKind {
+    fn reads(self) -> Option<usize> {
+        match self {
+            FdKind::PipeRead(b) => Some(b),
+            FdKind::Socket { rx, .. } => Some(rx),
+            FdKind::PipeWrite(_) => None,
+        }
+    }
+    fn writes(self) -> Option<usize> {
+        match self {
+            FdKind::PipeWrite(b) => Some(b),
+            FdKind::Socket { tx, .. } => Some(tx),
+            FdKind::PipeRead(_) => None,
+        }
+    }
+}
+
+struct FdEntry {
+    kind: FdKind,
+    /// The poller registration, if any.
+    token: Option<Token>,
+}
+
+/// The simulated kernel.
+struct Kernel {
+    faults: Faults,
+    fds: Vec<Option<FdEntry>>,
+    buffers: Vec<Buffer>,
+    /// Events not yet collected by a poll, each with the virtual time from which the poller
+    /// can see it.
+    queue: Vec<(Event, i64)>,
+    /// The poller task, while it waits in `poll` for an event or a break.
+    poller_waiting: Option<u32>,
+    /// A break (`wake`) arrived that the poller has not yet seen.
+    woken: bool,
+    /// The poller daemon has been started.
+    poller_started: bool,
+}
+
+impl Kernel {
+    fn alloc_fd(&mut self, kind: FdKind) -> RawFd {
+        let entry = FdEntry { kind, token: None };
+        // POSIX: the lowest free number.
+        if let Some(i) = self.fds.iter().position(Option::is_none) {
+            self.fds[i] = Some(entry);
+            return FIRST_FD + i as RawFd;
+        }
+        self.fds.push(Some(entry));
+        FIRST_FD + self.fds.len() as RawFd - 1
+    }
+
+    fn entry(&self, fd: RawFd) -> io::Result<&FdEntry> {
+        let i = fd - FIRST_FD;
+        if i < 0 {
+            return Err(ebadf());
+        }
+        self.fds
+            .get(i as usize)
+            .and_then(Option::as_ref)
+            .ok_or_else(ebadf)
+    }
+
+    fn entry_mut(&mut self, fd: RawFd) -> io::Result<&mut FdEntry> {
+        let i = fd - FIRST_FD;
+        if i < 0 {
+            return Err(ebadf());
+        }
+        self.fds
+            .get_mut(i as usize)
+            .and_then(Option::as_mut)
+            .ok_or_else(ebadf)
+    }
+
+    /// Queue one event for every registered fd that `event_for` picks, given what the fd
+    /// refers to.
+    fn notify(&mut self, event_for: impl Fn(FdKind) -> Option<(Mode, bool)>) {
+        let evs: Vec<Event> = self
+            .fds
+            .iter()
+            .flatten()
+            .filter_map(|e| {
+                let (mode, error) = event_for(e.kind)?;
+                Some(Event {
+                    token: e.token?,
+                    mode,
+                    error,
+                })
+            })
+            .collect();
+        for ev in evs {
+            self.push_event(ev);
+        }
+    }
+
+    /// Queue `ev`, visible at once or (a delayed-delivery fault) a little later.
+    fn push_event(&mut self, ev: Event) {
+        let now = sched::now_ns();
+        let at = if self.faults.delayed_delivery.draw() {
+            now + DELIVERY_DELAY_NS
+        } else {
+            now
+        };
+        self.queue.push((ev, at));
+    }
+
+    /// Readiness edges for buffer `b`: its registered readers when it became `readable`, its
+    /// registered writers when it became `writable`.
+    fn edge(&mut self, b: usize, readable: bool, writable: bool) {
+        self.notify(|kind| {
+            let r = readable && kind.reads() == Some(b);
+            let w = writable && kind.writes() == Some(b);
+            Mode::from_rw(r, w).map(|mode| (mode, false))
+        });
+    }
+
+    /// The reading end of buffer `b` closed: every registered writer of `b` gets EPOLLERR,
+    /// with EPOLLOUT too while the buffer has room (as Linux's pipe_poll reports). Either way
+    /// epoll's mapping readies both directions; the event is "error only" when the buffer is
+    /// full.
+    fn writer_hangup(&mut self, b: usize) {
+        let full = self.buffers[b].bytes.len() >= PIPE_CAPACITY;
+        self.notify(|kind| (kind.writes() == Some(b)).then_some((Mode::ReadWrite, full)));
+    }
+}
+
+fn ebadf() -> io::Error {
+    io::Error::from_raw_os_error(9) // EBADF
+}
+
+fn epipe() -> io::Error {
+    io::Error::from_raw_os_error(32) // EPIPE
+}
+
+/// Simulated pipes and socket pairs plus the simulated poller.
+pub struct SimBackend {
+    kernel: Mutex<Kernel>,
+    np: Arc<OnceLock<Weak<SimNetPoll>>>,
+}
+
+impl SimBackend {
+    /// A backend whose poller reaches the netpoll in `np` (set once it exists).
+    pub(crate) fn new(np: Arc<OnceLock<Weak<SimNetPoll>>>, faults: Faults) -> SimBackend {
+        let kernel = Kernel {
+            faults,
+            fds: Vec::new(),
+            buffers: Vec::new(),
+            queue: Vec::new(),
+            poller_waiting: None,
+            woken: false,
+            poller_started: false,
+        };
+        SimBackend {
+            kernel: Mutex::named(
+                kernel,
+                crate::platform::cells::loc_name(LocName::single("kernel", "lock")),
+            ),
+            np,
+        }
+    }
+
+    fn kernel(&self) -> crate::engine::sync::MutexGuard<'_, Kernel> {
+        self.kernel.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// After queueing events: wake the poller if it waits.
+    fn kick(&self, k: &mut Kernel) {
+        if k.queue.is_empty() {
+            return;
+        }
+        if let Some(p) = k.poller_waiting.take() {
+            sched::ready(p);
+        }
+    }
+
+    fn new_buffer(k: &mut Kernel) -> usize {
+        k.buffers.push(Buffer {
+            bytes: VecDeque::new(),
+            reader_open: true,
+            writer_open: true,
+        });
+        k.buffers.len() - 1
+    }
+}
+
+impl Backend for SimBackend {
+    fn open(&self, fd: RawFd, token: Token) -> io::Result<()> {
+        let mut k = self.kernel();
+        let e = k.entry_mut(fd)?;
+        if e.token.is_some() {
+            return Err(io::Error::from_raw_os_error(17)); // EEXIST
+        }
+        e.token = Some(token);
+        // Edge-triggered registration reports the current state once (as epoll does).
+        let kind = e.kind;
+        let readable = kind.reads().is_some_and(|b| {
+            let b = &k.buffers[b];
+            !b.bytes.is_empty() || !b.writer_open
+        });
+        let writable = kind
+            .writes()
+            .is_some_and(|b| k.buffers[b].bytes.len() < PIPE_CAPACITY);
+        if let Some(mode) = Mode::from_rw(readable, writable) {
+            k.push_event(Event {
+                token,
+                mode,
+                error: false,
+            });
+        }
+        if !std::mem::replace(&mut k.poller_started, true) {
+            k.poller_waiting = Some(super::poller::start(self.np.clone()));
+        }
+        self.kick(&mut k);
+        Ok(())
+    }
+
+    fn close(&self, fd: RawFd) -> io::Result<()> {
+        let mut k = self.kernel();
+        k.entry_mut(fd)?.token = None;
+        Ok(())
+    }
+
+    /// Go: `netpoll(delay)`, the kernel's half: the events visible now. With `delay_ns` < 0
+    /// it blocks until there is one or a break; with `delay_ns` > 0 for at most that long.
+    fn poll(&self, delay_ns: i64, events: &mut Vec<Event>) -> io::Result<usize> {
+        let deadline = (delay_ns > 0).then(|| sched::now_ns().saturating_add(delay_ns));
+        loop {
+            let mut k = self.kernel();
+            let now = sched::now_ns();
+            let mut n = 0;
+            let mut later: Option<i64> = None;
+            let faults = k.faults;
+            let mut i = 0;
+            while i < k.queue.len() {
+                let (mut ev, at) = k.queue[i];
+                if at > now {
+                    later = Some(later.map_or(at, |l| l.min(at)));
+                    i += 1;
+                    continue;
+                }
+                k.queue.remove(i);
+                if faults.error_event.draw() {
+                    ev.error = true;
+                }
+                events.push(ev);
+                n += 1;
+            }
+            // A spurious event rides along with real ones (a poll that would block does not
+            // return for nothing: an endless chain of spurious wake-ups is not a fault the
+            // kernel has, and it would make every search space infinite).
+            if n > 0 && faults.spurious_event.draw() {
+                let tokens: Vec<Token> = k.fds.iter().flatten().filter_map(|e| e.token).collect();
+                if !tokens.is_empty() {
+                    let i = sched::choose(tokens.len());
+                    events.push(Event {
+                        token: tokens[i],
+                        mode: Mode::ReadWrite,
+                        error: false,
+                    });
+                    n += 1;
+                }
+            }
+            let woken = std::mem::take(&mut k.woken);
+            let timed_out = deadline.is_some_and(|d| d <= now);
+            if n > 0 || delay_ns == 0 || woken || timed_out {
+                return Ok(n);
+            }
+            // Nothing to report: wait for an event, a break, or the next delayed event.
+            k.poller_waiting = Some(sched::current());
+            let until = match (later, deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            drop(k);
+            let wake = match until {
+                Some(t) => sched::park_until("netpoll", t, || true),
+                None => sched::park("netpoll", || true),
+            };
+            if sched::shutting_down() {
+                return Ok(0);
+            }
+            if wake == Wake::TimedOut {
+                self.kernel().poller_waiting = None;
+            }
+        }
+    }
+
+    /// Go: `netpollBreak`: a blocked `poll` returns (with no events if there are none).
+    fn wake(&self) {
+        let mut k = self.kernel();
+        k.woken = true;
+        if let Some(p) = k.poller_waiting.take() {
+            sched::ready(p);
+        }
+    }
+
+    fn read(&self, fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+        let mut k = self.kernel();
+        let Some(b) = k.entry(fd)?.kind.reads() else {
+            return Err(ebadf());
+        };
+        let buffer = &mut k.buffers[b];
+        if buffer.bytes.is_empty() {
+            if !buffer.writer_open {
+                return Ok(0);
+            }
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let was_full = buffer.bytes.len() >= PIPE_CAPACITY;
+        let n = buf.len().min(buffer.bytes.len());
+        for (dst, src) in buf.iter_mut().zip(buffer.bytes.drain(..n)) {
+            *dst = src;
+        }
+        if was_full {
+            k.edge(b, false, true);
+            self.kick(&mut k);
+        }
+        Ok(n)
+    }
+
+    fn write(&self, fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+        let mut k = self.kernel();
+        let Some(b) = k.entry(fd)?.kind.writes() else {
+            return Err(ebadf());
+        };
+        let buffer = &mut k.buffers[b];
+        if !buffer.reader_open {
+            return Err(epipe());
+        }
+        let space = PIPE_CAPACITY - buffer.bytes.len();
+        if space == 0 {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let n = buf.len().min(space);
+        buffer.bytes.extend(&buf[..n]);
+        if n > 0 {
+            k.edge(b, true, false);
+            self.kick(&mut k);
+        }
+        Ok(n)
+    }
+
+    fn close_fd(&self, fd: RawFd) -> io::Result<()> {
+        let mut k = self.kernel();
+        let kind = k.entry(fd)?.kind;
+        k.fds[(fd - FIRST_FD) as usize] = None;
+        // The peer sees hang-up: a reader gets EOF readiness, a writer error readiness.
+        if let Some(b) = kind.reads() {
+            k.buffers[b].reader_open = false;
+            k.writer_hangup(b);
+        }
+        if let Some(b) = kind.writes() {
+            k.buffers[b].writer_open = false;
+            k.edge(b, true, false);
+        }
+        self.kick(&mut k);
+        Ok(())
+    }
+
+    fn pipe(&self) -> io::Result<(RawFd, RawFd)> {
+        let mut k = self.kernel();
+        let b = Self::new_buffer(&mut k);
+        let r = k.alloc_fd(FdKind::PipeRead(b));
+        let w = k.alloc_fd(FdKind::PipeWrite(b));
+        Ok((r, w))
+    }
+
+    fn socket_pair(&self) -> io::Result<(RawFd, RawFd)> {
+        let mut k = self.kernel();
+        let ab = Self::new_buffer(&mut k);
+        let ba = Self::new_buffer(&mut k);
+        let a = k.alloc_fd(FdKind::Socket { rx: ba, tx: ab });
+        let b = k.alloc_fd(FdKind::Socket { rx: ab, tx: ba });
+        Ok((a, b))
+    }
+}
