@@ -10,8 +10,7 @@ pub mod settings;
 
 use crate::engine::choice::Choice;
 use crate::engine::event::EventLog;
-use crate::engine::explore::replay::ReplaySource;
-use crate::engine::explore::{run_once, Coverage, Exploration, FailureInfo, Report, Strategy};
+use crate::engine::explore::{run_recorded, Coverage, Exploration, FailureInfo, Report, Strategy};
 use crate::engine::failure::Failure;
 use crate::engine::memory::MemoryModel;
 use crate::engine::rt::ExecConfig;
@@ -418,8 +417,7 @@ impl Builder {
     pub fn replay_choices<C: IntoCheck>(&self, choices: &[Choice], check: C) -> Report {
         let c = check.into_check(self, &self.env);
         let start = std::time::Instant::now();
-        let source = Box::new(ReplaySource::new(choices.to_vec()));
-        let out = run_once(self.exec_config(), source, &c.body);
+        let out = run_recorded(self.exec_config(), self.strategy, choices, &c.body);
         let failed = out.failure.is_some();
         Report {
             schedules: 1,
@@ -431,10 +429,15 @@ impl Builder {
                 failure,
                 seed: self.seed,
                 schedule_index: 0,
-                choices: out.choices,
+                choices: if self.strategy == Strategy::Graph {
+                    choices.to_vec()
+                } else {
+                    out.choices
+                },
                 log: out.log,
             }),
             elapsed: start.elapsed(),
+            graph: None,
         }
     }
 
@@ -460,7 +463,13 @@ impl Builder {
     /// with its exact choices, log and failure.
     pub fn shrink<C: IntoCheck>(&self, ff: &FailureInfo, check: C) -> FailureInfo {
         let c = check.into_check(self, &self.env);
-        crate::engine::shrink::shrink_failure(self.exec_config(), ff, self.shrink_runs, &c.body)
+        crate::engine::shrink::shrink_failure(
+            self.exec_config(),
+            self.strategy,
+            ff,
+            self.shrink_runs,
+            &c.body,
+        )
     }
 
     /// `check` under this builder's configuration: its subject and body (for tools that

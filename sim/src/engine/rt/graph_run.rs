@@ -534,31 +534,3 @@ pub(crate) enum Pick {
     /// A guided replay does not fit the check.
     GuideDiverged(String),
 }
-
-/// The options recorded for an event of graph `g` (the final graph of a run), given the
-/// events added before it in `before` order: for a read, 0 for the initial value or one
-/// plus the place of the store it reads among the stores of its location added so far; for
-/// a write, its place among them; for a choice, the option.
-pub(crate) fn recorded_option(g: &Graph, e: ERef, added: &dyn Fn(ERef) -> bool) -> u32 {
-    match *g.label(e) {
-        Label::Read { loc, rf, .. } => match rf {
-            None => 0,
-            Some(w) => {
-                1 + g.locs[loc as usize]
-                    .co
-                    .iter()
-                    .take_while(|&&x| x != w)
-                    .filter(|&&x| added(x))
-                    .count() as u32
-            }
-        },
-        Label::Write { loc, .. } => g.locs[loc as usize]
-            .co
-            .iter()
-            .take_while(|&&x| x != e)
-            .filter(|&&x| added(x))
-            .count() as u32,
-        Label::Choice { chosen, .. } => chosen,
-        _ => 0,
-    }
-}
