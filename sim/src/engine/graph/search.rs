@@ -59,15 +59,26 @@ impl Searcher {
     }
 
     /// Add a read by `task` of `loc` (declared ordering and kind in `template`, its `rf`
-    /// ignored), reading the newest store it may; the others become alternatives.
-    pub(crate) fn add_read(&mut self, g: &mut Graph, task: u32, template: Label) -> Added {
+    /// ignored), reading the newest store it may; the others become alternatives. `floor`:
+    /// the lowest coherence rank it may read (0 the initial value, `k` the `k`-th store),
+    /// from what the task has seen.
+    pub(crate) fn add_read(
+        &mut self,
+        g: &mut Graph,
+        task: u32,
+        template: Label,
+        floor: u32,
+    ) -> Added {
         let Label::Read { loc, kind, .. } = template else {
             unreachable!("not a read")
         };
         let co = &g.locs[loc as usize].co;
         let mut cands: Vec<Option<ERef>> = Vec::with_capacity(co.len() + 1);
-        cands.push(None);
-        cands.extend(co.iter().copied().map(Some));
+        if floor == 0 {
+            cands.push(None);
+        }
+        let from = (floor as usize).saturating_sub(1).min(co.len());
+        cands.extend(co[from..].iter().copied().map(Some));
         if let ReadKind::Await { until, .. } = kind {
             cands.retain(|&w| until.satisfied(g.value_of(loc, w)));
         }
@@ -96,8 +107,15 @@ impl Searcher {
 
     /// Add a write by `task` (its label in `label`), placed last in modification order (a
     /// read-modify-write's write part: right after what its read part read); other places
-    /// and the backward revisits it allows become alternatives.
-    pub(crate) fn add_write(&mut self, g: &mut Graph, task: u32, label: Label) -> Added {
+    /// (after the `floor`-th store: what the task has seen) and the backward revisits it
+    /// allows become alternatives.
+    pub(crate) fn add_write(
+        &mut self,
+        g: &mut Graph,
+        task: u32,
+        label: Label,
+        floor: u32,
+    ) -> Added {
         let Label::Write { loc, rmw, .. } = label else {
             unreachable!("not a write")
         };
@@ -133,7 +151,7 @@ impl Searcher {
         }
         let n = g.locs[loc as usize].co.len();
         g.insert_co(w, n);
-        for pos in (0..n).rev() {
+        for pos in (floor as usize..n).rev() {
             let mut alt = g.clone();
             alt.move_co(w, pos);
             alt.ev_mut(w).max = false;

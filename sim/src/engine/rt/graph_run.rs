@@ -7,6 +7,7 @@
 //! replay and extension is recorded so that a failure can be replayed as a trace.
 
 use crate::engine::event::Ord;
+use crate::engine::graph::consistency::views::HbTracker;
 use crate::engine::graph::graph::{Graph, LocKey};
 use crate::engine::graph::label::{ERef, Label, MemOrd, ReadKind};
 use crate::engine::graph::search::{Added, Searcher};
@@ -109,6 +110,10 @@ pub(crate) struct GraphRun {
     pub(crate) order: Vec<ERef>,
     pub(crate) end: Option<RunEnd>,
     start_ns: i64,
+    /// Happens-before so far, and per graph location the reads replayed: what bounds the
+    /// stores a new event may read or follow (coherence).
+    hb: HbTracker,
+    reads_of: Vec<Vec<ERef>>,
 }
 
 const NONE: u32 = u32::MAX;
@@ -129,6 +134,8 @@ impl GraphRun {
             order: Vec::new(),
             end: None,
             start_ns,
+            hb: HbTracker::default(),
+            reads_of: Vec::new(),
         }
     }
 
@@ -313,6 +320,15 @@ impl GraphRun {
         self.time[gt as usize] = t;
         self.etime[gt as usize].push(t);
         self.order.push(e);
+        if self.guide.is_none() {
+            self.hb.event(&self.g, e);
+            if let Label::Read { loc, .. } = label {
+                if self.reads_of.len() <= loc as usize {
+                    self.reads_of.resize_with(loc as usize + 1, Vec::new);
+                }
+                self.reads_of[loc as usize].push(e);
+            }
+        }
         Step::Value(value)
     }
 
@@ -423,8 +439,14 @@ impl GraphRun {
             self.guided_extend(gt, label)
         } else {
             match label {
-                Label::Read { .. } => self.search.add_read(&mut self.g, gt, label),
-                Label::Write { .. } => self.search.add_write(&mut self.g, gt, label),
+                Label::Read { loc, .. } => {
+                    let floor = self.coherence_floor(gt, loc);
+                    self.search.add_read(&mut self.g, gt, label, floor)
+                }
+                Label::Write { loc, .. } => {
+                    let floor = self.coherence_floor(gt, loc);
+                    self.search.add_write(&mut self.g, gt, label, floor)
+                }
                 Label::Choice { n, .. } => Added::Ok(self.search.add_choice(&mut self.g, gt, n)),
                 _ => Added::Ok(self.search.add_plain(&mut self.g, gt, label)),
             }
@@ -439,6 +461,35 @@ impl GraphRun {
                 Pick::End
             }
         }
+    }
+
+    /// The lowest coherence rank graph task `gt`'s next event may read from or go after at
+    /// `loc` (0 the initial value, `k` the `k`-th store): the highest rank among the stores
+    /// it has seen by happens-before and the stores the reads it has seen read.
+    fn coherence_floor(&self, gt: u32, loc: u32) -> u32 {
+        let started = !self.g.tasks[gt as usize].events.is_empty();
+        let v = self.hb.next_view(gt, started);
+        let seen = |e: ERef| v.get(e.task as usize).is_some_and(|&n| e.idx < n);
+        let co = &self.g.locs[loc as usize].co;
+        let mut floor = 0u32;
+        for (p, &w) in co.iter().enumerate() {
+            if seen(w) {
+                floor = floor.max(p as u32 + 1);
+            }
+        }
+        if let Some(reads) = self.reads_of.get(loc as usize) {
+            for &r in reads {
+                if !seen(r) {
+                    continue;
+                }
+                if let Label::Read { rf: Some(w), .. } = *self.g.label(r) {
+                    if let Some(p) = co.iter().position(|&x| x == w) {
+                        floor = floor.max(p as u32 + 1);
+                    }
+                }
+            }
+        }
+        floor
     }
 
     /// No task can go on: classify the end.
