@@ -153,6 +153,13 @@ impl Builder {
                 ),
             ));
         }
+        if self.memory == MemoryModel::Imm && self.strategy != Strategy::Graph {
+            return Err((
+                "NETPOLL_SIM_MEMORY",
+                "memory model imm is explored by the graph strategy only (add --strategy graph)"
+                    .into(),
+            ));
+        }
         if self.pct_depth == 0 || self.pct_depth as u64 > self.max_steps {
             return Err((
                 "NETPOLL_SIM_DEPTH",
@@ -373,6 +380,9 @@ impl Builder {
         check: C,
         mut progress: impl FnMut(&Report),
     ) -> Report {
+        if let Err((var, reason)) = self.validate() {
+            panic!("netpoll-sim: bad {var}: {reason}");
+        }
         let c = check.into_check(self, &self.env);
         self.exploration().run(&c.body, &mut progress, None)
     }
@@ -384,6 +394,9 @@ impl Builder {
         check: C,
         mut observe: impl FnMut(&EventLog, Option<&Failure>),
     ) -> Report {
+        if let Err((var, reason)) = self.validate() {
+            panic!("netpoll-sim: bad {var}: {reason}");
+        }
         let c = check.into_check(self, &self.env);
         self.exploration()
             .run(&c.body, &mut |_| {}, Some(&mut observe))

@@ -58,6 +58,30 @@ impl Searcher {
         }
     }
 
+    /// Push `g`, which differs from a consistent graph only in what its newest event `e`
+    /// reads or where it is placed, within the coherence floor - consistent as it is when
+    /// the model is `c11`, `e` is neither SeqCst nor part of a read-modify-write and there
+    /// is no SeqCst fence (nothing else RC11 asks can involve an event nothing follows).
+    fn push_extension(&mut self, g: Graph, e: ERef) {
+        let l = *g.label(e);
+        let simple = self.model == MemoryModel::C11
+            && !l.is_sc()
+            && match l {
+                Label::Read { kind, .. } => !kind.may_be_exclusive(),
+                Label::Write { rmw, .. } => !rmw,
+                _ => false,
+            }
+            && !g.order.iter().any(|&x| {
+                let x = g.label(x);
+                x.is_fence() && x.is_sc()
+            });
+        if simple || consistent(self.model, &g) {
+            self.found.push(g);
+        } else {
+            self.inconsistent += 1;
+        }
+    }
+
     /// Add a read by `task` of `loc` (declared ordering and kind in `template`, its `rf`
     /// ignored), reading the newest store it may; the others become alternatives. `floor`:
     /// the lowest coherence rank it may read (0 the initial value, `k` the `k`-th store),
@@ -95,7 +119,7 @@ impl Searcher {
             let mut alt = g.clone();
             alt.set_rf(r, w);
             alt.ev_mut(r).max = false;
-            self.push_if_consistent(alt);
+            self.push_extension(alt, r);
         }
         if first != g.co_max(loc) && !consistent(self.model, g) {
             // The newest store was taken by a settled read-modify-write and the newest
@@ -155,11 +179,12 @@ impl Searcher {
             let mut alt = g.clone();
             alt.move_co(w, pos);
             alt.ev_mut(w).max = false;
-            if consistent(self.model, &alt) {
+            let before = self.found.len();
+            self.push_extension(alt, w);
+            if self.found.len() > before {
+                let alt = self.found.pop().expect("pushed");
                 self.revisits(&alt, w);
                 self.found.push(alt);
-            } else {
-                self.inconsistent += 1;
             }
         }
         self.revisits(g, w);

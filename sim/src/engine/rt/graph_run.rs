@@ -194,6 +194,16 @@ impl GraphRun {
         }
     }
 
+    /// The engine task of graph task `gt`, if it exists in this run.
+    pub(crate) fn engine_task(&self, gt: u32) -> Option<u32> {
+        self.gt_of.iter().position(|&x| x == gt).map(|i| i as u32)
+    }
+
+    /// The engine location of graph location `gl`, if it exists in this run.
+    pub(crate) fn engine_loc(&self, gl: u32) -> Option<u32> {
+        self.gl_of.iter().position(|&x| x == gl).map(|i| i as u32)
+    }
+
     /// The virtual time of engine task `et`.
     pub(crate) fn now(&self, et: u32) -> i64 {
         self.time[self.gt(et) as usize]

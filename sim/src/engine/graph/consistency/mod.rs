@@ -28,6 +28,26 @@ pub(crate) fn consistent(model: MemoryModel, g: &Graph) -> bool {
     }
 }
 
+/// A data race of `g`: two accesses of one location by different tasks, at least one a
+/// write and at least one plain, neither happening before the other (RC11's definition,
+/// whatever the model).
+pub(crate) fn first_race(g: &Graph) -> Option<(ERef, ERef)> {
+    let d = Dense::new(g);
+    if !(0..d.n()).any(|i| matches!(d.label(i).ord(), Some(o) if !o.is_atomic())) {
+        return None;
+    }
+    let order = match rc11::porf_order(&d) {
+        Some(o) => o,
+        None => {
+            let mut po = Edges::new(d.n());
+            add_po_tc(&d, &mut po);
+            po.topo()?
+        }
+    };
+    let hb = views::hb_views(&d, &order);
+    rc11::races(&d, &hb).map(|(a, b)| (d.evs[a], d.evs[b]))
+}
+
 /// A graph with its events numbered densely (task by task, in program order), their
 /// coherence ranks, and the helpers every model uses.
 pub(crate) struct Dense<'g> {
