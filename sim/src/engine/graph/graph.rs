@@ -266,6 +266,61 @@ impl Graph {
         None
     }
 
+    /// What `e` depends on in every IMM-consistent graph whatever values flow where: `e`,
+    /// the writes its reads in the set read, the spawn of its task (with everything before
+    /// it: a spawn is a full fence), and the earlier events of the same task that barrier
+    /// order or a read-modify-write puts before it (an acquire read or a fence before it, a
+    /// SeqCst read, anything before a release write, a fence or a SeqCst access). Relaxed
+    /// reads before a relaxed write are not in it: IMM lets the write go first (load
+    /// buffering) when no dependency orders them - the simulator sees no dependencies and
+    /// re-executes to check that the write stays the same. Per task, a flag per event.
+    pub(crate) fn dep_prefix(&self, e: ERef) -> Vec<Vec<bool>> {
+        let mut set: Vec<Vec<bool>> = self
+            .tasks
+            .iter()
+            .map(|t| vec![false; t.events.len()])
+            .collect();
+        let mut stack = vec![e];
+        while let Some(x) = stack.pop() {
+            if set[x.task as usize][x.idx as usize] {
+                continue;
+            }
+            set[x.task as usize][x.idx as usize] = true;
+            let lx = *self.label(x);
+            if let Label::Read { rf: Some(w), .. } = lx {
+                stack.push(w);
+            }
+            if x.idx == 0 {
+                if let Some(s) = self.spawn_of(x.task) {
+                    stack.push(s);
+                }
+            }
+            let orders_all_before = match lx {
+                Label::Write { ord, .. } => ord.is_rel(),
+                Label::Read { ord, .. } => ord.is_sc(),
+                Label::Fence { .. } | Label::Spawn { .. } => true,
+                Label::Choice { .. } => false,
+            };
+            for i in 0..x.idx {
+                let p = ERef {
+                    task: x.task,
+                    idx: i,
+                };
+                let lp = self.label(p);
+                let orders_all_after = match *lp {
+                    Label::Read { ord, .. } => ord.is_acq(),
+                    Label::Fence { .. } | Label::Spawn { .. } => true,
+                    _ => false,
+                };
+                let rmw_pair = i + 1 == x.idx && lx.is_rmw_write();
+                if orders_all_before || orders_all_after || rmw_pair {
+                    stack.push(p);
+                }
+            }
+        }
+        set
+    }
+
     /// Every event `e` depends on through program order, task creation and reads-from (its
     /// porf-prefix), `e` included: per task, how many of its first events are in it.
     pub(crate) fn porf_prefix(&self, e: ERef) -> Vec<u32> {

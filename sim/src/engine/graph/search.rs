@@ -215,6 +215,9 @@ impl Searcher {
             unreachable!()
         };
         let prefix = g.porf_prefix(w);
+        // Under IMM a read w depends on only through values (not through barrier order)
+        // may be revisited too: load buffering.
+        let dep = (self.model == MemoryModel::Imm).then(|| g.dep_prefix(w));
         let stamps = g.stamps();
         let stamp = |e: ERef| stamps[e.task as usize][e.idx as usize];
         // Readers of the location, newest first, that may still change what they read.
@@ -225,7 +228,10 @@ impl Searcher {
             .filter(|&r| {
                 matches!(*g.label(r), Label::Read { loc: l, .. } if l == loc)
                     && g.ev(r).revisitable
-                    && r.idx >= prefix[r.task as usize]
+                    && match &dep {
+                        Some(dep) => !dep[r.task as usize][r.idx as usize],
+                        None => r.idx >= prefix[r.task as usize],
+                    }
             })
             .collect();
         reads.reverse();
@@ -257,9 +263,22 @@ impl Searcher {
             }
             let mut alt = g.clone();
             alt.restrict(&keep);
-            for (t, &p) in prefix.iter().enumerate() {
-                for i in 0..p {
-                    alt.tasks[t].events[i as usize].revisitable = false;
+            match &dep {
+                Some(dep) => {
+                    for (t, flags) in dep.iter().enumerate() {
+                        for (i, &f) in flags.iter().enumerate() {
+                            if f && i < alt.tasks[t].events.len() {
+                                alt.tasks[t].events[i].revisitable = false;
+                            }
+                        }
+                    }
+                }
+                None => {
+                    for (t, &p) in prefix.iter().enumerate() {
+                        for i in 0..p {
+                            alt.tasks[t].events[i as usize].revisitable = false;
+                        }
+                    }
                 }
             }
             alt.set_rf(r, Some(w));

@@ -114,6 +114,9 @@ pub(crate) struct GraphRun {
     /// stores a new event may read or follow (coherence).
     hb: HbTracker,
     reads_of: Vec<Vec<ERef>>,
+    /// Under IMM: the engine task allowed to replay its read before the store it reads
+    /// (load buffering puts them in a cycle).
+    force: Option<u32>,
 }
 
 const NONE: u32 = u32::MAX;
@@ -136,6 +139,7 @@ impl GraphRun {
             start_ns,
             hb: HbTracker::default(),
             reads_of: Vec::new(),
+            force: None,
         }
     }
 
@@ -304,7 +308,7 @@ impl GraphRun {
             ));
         }
         if let Label::Read { rf: Some(w), .. } = label {
-            if self.cursor[w.task as usize] <= w.idx {
+            if self.cursor[w.task as usize] <= w.idx && self.force.take() != Some(et) {
                 self.state[et as usize] = TState::WaitRf(w);
                 return Step::Suspend;
             }
@@ -315,7 +319,9 @@ impl GraphRun {
         let value = match label {
             Label::Read { loc, rf, .. } => {
                 if let Some(w) = rf {
-                    t = t.max(self.etime[w.task as usize][w.idx as usize]);
+                    if let Some(&wt) = self.etime[w.task as usize].get(w.idx as usize) {
+                        t = t.max(wt);
+                    }
                 }
                 self.g.value_of(loc, rf)
             }
@@ -380,6 +386,9 @@ impl GraphRun {
 
     /// The engine task to run next, or what ended the run.
     pub(crate) fn pick(&mut self) -> Pick {
+        if self.end.is_some() {
+            return Pick::End;
+        }
         let n = self.state.len();
         for et in 0..n {
             if self.state[et] == TState::Fresh {
@@ -395,9 +404,17 @@ impl GraphRun {
                 }
             }
         }
-        if (0..n).any(|et| {
+        if let Some(et) = (0..n).find(|&et| {
             matches!(self.state[et], TState::WaitRf(_)) && self.replaying(self.gt_of[et])
         }) {
+            if self.search.model == MemoryModel::Imm {
+                // Load buffering: the read goes first with the value the graph gives it;
+                // the store it reads must then be made as the graph says (else the run
+                // diverges and the graph is dropped).
+                self.force = Some(et as u32);
+                self.state[et] = TState::Running;
+                return Pick::Run(et as u32);
+            }
             return Pick::Stuck;
         }
         // Extend: the task whose read-modify-write is half done, else the first enabled
