@@ -176,6 +176,9 @@ impl Searcher {
         let n = g.locs[loc as usize].co.len();
         g.insert_co(w, n);
         for pos in (floor as usize..n).rev() {
+            if splits_rmw(g, loc, pos) {
+                continue;
+            }
             let mut alt = g.clone();
             alt.move_co(w, pos);
             alt.ev_mut(w).max = false;
@@ -329,6 +332,24 @@ impl Searcher {
         }
         true
     }
+}
+
+/// Whether a store placed at `pos` of `loc`'s modification order would come between a
+/// read-modify-write and the store its read part read (breaking its atomicity).
+fn splits_rmw(g: &Graph, loc: u32, pos: usize) -> bool {
+    let co = &g.locs[loc as usize].co;
+    let Some(&next) = co.get(pos) else {
+        return false;
+    };
+    if !g.label(next).is_rmw_write() {
+        return false;
+    }
+    let read = ERef {
+        task: next.task,
+        idx: next.idx - 1,
+    };
+    let before = pos.checked_sub(1).map(|p| co[p]);
+    matches!(*g.label(read), Label::Read { rf, .. } if rf == before)
 }
 
 /// The stores a read-modify-write read by `task` of `loc` must not read: those a settled
