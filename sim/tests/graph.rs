@@ -11,11 +11,11 @@ use netpoll::scenarios::Scenario;
 use netpoll::Protocol;
 use netpoll_sim::litmus;
 use netpoll_sim::sync::atomic::{AtomicU32, Ordering::*};
-use netpoll_sim::sync::Mutex;
+use netpoll_sim::sync::{Mutex, Plain};
 use netpoll_sim::trace::{decode, encode, render_text, replay_trace, TestId};
 use netpoll_sim::{
-    scenario_check, sched, thread, Builder, ChoiceKind, Failure, MemoryModel, Report, Strategy,
-    Subject,
+    scenario_check, sched, thread, Builder, ChoiceKind, Failure, LocName, MemoryModel, Report,
+    Strategy, Subject,
 };
 use std::sync::Arc;
 
@@ -226,4 +226,38 @@ fn timed_parks_branch_and_block_without_deadlock() {
     assert!(r.complete() && r.first_failure.is_none(), "{r}");
     let (e, _) = executions(&r);
     assert!(e >= 2, "readied and timed out: {r}");
+}
+
+/// Data races: counted on every graph, a failure when asked; none under a lock.
+#[test]
+fn data_races_are_found_on_graphs() {
+    let racy = || {
+        let c = Arc::new(Plain::named(0u32, LocName::single("t", "c")));
+        let c2 = c.clone();
+        let h = thread::spawn(move || c2.set(1));
+        let _ = c.get();
+        h.join().unwrap();
+    };
+    let r = graph(MemoryModel::C11).explore(racy);
+    assert!(r.races > 0 && r.failures == 0 && r.complete(), "{r}");
+    let r = graph(MemoryModel::C11).fail_on_data_race(true).explore(racy);
+    let ff = r.first_failure.expect("a race");
+    assert!(matches!(ff.failure, Failure::DataRace { .. }), "{}", ff.failure);
+    let r = graph(MemoryModel::C11)
+        .fail_on_data_race(true)
+        .explore(|| {
+            let m = Arc::new(Mutex::new(()));
+            let c = Arc::new(Plain::named(0u32, LocName::single("t", "c")));
+            let (m2, c2) = (m.clone(), c.clone());
+            let h = thread::spawn(move || {
+                let _g = m2.lock().unwrap();
+                c2.set(1);
+            });
+            {
+                let _g = m.lock().unwrap();
+                let _ = c.get();
+            }
+            h.join().unwrap();
+        });
+    assert!(r.races == 0 && r.complete() && r.failures == 0, "{r}");
 }

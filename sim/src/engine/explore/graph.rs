@@ -107,6 +107,7 @@ pub(crate) fn explore(
         }
         report.schedules += 1;
         report.steps += out.steps;
+        report.races += out.races;
         let counts = report.graph.as_mut().expect("graph counts");
         match (&out.failure, gr.end) {
             (Some(_), _) => {}

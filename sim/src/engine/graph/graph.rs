@@ -8,7 +8,6 @@
 //! flag or park permit).
 
 use super::label::{ERef, GEvent, Label};
-use std::collections::BTreeMap;
 
 /// The canonical name of a location.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -50,7 +49,8 @@ pub(crate) struct GTask {
 pub(crate) struct Graph {
     pub(crate) tasks: Vec<GTask>,
     pub(crate) locs: Vec<GLoc>,
-    pub(crate) loc_index: BTreeMap<LocKey, u32>,
+    /// Every location's key and index, sorted by key (one allocation to clone).
+    pub(crate) loc_index: Vec<(LocKey, u32)>,
     /// The events in the order they were added, oldest first (an event's index is its stamp).
     pub(crate) order: Vec<ERef>,
 }
@@ -66,7 +66,7 @@ impl Graph {
                 events: Vec::new(),
             }],
             locs: Vec::new(),
-            loc_index: BTreeMap::new(),
+            loc_index: Vec::new(),
             order: Vec::new(),
         }
     }
@@ -85,16 +85,17 @@ impl Graph {
 
     /// The location named `key`, added with initial value `init` if new.
     pub(crate) fn loc(&mut self, key: LocKey, init: u64) -> u32 {
-        if let Some(&i) = self.loc_index.get(&key) {
-            return i;
-        }
+        let at = match self.loc_index.binary_search_by(|(k, _)| k.cmp(&key)) {
+            Ok(at) => return self.loc_index[at].1,
+            Err(at) => at,
+        };
         let i = self.locs.len() as u32;
         self.locs.push(GLoc {
             key,
             init,
             co: Vec::new(),
         });
-        self.loc_index.insert(key, i);
+        self.loc_index.insert(at, (key, i));
         i
     }
 

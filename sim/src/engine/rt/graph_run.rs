@@ -117,6 +117,12 @@ pub(crate) struct GraphRun {
     /// Under IMM: the engine task allowed to replay its read before the store it reads
     /// (load buffering puts them in a cycle).
     force: Option<u32>,
+    /// Per graph location, per graph task: one plus the index of its latest plain write,
+    /// plain read, atomic write and atomic read there (0: none) - for race detection.
+    last_access: Vec<Vec<[u32; 4]>>,
+    /// The first data race replayed: an access, and a later one of another task that
+    /// conflicts with it and does not happen after it.
+    pub(crate) race: Option<(ERef, ERef)>,
 }
 
 const NONE: u32 = u32::MAX;
@@ -140,6 +146,8 @@ impl GraphRun {
             hb: HbTracker::default(),
             reads_of: Vec::new(),
             force: None,
+            last_access: Vec::new(),
+            race: None,
         }
     }
 
@@ -336,16 +344,68 @@ impl GraphRun {
         self.time[gt as usize] = t;
         self.etime[gt as usize].push(t);
         self.order.push(e);
-        if self.guide.is_none() {
-            self.hb.event(&self.g, e);
-            if let Label::Read { loc, .. } = label {
-                if self.reads_of.len() <= loc as usize {
-                    self.reads_of.resize_with(loc as usize + 1, Vec::new);
+        self.hb.event(&self.g, e);
+        if let Label::Read { loc, .. } = label {
+            if self.reads_of.len() <= loc as usize {
+                self.reads_of.resize_with(loc as usize + 1, Vec::new);
+            }
+            self.reads_of[loc as usize].push(e);
+        }
+        self.check_race(e, &label);
+        Step::Value(value)
+    }
+
+    /// Race detection at each replayed access (vector clocks, as FastTrack): the latest
+    /// conflicting access of each other task must happen before this one.
+    fn check_race(&mut self, e: ERef, label: &Label) {
+        let (loc, write, plain) = match *label {
+            Label::Read { loc, ord, .. } => (loc, false, !ord.is_atomic()),
+            Label::Write { loc, ord, .. } => (loc, true, !ord.is_atomic()),
+            _ => return,
+        };
+        const PW: usize = 0;
+        const PR: usize = 1;
+        const AW: usize = 2;
+        const AR: usize = 3;
+        // The kinds of earlier access this one conflicts with.
+        let kinds: &[usize] = match (plain, write) {
+            (true, false) => &[PW, AW],
+            (true, true) => &[PW, PR, AW, AR],
+            (false, false) => &[PW],
+            (false, true) => &[PW, PR],
+        };
+        let nt = self.g.tasks.len();
+        if self.last_access.len() <= loc as usize {
+            self.last_access.resize_with(loc as usize + 1, Vec::new);
+        }
+        if self.last_access[loc as usize].len() < nt {
+            self.last_access[loc as usize].resize(nt, [0; 4]);
+        }
+        if self.race.is_none() {
+            let view = self.hb.view(e.task);
+            for (u, last) in self.last_access[loc as usize].iter().enumerate() {
+                if u == e.task as usize {
+                    continue;
                 }
-                self.reads_of[loc as usize].push(e);
+                let seen = view.get(u).copied().unwrap_or(0);
+                for &k in kinds {
+                    if last[k] > seen {
+                        let a = ERef {
+                            task: u as u32,
+                            idx: last[k] - 1,
+                        };
+                        self.race = Some((a, e));
+                    }
+                }
             }
         }
-        Step::Value(value)
+        let k = match (plain, write) {
+            (true, true) => PW,
+            (true, false) => PR,
+            (false, true) => AW,
+            (false, false) => AR,
+        };
+        self.last_access[loc as usize][e.task as usize][k] = e.idx + 1;
     }
 
     /// Whether graph task `gt` has events left to replay.

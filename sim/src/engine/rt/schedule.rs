@@ -102,7 +102,7 @@ impl Exec {
         if gr.end == Some(super::graph_run::RunEnd::Dropped) {
             return false;
         }
-        let Some((a, b)) = crate::engine::graph::consistency::first_race(&gr.g) else {
+        let Some((a, b)) = gr.race else {
             return false;
         };
         self.mem.races += 1;

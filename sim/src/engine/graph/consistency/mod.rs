@@ -28,26 +28,6 @@ pub(crate) fn consistent(model: MemoryModel, g: &Graph) -> bool {
     }
 }
 
-/// A data race of `g`: two accesses of one location by different tasks, at least one a
-/// write and at least one plain, neither happening before the other (RC11's definition,
-/// whatever the model).
-pub(crate) fn first_race(g: &Graph) -> Option<(ERef, ERef)> {
-    let d = Dense::new(g);
-    if !(0..d.n()).any(|i| matches!(d.label(i).ord(), Some(o) if !o.is_atomic())) {
-        return None;
-    }
-    let order = match rc11::porf_order(&d) {
-        Some(o) => o,
-        None => {
-            let mut po = Edges::new(d.n());
-            add_po_tc(&d, &mut po);
-            po.topo()?
-        }
-    };
-    let hb = views::hb_views(&d, &order);
-    rc11::races(&d, &hb).map(|(a, b)| (d.evs[a], d.evs[b]))
-}
-
 /// A graph with its events numbered densely (task by task, in program order), their
 /// coherence ranks, and the helpers every model uses.
 pub(crate) struct Dense<'g> {
@@ -163,38 +143,51 @@ impl<'g> Dense<'g> {
     }
 }
 
-/// A directed graph on `0..n` built edge by edge, for acyclicity checks.
+/// A directed graph on `0..n` built edge by edge, for acyclicity checks: an edge list,
+/// sorted into adjacency only when asked.
 pub(crate) struct Edges {
-    succ: Vec<Vec<u32>>,
+    n: usize,
+    edges: Vec<(u32, u32)>,
 }
 
 impl Edges {
     pub(crate) fn new(n: usize) -> Edges {
         Edges {
-            succ: vec![Vec::new(); n],
+            n,
+            edges: Vec::with_capacity(2 * n),
         }
     }
 
     #[inline]
     pub(crate) fn add(&mut self, a: usize, b: usize) {
-        self.succ[a].push(b as u32);
+        self.edges.push((a as u32, b as u32));
     }
 
     /// A topological order of the nodes, or `None` if there is a cycle.
     pub(crate) fn topo(&self) -> Option<Vec<u32>> {
-        let n = self.succ.len();
+        let n = self.n;
+        // Successor lists in one array (counting sort by source).
+        let mut start = vec![0u32; n + 1];
         let mut indeg = vec![0u32; n];
-        for s in &self.succ {
-            for &b in s {
-                indeg[b as usize] += 1;
-            }
+        for &(a, b) in &self.edges {
+            start[a as usize + 1] += 1;
+            indeg[b as usize] += 1;
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut fill = start.clone();
+        let mut succ = vec![0u32; self.edges.len()];
+        for &(a, b) in &self.edges {
+            succ[fill[a as usize] as usize] = b;
+            fill[a as usize] += 1;
         }
         let mut out: Vec<u32> = (0..n as u32).filter(|&i| indeg[i as usize] == 0).collect();
         let mut k = 0;
         while k < out.len() {
             let a = out[k] as usize;
             k += 1;
-            for &b in &self.succ[a] {
+            for &b in &succ[start[a] as usize..start[a + 1] as usize] {
                 indeg[b as usize] -= 1;
                 if indeg[b as usize] == 0 {
                     out.push(b);

@@ -164,34 +164,3 @@ fn psc_acyclic(d: &Dense<'_>, hb: &Views, sb: &Views) -> bool {
     }
     e.acyclic()
 }
-
-/// Two accesses of one location by different tasks, at least one a write and at least one
-/// plain, neither happening before the other (the later one, in `d`'s numbering, second).
-pub(crate) fn races(d: &Dense<'_>, hb: &Views) -> Option<(usize, usize)> {
-    let plain = |i: usize| matches!(d.label(i).ord(), Some(o) if !o.is_atomic());
-    let mut by_loc: Vec<Vec<usize>> = vec![Vec::new(); d.g.locs.len()];
-    for i in 0..d.n() {
-        if let Some(l) = d.label(i).loc() {
-            by_loc[l as usize].push(i);
-        }
-    }
-    for accs in &by_loc {
-        if !accs.iter().any(|&i| plain(i)) {
-            continue;
-        }
-        for (k, &b) in accs.iter().enumerate() {
-            for &a in &accs[..k] {
-                if d.evs[a].task == d.evs[b].task
-                    || !(plain(a) || plain(b))
-                    || !(d.label(a).is_write() || d.label(b).is_write())
-                {
-                    continue;
-                }
-                if !hb.le(d, a, b) && !hb.le(d, b, a) {
-                    return Some((a, b));
-                }
-            }
-        }
-    }
-    None
-}

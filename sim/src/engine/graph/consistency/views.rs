@@ -80,16 +80,25 @@ pub(crate) fn sb_views(d: &Dense<'_>, order: &[u32]) -> Views {
 pub(crate) struct HbTracker {
     /// Per task: the view after its last event so far.
     view: Vec<Vec<u32>>,
+    /// Saved views (what writes release, fences release, spawns pass on), back to back.
+    arena: Vec<u32>,
     /// Per task, per event: the view a write releases to whoever reads from it.
-    rel: Vec<Vec<Option<Box<[u32]>>>>,
+    rel: Vec<Vec<Saved>>,
     /// Per task: the view of its latest release fence.
-    fence_rel: Vec<Option<Box<[u32]>>>,
+    fence_rel: Vec<Saved>,
     /// Per task: what relaxed reads read since (for a later acquire fence).
     pending_acq: Vec<Vec<u32>>,
     /// Per task: per location, the view of its latest release write there.
-    write_rel: Vec<std::collections::BTreeMap<u32, Box<[u32]>>>,
+    write_rel: Vec<Vec<(u32, Saved)>>,
     /// Per task: the view of the spawn that created it (its first event starts there).
-    start: Vec<Option<Vec<u32>>>,
+    start: Vec<Saved>,
+}
+
+/// A view saved in the arena (`len` 0: none).
+#[derive(Clone, Copy, Default)]
+struct Saved {
+    at: u32,
+    len: u32,
 }
 
 fn join(dst: &mut Vec<u32>, src: &[u32]) {
@@ -108,11 +117,24 @@ impl HbTracker {
         if self.view.len() < n {
             self.view.resize_with(n, Vec::new);
             self.rel.resize_with(n, Vec::new);
-            self.fence_rel.resize(n, None);
+            self.fence_rel.resize(n, Saved::default());
             self.pending_acq.resize_with(n, Vec::new);
-            self.write_rel.resize_with(n, Default::default);
-            self.start.resize(n, None);
+            self.write_rel.resize_with(n, Vec::new);
+            self.start.resize(n, Saved::default());
         }
+    }
+
+    fn save(&mut self, v: &[u32]) -> Saved {
+        let at = self.arena.len() as u32;
+        self.arena.extend_from_slice(v);
+        Saved {
+            at,
+            len: v.len() as u32,
+        }
+    }
+
+    fn saved(&self, s: Saved) -> &[u32] {
+        &self.arena[s.at as usize..(s.at + s.len) as usize]
     }
 
     /// The view after task `t`'s events so far.
@@ -127,8 +149,7 @@ impl HbTracker {
         } else {
             self.start
                 .get(t as usize)
-                .and_then(|v| v.as_deref())
-                .unwrap_or(&[])
+                .map_or(&[], |&s| self.saved(s))
         }
     }
 
@@ -137,27 +158,33 @@ impl HbTracker {
         self.fit(g.tasks.len());
         let t = e.task as usize;
         if e.idx == 0 {
-            if let Some(v) = self.start[t].take() {
-                self.view[t] = v;
-            }
+            let s = std::mem::take(&mut self.start[t]);
+            let mut v = std::mem::take(&mut self.view[t]);
+            v.clear();
+            v.extend_from_slice(self.saved(s));
+            self.view[t] = v;
         }
         let nt = g.tasks.len();
         if self.view[t].len() < nt {
             self.view[t].resize(nt, 0);
         }
         self.view[t][t] = e.idx + 1;
-        let mut rel_out: Option<Box<[u32]>> = None;
+        let mut rel_out = Saved::default();
         match *g.label(e) {
             Label::Read { ord, rf, .. } => {
                 if let (true, Some(w)) = (ord.is_atomic(), rf) {
-                    if let Some(r) = self.rel[w.task as usize]
+                    let r = self.rel[w.task as usize]
                         .get(w.idx as usize)
-                        .and_then(|x| x.clone())
-                    {
+                        .copied()
+                        .unwrap_or_default();
+                    if r.len > 0 {
+                        let (arena, view, pending) =
+                            (&self.arena, &mut self.view[t], &mut self.pending_acq[t]);
+                        let src = &arena[r.at as usize..(r.at + r.len) as usize];
                         if ord.is_acq() {
-                            join(&mut self.view[t], &r);
+                            join(view, src);
                         } else {
-                            join(&mut self.pending_acq[t], &r);
+                            join(pending, src);
                         }
                     }
                 }
@@ -170,49 +197,58 @@ impl HbTracker {
                     self.pending_acq[t] = p;
                 }
                 if ord.is_rel() {
-                    self.fence_rel[t] = Some(self.view[t].clone().into());
+                    let v = std::mem::take(&mut self.view[t]);
+                    self.fence_rel[t] = self.save(&v);
+                    self.view[t] = v;
                 }
             }
             Label::Write { loc, ord, rmw, .. } => {
                 if ord.is_atomic() {
-                    let mut r: Option<Vec<u32>> = None;
-                    let mut add = |src: &[u32]| match r {
-                        Some(ref mut r) => join(r, src),
-                        None => r = Some(src.to_vec()),
-                    };
+                    let mut r: Vec<u32> = Vec::new();
                     if ord.is_rel() {
-                        add(&self.view[t]);
-                        self.write_rel[t].insert(loc, self.view[t].clone().into());
-                    } else if let Some(w) = self.write_rel[t].get(&loc) {
-                        add(w);
+                        let v = std::mem::take(&mut self.view[t]);
+                        let s = self.save(&v);
+                        match self.write_rel[t].iter_mut().find(|(l, _)| *l == loc) {
+                            Some(x) => x.1 = s,
+                            None => self.write_rel[t].push((loc, s)),
+                        }
+                        join(&mut r, &v);
+                        self.view[t] = v;
+                    } else if let Some(&(_, s)) = self.write_rel[t].iter().find(|(l, _)| *l == loc)
+                    {
+                        join(&mut r, self.saved(s));
                     }
-                    if let Some(f) = &self.fence_rel[t] {
-                        add(f);
-                    }
+                    let f = self.fence_rel[t];
+                    join(&mut r, self.saved(f));
                     if rmw {
                         let rp = ERef {
                             task: e.task,
                             idx: e.idx - 1,
                         };
                         if let Label::Read { rf: Some(w), .. } = *g.label(rp) {
-                            if let Some(Some(src)) = self.rel[w.task as usize].get(w.idx as usize)
-                            {
-                                add(src);
-                            }
+                            let src = self.rel[w.task as usize]
+                                .get(w.idx as usize)
+                                .copied()
+                                .unwrap_or_default();
+                            join(&mut r, self.saved(src));
                         }
                     }
-                    rel_out = r.map(Vec::into_boxed_slice);
+                    if !r.is_empty() {
+                        rel_out = self.save(&r);
+                    }
                 }
             }
             Label::Spawn { child } => {
                 self.fit(child as usize + 1);
-                self.start[child as usize] = Some(self.view[t].clone());
+                let v = std::mem::take(&mut self.view[t]);
+                self.start[child as usize] = self.save(&v);
+                self.view[t] = v;
             }
             Label::Choice { .. } => {}
         }
         let rel = &mut self.rel[t];
         if rel.len() <= e.idx as usize {
-            rel.resize(e.idx as usize + 1, None);
+            rel.resize(e.idx as usize + 1, Saved::default());
         }
         rel[e.idx as usize] = rel_out;
     }
