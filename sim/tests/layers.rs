@@ -102,6 +102,9 @@ fn graph() -> Graph {
         if module.first().is_some_and(|m| m == "bin") {
             continue; // the command line is a separate crate on top of everything
         }
+        if module.last().is_some_and(|m| m == "tests") {
+            continue; // a `#[cfg(test)] mod tests` may drive its module from any layer
+        }
         let from = node(&module.iter().map(String::as_str).collect::<Vec<_>>());
         let text = code(&std::fs::read_to_string(&f).unwrap());
         let shown = f.strip_prefix(&src).unwrap().display().to_string();

@@ -32,6 +32,7 @@ use netpoll_sim::{scenario_check, Builder};
 
 #[test]
 #[ignore = "the README's example (a failing check): run by the_readme_example_prints_what_the_readme_quotes"]
+#[rustfmt::skip]
 fn close_unblocks_read_prefix() {
     Builder::new() // reads NETPOLL_SIM_*
         .check(scenario_check(Scenario::CloseUnblocksRead, Protocol::PreFix45211));
@@ -43,7 +44,9 @@ fn block_after(text: &str, marker: &str) -> String {
     let (_, rest) = text
         .split_once(marker)
         .unwrap_or_else(|| panic!("README.md has no {marker:?}"));
-    let mut lines = rest.lines().skip_while(|l| !l.trim_start().starts_with("```"));
+    let mut lines = rest
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("```"));
     let open = lines.next().expect("a fenced block");
     let indent = open.len() - open.trim_start().len();
     let mut out = String::new();
@@ -94,14 +97,14 @@ fn normalised(s: &str, trace_dir: &str) -> String {
 #[test]
 fn the_readme_example_prints_what_the_readme_quotes() {
     let text = readme();
-    // The README shows this file's example, verbatim (but for the attribute that keeps it
-    // out of ordinary runs).
+    // The README shows this file's example, verbatim (but for the attributes that keep it out
+    // of ordinary runs and out of rustfmt's way).
     let me = include_str!("readme.rs");
     let (_, rest) = me.split_once("// README example begins\n").unwrap();
     let (example, _) = rest.split_once("// README example ends").unwrap();
     let example: String = example
         .lines()
-        .filter(|l| !l.starts_with("#[ignore"))
+        .filter(|l| !l.starts_with("#[ignore") && !l.starts_with("#[rustfmt"))
         .map(|l| format!("{l}\n"))
         .collect();
     assert_eq!(
@@ -129,7 +132,6 @@ fn the_readme_example_prints_what_the_readme_quotes() {
         .unwrap_or_else(|| panic!("no failure in:\n{out}"));
     let printed: String = out[start..]
         .lines()
-        .take_while(|l| !l.is_empty() || true)
         .scan(false, |done, l| {
             if *done {
                 return None;
@@ -159,14 +161,17 @@ fn mentioned_paths(text: &str) -> Vec<String> {
             && !t.starts_with("$")
             && !t.contains("::")
             && !t.contains('=')
-            && t.chars().all(|c| c.is_ascii_alphanumeric() || "_-./*".contains(c));
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-./*".contains(c));
         // A file has an extension (or is all capitals, like MANIFEST); a folder ends in `/`:
         // this leaves out ratios (`9/10`) and units (`steps/s`).
         let last = t.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+        let ext = last.rsplit_once('.').map(|(_, e)| e);
         let file_or_dir = t.ends_with('/')
-            || last.contains('.')
+            || ext.is_some_and(|e| !e.is_empty() && e.chars().all(|c| c.is_ascii_lowercase()))
             || (last.len() > 1 && last.chars().all(|c| c.is_ascii_uppercase()));
-        // Placeholders, what runs make, and Go's sources are not files of the repository.
+        // Placeholders, what runs make, and Go's sources (`net/timeout_test.go`,
+        // `internal/poll.FD`) are not files of the repository.
         let placeholder = ["FILE", "PACKAGE", "TARGET", "NAME", "*"]
             .iter()
             .any(|p| t.contains(p));
@@ -221,5 +226,8 @@ fn every_path_the_readme_mentions_exists() {
         "the test sees the README's paths: {paths:?}"
     );
     let missing: Vec<&String> = paths.iter().filter(|p| !root.join(p).exists()).collect();
-    assert!(missing.is_empty(), "README.md names paths that do not exist: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "README.md names paths that do not exist: {missing:?}"
+    );
 }

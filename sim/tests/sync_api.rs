@@ -349,6 +349,26 @@ fn oncelock_has_one_value_per_execution() {
         s.lock().unwrap().insert(*CELL.get().unwrap());
     }));
     assert_eq!(*seen.lock().unwrap(), [1, 2].into_iter().collect());
+    // A value seen through get() was published with it (get is an acquire load).
+    clean(&dfs(None, || {
+        let cell = Arc::new(OnceLock::new());
+        let data = Arc::new(AtomicU32::new(0));
+        let (c2, d2) = (cell.clone(), data.clone());
+        let h = thread::spawn(move || {
+            c2.get_or_init(|| {
+                d2.store(42, Relaxed);
+                1u32
+            });
+        });
+        if cell.get().is_some() {
+            assert_eq!(
+                data.load(Relaxed),
+                42,
+                "get published the initialiser's work"
+            );
+        }
+        h.join().unwrap();
+    }));
     // A OnceLock that is not a static: take and into_inner.
     clean(&dfs(None, || {
         let mut c = OnceLock::new();
@@ -689,4 +709,43 @@ fn thread_locals_are_per_task_and_dropped_when_it_ends() {
         );
     });
     clean(&r);
+}
+
+// ---- under the execution-graph search -----------------------------------------------------
+
+/// The graph strategy's complete search (every consistent execution once).
+fn graph(f: impl Fn() + 'static) -> Report {
+    let r = Builder::default()
+        .strategy(Strategy::Graph)
+        .memory(MemoryModel::C11)
+        .schedules(200_000)
+        .explore(f);
+    assert!(
+        r.complete() || r.first_failure.is_some(),
+        "the search must be complete: {r}"
+    );
+    r
+}
+
+#[test]
+fn the_primitives_under_the_graph_search() {
+    // A futex wait is a read waiting for another value there: the same verdicts.
+    clean(&graph(handoff(true)));
+    fails(&graph(handoff(false)), FailureKind::Deadlock, "");
+    clean(&graph(mutex_mp(true)));
+    clean(&graph(|| {
+        let l = Arc::new(RwLock::new(0u32));
+        let l2 = l.clone();
+        let h = thread::spawn(move || *l2.write().unwrap() += 1);
+        *l.write().unwrap() += 1;
+        h.join().unwrap();
+        assert_eq!(*l.read().unwrap(), 2);
+    }));
+    clean(&graph(|| {
+        let cell = Arc::new(OnceLock::new());
+        let c2 = cell.clone();
+        let h = thread::spawn(move || *c2.get_or_init(|| 1u32));
+        let mine = *cell.get_or_init(|| 2);
+        assert_eq!(h.join().unwrap(), mine);
+    }));
 }

@@ -51,7 +51,7 @@ fn a_std_mutex_held_across_a_step_is_named_instead_of_hanging() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(101), "{err}");
     assert!(err.contains("netpoll-sim watchdog"), "{err}");
-    assert!(err.contains("task 0 (main)"), "{err}");
+    assert!(err.contains("task 0 (\"main\")"), "{err}");
     assert!(err.contains("last simulated step was step"), "{err}");
     // Wall time, loosely: a hang would have run into the CPU limit or the test's own timeout.
     assert!(took < Duration::from_secs(60), "{took:?}");
@@ -62,7 +62,7 @@ fn a_std_channel_in_a_task_is_named_instead_of_hanging() {
     let (o, _) = victim("victim_std_channel");
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(101), "{err}");
-    assert!(err.contains("task 1 (consumer)"), "{err}");
+    assert!(err.contains("task 1 (\"consumer\")"), "{err}");
 }
 
 #[test]

@@ -12,8 +12,7 @@ pub mod settings;
 
 use crate::engine::choice::Choice;
 use crate::engine::event::EventLog;
-use crate::engine::explore::replay::ReplaySource;
-use crate::engine::explore::{run_once, Coverage, Exploration, FailureInfo, Report, Strategy};
+use crate::engine::explore::{run_recorded, Coverage, Exploration, FailureInfo, Report, Strategy};
 use crate::engine::failure::Failure;
 use crate::engine::memory::MemoryModel;
 use crate::engine::rt::ExecConfig;
@@ -162,6 +161,13 @@ impl Builder {
                     "the step limit must be from 1 to {}",
                     settings::MAX_STEPS_LIMIT
                 ),
+            ));
+        }
+        if self.memory == MemoryModel::Imm && self.strategy != Strategy::Graph {
+            return Err((
+                "NETPOLL_SIM_MEMORY",
+                "memory model imm is explored by the graph strategy only (add --strategy graph)"
+                    .into(),
             ));
         }
         let max_depth = self.max_steps.min(settings::MAX_PCT_DEPTH as u64);
@@ -402,6 +408,9 @@ impl Builder {
         check: C,
         mut progress: impl FnMut(&Report),
     ) -> Report {
+        if let Err((var, reason)) = self.validate() {
+            panic!("netpoll-sim: bad {var}: {reason}");
+        }
         let c = check.into_check(self, &self.env);
         self.exploration().run(&c.body, &mut progress, None)
     }
@@ -413,6 +422,9 @@ impl Builder {
         check: C,
         mut observe: impl FnMut(&EventLog, Option<&Failure>),
     ) -> Report {
+        if let Err((var, reason)) = self.validate() {
+            panic!("netpoll-sim: bad {var}: {reason}");
+        }
         let c = check.into_check(self, &self.env);
         self.exploration()
             .run(&c.body, &mut |_| {}, Some(&mut observe))
@@ -443,8 +455,7 @@ impl Builder {
     pub fn replay_choices<C: IntoCheck>(&self, choices: &[Choice], check: C) -> Report {
         let c = check.into_check(self, &self.env);
         let start = std::time::Instant::now();
-        let source = Box::new(ReplaySource::new(choices.to_vec()));
-        let out = run_once(self.exec_config(), source, &c.body);
+        let out = run_recorded(self.exec_config(), self.strategy, choices, &c.body);
         let failed = out.failure.is_some();
         Report {
             schedules: 1,
@@ -456,10 +467,15 @@ impl Builder {
                 failure,
                 seed: self.seed,
                 schedule_index: 0,
-                choices: out.choices,
+                choices: if self.strategy == Strategy::Graph {
+                    choices.to_vec()
+                } else {
+                    out.choices
+                },
                 log: out.log,
             }),
             elapsed: start.elapsed(),
+            graph: None,
         }
     }
 
@@ -485,7 +501,13 @@ impl Builder {
     /// with its exact choices, log and failure.
     pub fn shrink<C: IntoCheck>(&self, ff: &FailureInfo, check: C) -> FailureInfo {
         let c = check.into_check(self, &self.env);
-        crate::engine::shrink::shrink_failure(self.exec_config(), ff, self.shrink_runs, &c.body)
+        crate::engine::shrink::shrink_failure(
+            self.exec_config(),
+            self.strategy,
+            ff,
+            self.shrink_runs,
+            &c.body,
+        )
     }
 
     /// `check` under this builder's configuration: its subject and body (for tools that

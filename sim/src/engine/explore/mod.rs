@@ -5,6 +5,7 @@
 //! but a way to produce choice sequences.
 
 pub(crate) mod dfs;
+pub(crate) mod graph;
 pub(crate) mod lenient;
 pub(crate) mod pct;
 pub(crate) mod random;
@@ -13,8 +14,8 @@ mod report;
 mod runner;
 mod strategy;
 
-pub use report::{Coverage, FailureInfo, Report};
-pub(crate) use runner::{run_once, Exploration};
+pub use report::{Coverage, FailureInfo, GraphCounts, Report};
+pub(crate) use runner::{run_recorded, Exploration};
 pub use strategy::Strategy;
 
 /// Uniform pick in `0..n` from 32 random bits (multiply-shift; no modulo bias worth noting).

@@ -33,6 +33,7 @@ impl Exploration {
         match self.strategy {
             Strategy::Random => vec![Box::new(RandomSource::new(self.seed))],
             Strategy::Pct => vec![Box::new(PctSource::new(self.seed, self.pct_depth))],
+            Strategy::Graph => Vec::new(),
             Strategy::Dfs => match self.preemption_bound {
                 None => vec![Box::new(DfsSource::new(None))],
                 Some(p) => (0..=p)
@@ -51,6 +52,17 @@ impl Exploration {
         progress: &mut dyn FnMut(&Report),
         mut observe: Option<Observer<'_>>,
     ) -> Report {
+        if self.strategy == Strategy::Graph {
+            return super::graph::explore(
+                self.exec,
+                self.schedules,
+                self.stop_at_first_failure,
+                None,
+                f,
+                progress,
+                observe,
+            );
+        }
         let start = Instant::now();
         let mut report = Report::default();
         let mut index = 0u64;
@@ -119,6 +131,21 @@ impl Exploration {
         report.elapsed = start.elapsed();
         report
     }
+}
+
+/// Run `f` once on recorded `choices` made by `strategy` (strictly: a choice that does not
+/// fit fails the run as a divergence).
+pub(crate) fn run_recorded(
+    exec: ExecConfig,
+    strategy: Strategy,
+    choices: &[crate::engine::choice::Choice],
+    f: &Rc<dyn Fn()>,
+) -> Outcome {
+    if strategy == Strategy::Graph {
+        return super::graph::run_guided(exec, choices, f);
+    }
+    let source = Box::new(super::replay::ReplaySource::new(choices.to_vec()));
+    run_once(exec, source, f)
 }
 
 /// Run `f` once with the choices of `source` (a replay, a shrinking candidate).

@@ -10,9 +10,11 @@
 //! stale choice), as a relaxed load for coherence (the caller's next load cannot read an
 //! older value, so a wait loop cannot spin on a stale one forever), and synchronises with
 //! nothing; neither does a wake - the primitives order their data with their atomics, as real
-//! ones must. Waiters wake in the order they slept.
+//! ones must. Waiters wake in the order they slept. Under the graph strategy a wait is a read
+//! that waits for a store of another value, and a wake does nothing.
 
 use super::exec::with;
+use super::graph_ops;
 use super::schedule::{suspend, yield_point};
 use super::task::{Status, Task};
 use crate::engine::event::Op;
@@ -59,6 +61,12 @@ impl Futexes {
 #[track_caller]
 pub(crate) fn futex_wait(loc: u32, expected: u64, until_ns: Option<i64>) -> FutexWait {
     let site = Location::caller();
+    if graph_ops::active() {
+        return match graph_ops::futex_wait(loc, expected, until_ns) {
+            Some(_) => FutexWait::Changed,
+            None => FutexWait::TimedOut,
+        };
+    }
     yield_point();
     let blocked = with(|e| {
         e.drain();
@@ -105,6 +113,10 @@ pub(crate) fn futex_wait(loc: u32, expected: u64, until_ns: Option<i64>) -> Fute
 /// Wake up to `n` of the tasks asleep on `loc` (the longest asleep first); returns how many
 /// woke. A scheduling point.
 pub(crate) fn futex_wake(loc: u32, n: u32) -> u32 {
+    if graph_ops::active() {
+        // A graph run wakes nobody: a futex wait there is a read waiting for another value.
+        return 0;
+    }
     yield_point();
     with(|e| {
         e.drain();

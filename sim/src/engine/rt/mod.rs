@@ -23,6 +23,8 @@ mod driver;
 mod exec;
 mod futex;
 mod globals;
+mod graph_ops;
+mod graph_run;
 mod lock;
 mod ops;
 mod pointers;
@@ -38,6 +40,7 @@ pub use futex::FutexWait;
 pub(crate) use futex::{futex_wait, futex_wake};
 pub use globals::Key;
 pub(crate) use globals::{global, local, remove_global};
+pub(crate) use graph_run::{GraphRun, Guide, RunEnd};
 pub(crate) use lock::{lock, new_lock, try_lock, unlock};
 pub use ops::Wake;
 pub(crate) use ops::{

@@ -209,15 +209,15 @@ fn fire(slot: &Slot, (task, step, _): Seen, stuck: Duration) -> ! {
         .and_then(|n| n.get(task))
         .unwrap_or_else(|| "?".to_string());
     eprintln!(
-        "netpoll-sim watchdog: task {task} ({}) of the simulation on thread {:?} has run for \
+        "netpoll-sim watchdog: task {task} ({:?}) of the simulation on thread {:?} has run for \
          {:.1}s without reaching a scheduling point; its last simulated step was step {step}. \
          It is most likely blocked in a std primitive the simulator cannot see (a \
          std::sync::Mutex held across a simulated step, a std channel, std::thread::park or \
          join, blocking I/O) or spinning in a loop with no simulated operation, which would \
-         hang this process forever: use netpoll_sim::sync and netpoll_sim::thread in simulated \
-         code. Ending the process \
+         hang this process forever: simulated code needs the primitives of netpoll_sim::sync \
+         and netpoll_sim::thread. Ending the process \
          (NETPOLL_SIM_WATCHDOG=SECONDS or off changes this).",
-        crate::engine::trace::safe::cut(&name, 80),
+        name.chars().take(80).collect::<String>(),
         slot.thread,
         stuck.as_secs_f64()
     );

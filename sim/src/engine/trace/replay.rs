@@ -13,8 +13,7 @@ use super::meta::{Builtin, Trace};
 use super::render::describe_event;
 use super::safe;
 use crate::engine::event::EventLog;
-use crate::engine::explore::replay::ReplaySource;
-use crate::engine::explore::run_once;
+use crate::engine::explore::{run_recorded, Strategy};
 use crate::engine::failure::{Failure, FailureKind};
 use crate::engine::rt::{ExecConfig, MAX_STEPS_LIMIT};
 use std::fmt;
@@ -388,8 +387,26 @@ pub fn replay_trace<B: Builtin>(
     f: Rc<dyn Fn()>,
 ) -> Result<ReplayRun, ReplayError> {
     let exec = exec_config(trace)?;
-    let source = Box::new(ReplaySource::new(trace.choices.clone()));
-    let out = run_once(exec, source, &f);
+    // A graph trace is replayed as a guide (two choices per event, one-option ones included):
+    // a choice out of range is refused before the run. Other traces are replayed strictly,
+    // choice by choice, and one that does not fit is a divergence at its step.
+    if trace.meta.strategy == Strategy::Graph {
+        if let Some((i, c)) = trace
+            .choices
+            .iter()
+            .enumerate()
+            .find(|(_, c)| c.chosen >= c.n || c.n < 1)
+        {
+            return Err(ReplayError::Diverged(Divergence::Choices {
+                step: None,
+                message: format!(
+                    "recorded choice {i} takes option {} of only {} (the trace is corrupt)",
+                    c.chosen, c.n
+                ),
+            }));
+        }
+    }
+    let out = run_recorded(exec, trace.meta.strategy, &trace.choices, &f);
     check_run(trace, &out.log, out.failure.as_ref())?;
     Ok(ReplayRun {
         log: out.log,
