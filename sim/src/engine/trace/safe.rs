@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 /// Ends a cut text.
 pub const MARKER: char = '…';
 
-/// The most characters a one-line message ([`line`]) prints.
+/// The most characters a one-line message ([`line()`]) prints.
 pub const MAX_LINE_CHARS: usize = 1000;
 
 /// Whether `c` must not reach a terminal as itself.

@@ -3,7 +3,7 @@
 //! Both are pure functions of the trace, so their output is deterministic and can be
 //! snapshot-tested. Both are written row by row to any `io::Write` (the `String` forms collect
 //! that), and a trace is data from a file: every name, value and message is escaped and cut
-//! at a bound ([`safe`](crate::engine::trace::safe)), so the memory a rendering takes is
+//! at a bound ([`safe`]), so the memory a rendering takes is
 //! that of one row and its time proportional to the trace's size, whatever the trace holds. The swimlane has one column per task and one row per event (its step in
 //! the left column). A load that did not read the newest store says so: which of its
 //! candidate stores it read, the newest value it could have read (and the step that stored
