@@ -91,6 +91,11 @@ pub(crate) trait ChoiceSource {
     fn divergence(&mut self) -> Option<String> {
         None
     }
+    /// Whether [`ChoiceSource::divergence`] can ever say something (then the engine asks
+    /// after every choice, and stops the run at the first divergence).
+    fn can_diverge(&self) -> bool {
+        false
+    }
 }
 
 /// What the memory model needs to draw its own choices (which store a load reads, which

@@ -100,4 +100,7 @@ impl ChoiceSource for DfsSource {
     fn divergence(&mut self) -> Option<String> {
         self.diverged.take()
     }
+    fn can_diverge(&self) -> bool {
+        true
+    }
 }

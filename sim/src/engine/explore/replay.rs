@@ -77,4 +77,7 @@ impl ChoiceSource for ReplaySource {
     fn divergence(&mut self) -> Option<String> {
         self.diverged.take()
     }
+    fn can_diverge(&self) -> bool {
+        true
+    }
 }

@@ -44,6 +44,8 @@ pub(crate) struct Stream {
     /// depth-first search of a nondeterministic check): the run stops at its next scheduling
     /// point with this message.
     pub(crate) halt: Option<(u64, String)>,
+    /// The source can diverge (a replay, a depth-first search): ask it after every choice.
+    pub(crate) strict: bool,
 }
 
 impl Stream {
@@ -68,7 +70,7 @@ impl Stream {
             step: self.step,
         };
         let c = self.source.choose(&ctx);
-        if self.halt.is_none() {
+        if self.strict && self.halt.is_none() {
             self.halt = self.source.divergence().map(|m| (self.step, m));
         }
         let c = c.min(n - 1);
@@ -176,6 +178,7 @@ pub(crate) fn uninstall() {
 
 impl Exec {
     fn new(cfg: ExecConfig, source: Box<dyn ChoiceSource>) -> Exec {
+        let source_can_diverge = source.can_diverge();
         Exec {
             cfg,
             tasks: Vec::new(),
@@ -196,6 +199,7 @@ impl Exec {
                 current: 0,
                 step: 0,
                 halt: None,
+                strict: source_can_diverge,
             },
             rec: Recorder::default(),
             names: EventLog::default(),
