@@ -15,12 +15,18 @@
 //!   its faults, the long-lived poller and timer tasks, the scenario checks, the value
 //!   formats of swimlanes;
 //! * [`builder`]: the [`Builder`] (configuration, the settings table, the one way a failure
-//!   is saved) that runs checks of either kind.
+//!   is saved, the one way a trace is replayed) that runs checks of either kind, and
+//!   [`replay_traces!`] (a folder of traces kept as regression tests).
+//!
+//! A check of your own code is a closure in a test, written against [`sync`] and [`thread`],
+//! which have `std`'s shapes (a crate switches between them and `std` with one `cfg`). When it
+//! fails, its trace is saved and the panic message ends with the one command that replays it
+//! in that test:
 //!
 //! ```no_run
 //! use netpoll_sim::sync::atomic::{AtomicU32, Ordering};
+//! use netpoll_sim::sync::Arc;
 //! use netpoll_sim::{thread, Builder};
-//! use std::sync::Arc;
 //!
 //! Builder::new().check(|| {
 //!     let x = Arc::new(AtomicU32::new(0));
