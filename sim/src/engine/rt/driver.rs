@@ -181,6 +181,8 @@ impl Engine {
         }
         self.abort_all();
         let out = with(|e| {
+            // No task runs until the next run (the watchdog watches only while one does).
+            e.watch.running(None);
             e.stream.source.end(e.rec.step);
             let halted = e.stream.halt.take();
             let late = || e.stream.source.divergence().map(|m| (None, m));
@@ -313,7 +315,6 @@ impl Engine {
         IN_TASK.with(|c| c.set(true));
         let r = coro.resume(abort);
         IN_TASK.with(|c| c.set(false));
-        with(|e| e.watch.running(None));
         if let CoroutineResult::Return(()) = r {
             let c = self.coros[idx].take().expect("coroutine exists");
             self.stacks.push(c.into_stack());

@@ -122,8 +122,9 @@ pub(crate) struct Exec {
     pub(crate) globals: Values,
     /// The numbers atomic pointers record for addresses.
     pub(crate) pointers: Pointers,
-    /// What the watchdog sees of this thread.
+    /// What the watchdog sees of this thread, and the task names it was told.
     pub(crate) watch: Arc<Slot>,
+    pub(crate) watch_names: Vec<Option<TaskName>>,
     pub(crate) stream: Stream,
     pub(crate) rec: Recorder,
     /// Task and location names, as the event log will carry them.
@@ -192,6 +193,7 @@ impl Exec {
             globals: Values::default(),
             pointers: Pointers::default(),
             watch: watchdog::register(),
+            watch_names: Vec::new(),
             stream: Stream {
                 source,
                 choices: Vec::new(),
@@ -301,7 +303,7 @@ impl Exec {
         parent: Option<u32>,
     ) -> u32 {
         let id = self.tasks.len() as u32;
-        self.watch.named(id, &name);
+        self.watch.named(&mut self.watch_names, id, &name);
         self.names.tasks.push(name.clone());
         self.tasks.push(Task::new(name, daemon));
         self.mem.add_task(id, parent);

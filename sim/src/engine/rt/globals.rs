@@ -13,7 +13,6 @@
 
 use super::exec::with;
 use std::any::Any;
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The next key to hand out, process-wide (0 means "none yet").
@@ -63,11 +62,12 @@ impl Default for Key {
 /// One value: being made (`None`), or made.
 type Slot = (u64, Option<Box<dyn Any>>);
 
-/// Values found by key, in the order they were made.
+/// Values found by key, in the order they were made. A check has few statics and a task few
+/// thread-locals: a vector searched from the newest is all it takes (and costs nothing to make
+/// for the many tasks that have none).
 #[derive(Default)]
 pub(crate) struct Values {
     slots: Vec<Slot>,
-    index: BTreeMap<u64, usize>,
 }
 
 /// What making a value found.
@@ -78,10 +78,14 @@ enum Lookup<T> {
 }
 
 impl Values {
+    fn position(&self, key: u64) -> Option<usize> {
+        self.slots.iter().rposition(|(k, _)| *k == key)
+    }
+
     fn lookup<T: 'static>(&self, key: u64) -> Lookup<T> {
-        match self.index.get(&key) {
+        match self.position(key) {
             None => Lookup::Absent,
-            Some(&i) => match &self.slots[i].1 {
+            Some(i) => match &self.slots[i].1 {
                 None => Lookup::Making,
                 Some(b) => match b.downcast_ref::<T>() {
                     Some(v) => Lookup::Found(v as *const T),
@@ -92,31 +96,23 @@ impl Values {
     }
 
     fn reserve(&mut self, key: u64) {
-        self.index.insert(key, self.slots.len());
         self.slots.push((key, None));
     }
 
     fn fill(&mut self, key: u64, v: Box<dyn Any>) -> *const dyn Any {
-        let i = self.index[&key];
+        let i = self.position(key).expect("a reserved value");
         let b = self.slots[i].1.insert(v);
         &**b as *const dyn Any
     }
 
     /// Take the value of `key` out (to drop it outside the engine's state).
     fn remove(&mut self, key: u64) -> Option<Box<dyn Any>> {
-        let i = self.index.remove(&key)?;
-        let (_, v) = self.slots.remove(i);
-        for j in self.index.values_mut() {
-            if *j > i {
-                *j -= 1;
-            }
-        }
-        v
+        let i = self.position(key)?;
+        self.slots.remove(i).1
     }
 
     /// Every value, newest first (the order to drop them in).
     pub(crate) fn take_all(&mut self) -> Vec<Box<dyn Any>> {
-        self.index.clear();
         let mut v: Vec<_> = self.slots.drain(..).filter_map(|(_, b)| b).collect();
         v.reverse();
         v

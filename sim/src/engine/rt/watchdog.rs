@@ -36,9 +36,6 @@ pub fn set_watchdog(timeout: Option<Duration>) {
 struct TaskNames(Vec<Option<TaskName>>);
 
 impl TaskNames {
-    fn clear(&mut self) {
-        self.0.clear();
-    }
     fn set(&mut self, id: u32, name: TaskName) {
         let i = id as usize;
         if self.0.len() <= i {
@@ -83,17 +80,25 @@ impl Slot {
         self.step.store(step, Ordering::Relaxed);
     }
 
-    /// A new run starts.
+    /// A new run starts. (Only the engine thread writes the counters: no read-modify-write.)
     pub(crate) fn new_run(&self) {
-        self.runs.fetch_add(1, Ordering::Relaxed);
+        let runs = self.runs.load(Ordering::Relaxed);
+        self.runs.store(runs.wrapping_add(1), Ordering::Relaxed);
         self.step.store(0, Ordering::Relaxed);
-        if let Ok(mut n) = self.names.lock() {
-            n.clear();
-        }
     }
 
-    /// Task `id` was created with `name`.
-    pub(crate) fn named(&self, id: u32, name: &TaskName) {
+    /// Task `id` was created with `name`. Names stay from one run to the next (the running
+    /// task's id always has its run's name); `known` is the engine's copy of what was told, so
+    /// the lock is taken only when a name changes - once per task of the first run, usually.
+    pub(crate) fn named(&self, known: &mut Vec<Option<TaskName>>, id: u32, name: &TaskName) {
+        let i = id as usize;
+        if known.get(i).is_some_and(|k| k.as_ref() == Some(name)) {
+            return;
+        }
+        if known.len() <= i {
+            known.resize(i + 1, None);
+        }
+        known[i] = Some(name.clone());
         if let Ok(mut n) = self.names.lock() {
             n.set(id, name.clone());
         }

@@ -157,7 +157,10 @@ where
     let h = spawn_task(TaskName::Borrowed("task"), false, f);
     rt::set_anonymous(h.task);
     JoinHandle {
-        thread: Thread::of(h.task),
+        thread: Thread {
+            id: h.task,
+            name: None,
+        },
         ..h
     }
 }
