@@ -8,6 +8,8 @@ use netpoll::scenarios::Scenario;
 use netpoll::Protocol;
 use std::sync::Arc;
 
+pub mod graph;
+
 /// The store-buffering litmus test with relaxed accesses (two tasks, each stores one location
 /// and loads the other).
 pub fn sb_relaxed() {
@@ -345,4 +347,5 @@ pub fn run_all() {
     litmus_report();
     trace_figures(Scenario::CloseUnblocksRead, 200);
     trace_figures(Scenario::DeadlineUnblocksRead, 200);
+    graph::all();
 }

@@ -464,10 +464,22 @@ impl GraphRun {
                 }
             }
         }
-        if let Some(et) = (0..n).find(|&et| {
+        if (0..n).any(|et| {
             matches!(self.state[et], TState::WaitRf(_)) && self.replaying(self.gt_of[et])
         }) {
-            if self.search.model == MemoryModel::Imm {
+            // Only a memory load may go first (never a join, a lock or a park).
+            let load = (0..n).find(|&et| {
+                let gt = self.gt_of[et];
+                matches!(self.state[et], TState::WaitRf(_))
+                    && matches!(
+                        self.g.tasks[gt as usize].events[self.cursor[gt as usize] as usize].label,
+                        Label::Read {
+                            kind: ReadKind::Load | ReadKind::Rmw { .. },
+                            ..
+                        }
+                    )
+            });
+            if let (MemoryModel::Imm, Some(et)) = (self.search.model, load) {
                 // Load buffering: the read goes first with the value the graph gives it;
                 // the store it reads must then be made as the graph says (else the run
                 // diverges and the graph is dropped).
