@@ -149,7 +149,10 @@ fn fixed_scenarios_complete_under_c11() {
 fn prefix_fails_under_c11_and_passes_under_sc_and_tso() {
     for s in ["close-unblocks-read", "deadline-unblocks-read"] {
         let r = scenario(s, Protocol::PreFix45211, MemoryModel::C11);
-        let ff = r.first_failure.as_ref().unwrap_or_else(|| panic!("{s}: {r}"));
+        let ff = r
+            .first_failure
+            .as_ref()
+            .unwrap_or_else(|| panic!("{s}: {r}"));
         assert!(matches!(ff.failure, Failure::Deadlock { .. }), "{s}: {r}");
         for m in [MemoryModel::Sc, MemoryModel::Tso] {
             let r = scenario(s, Protocol::PreFix45211, m);
@@ -240,24 +243,28 @@ fn data_races_are_found_on_graphs() {
     };
     let r = graph(MemoryModel::C11).explore(racy);
     assert!(r.races > 0 && r.failures == 0 && r.complete(), "{r}");
-    let r = graph(MemoryModel::C11).fail_on_data_race(true).explore(racy);
-    let ff = r.first_failure.expect("a race");
-    assert!(matches!(ff.failure, Failure::DataRace { .. }), "{}", ff.failure);
     let r = graph(MemoryModel::C11)
         .fail_on_data_race(true)
-        .explore(|| {
-            let m = Arc::new(Mutex::new(()));
-            let c = Arc::new(Plain::named(0u32, LocName::single("t", "c")));
-            let (m2, c2) = (m.clone(), c.clone());
-            let h = thread::spawn(move || {
-                let _g = m2.lock().unwrap();
-                c2.set(1);
-            });
-            {
-                let _g = m.lock().unwrap();
-                let _ = c.get();
-            }
-            h.join().unwrap();
+        .explore(racy);
+    let ff = r.first_failure.expect("a race");
+    assert!(
+        matches!(ff.failure, Failure::DataRace { .. }),
+        "{}",
+        ff.failure
+    );
+    let r = graph(MemoryModel::C11).fail_on_data_race(true).explore(|| {
+        let m = Arc::new(Mutex::new(()));
+        let c = Arc::new(Plain::named(0u32, LocName::single("t", "c")));
+        let (m2, c2) = (m.clone(), c.clone());
+        let h = thread::spawn(move || {
+            let _g = m2.lock().unwrap();
+            c2.set(1);
         });
+        {
+            let _g = m.lock().unwrap();
+            let _ = c.get();
+        }
+        h.join().unwrap();
+    });
     assert!(r.races == 0 && r.complete() && r.failures == 0, "{r}");
 }

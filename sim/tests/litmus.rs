@@ -207,7 +207,12 @@ fn two_plus_two_w() -> (u32, u32) {
 fn two_plus_two_w_outcomes_depth_first_produces() {
     // The depth-first strategy's stores go into modification order in execution order, so
     // (1, 1) - both first stores last - is not among its outcomes.
-    let got = search(Strategy::Dfs, MemoryModel::C11, None, Arc::new(two_plus_two_w));
+    let got = search(
+        Strategy::Dfs,
+        MemoryModel::C11,
+        None,
+        Arc::new(two_plus_two_w),
+    );
     assert_eq!(got, set(&[(1, 2), (2, 1), (2, 2)]));
 }
 
@@ -245,13 +250,19 @@ fn lb_relaxed_allows_both_one_under_imm_only() {
     // RC11 (c11) forbids load buffering (po and rf acyclic); IMM, the model of ARMv8 and
     // POWER, allows it. The graph strategy revisits a load out of order under imm.
     let lb_all = set(&[(0, 0), (0, 1), (1, 0), (1, 1)]);
-    assert_eq!(search(Strategy::Graph, MemoryModel::Imm, None, Arc::new(lb)), lb_all);
+    assert_eq!(
+        search(Strategy::Graph, MemoryModel::Imm, None, Arc::new(lb)),
+        lb_all
+    );
     for m in [MemoryModel::C11, MemoryModel::Sc, MemoryModel::Tso] {
         let got = search(Strategy::Graph, m, None, Arc::new(lb));
         assert_eq!(got, set(&[(0, 0), (0, 1), (1, 0)]), "{m}");
     }
     // The depth-first strategy agrees where it can: a load reads existing stores only.
-    assert_eq!(outcomes(MemoryModel::C11, lb), set(&[(0, 0), (0, 1), (1, 0)]));
+    assert_eq!(
+        outcomes(MemoryModel::C11, lb),
+        set(&[(0, 0), (0, 1), (1, 0)])
+    );
 }
 
 /// IRIW has five tasks; its unbounded enumeration takes minutes, so it runs with a preemption

@@ -46,11 +46,7 @@ fn model_reader(pd: &ModelPd, prefix: bool) {
             return;
         }
         // netpollblock: pdNil -> pdWait, re-check errors, park committing pdWait -> g.
-        if pd
-            .rg
-            .compare_exchange(READY, 0, SeqCst, SeqCst)
-            .is_ok()
-        {
+        if pd.rg.compare_exchange(READY, 0, SeqCst, SeqCst).is_ok() {
             continue;
         }
         assert!(
@@ -111,8 +107,12 @@ pub fn close_block_model(readers: u32, prefix: bool) -> impl Fn() + Clone + 'sta
                 rg: AtomicU64::new(0),
             });
             let p2 = pd.clone();
-            hs.push(thread::spawn_named("reader", move || model_reader(&p2, prefix)));
-            hs.push(thread::spawn_named("closer", move || model_closer(&pd, prefix)));
+            hs.push(thread::spawn_named("reader", move || {
+                model_reader(&p2, prefix)
+            }));
+            hs.push(thread::spawn_named("closer", move || {
+                model_closer(&pd, prefix)
+            }));
         }
         for h in hs {
             h.join().unwrap();
@@ -189,7 +189,7 @@ pub fn readers() {
 pub fn versus_random() {
     let s = Scenario::CloseUnblocksRead;
     let check = scenario_check(s, Protocol::Fixed);
-    let g = graph(MemoryModel::C11).explore(check.clone());
+    let g = graph(MemoryModel::C11).explore(check);
     let n = g.schedules.max(1);
     let r = Builder::default()
         .strategy(Strategy::Random)

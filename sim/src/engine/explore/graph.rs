@@ -12,7 +12,7 @@ use super::runner::Observer;
 use super::{Coverage, FailureInfo, Report};
 use crate::engine::choice::{Choice, ChoiceCtx, ChoiceKind, ChoiceSource};
 use crate::engine::failure::Failure;
-use crate::engine::graph::graph::Graph;
+use crate::engine::graph::exec_graph::Graph;
 use crate::engine::graph::label::{ERef, Label};
 use crate::engine::rt::{self, Engine, ExecConfig, GraphRun, Guide, Outcome, RunEnd};
 use std::rc::Rc;
@@ -232,7 +232,7 @@ pub(crate) fn encode(g: &Graph, order: &[ERef]) -> Vec<Choice> {
 
 /// Decode choices made by [`encode`] into a guide; `Err` names what is wrong.
 fn decode(choices: &[Choice]) -> Result<Guide, String> {
-    if choices.len() % 2 != 0 {
+    if !choices.len().is_multiple_of(2) {
         return Err(format!(
             "a graph trace holds two choices per event; this one holds {}",
             choices.len()

@@ -6,6 +6,8 @@
 
 pub(crate) mod dfs;
 pub(crate) mod graph;
+#[cfg(test)]
+mod graph_tests;
 pub(crate) mod lenient;
 pub(crate) mod pct;
 pub(crate) mod random;

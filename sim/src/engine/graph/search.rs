@@ -18,7 +18,7 @@
 //! needs no memory of what it explored (memory stays polynomial: the pending alternatives).
 
 use super::consistency::consistent;
-use super::graph::Graph;
+use super::exec_graph::Graph;
 use super::label::{ERef, Label, ReadKind};
 use crate::engine::memory::MemoryModel;
 
@@ -377,10 +377,7 @@ fn settled_rmw_sources(g: &Graph, task: u32, loc: u32, kind: ReadKind) -> Vec<Op
             if l != loc {
                 continue;
             }
-            let is_rmw = tk
-                .events
-                .get(i + 1)
-                .is_some_and(|n| n.label.is_rmw_write());
+            let is_rmw = tk.events.get(i + 1).is_some_and(|n| n.label.is_rmw_write());
             let settled = !ev.revisitable || (i as u32) < prefix[t];
             if is_rmw && settled && kind.exclusive_with(g.value_of(loc, rf)) {
                 out.push(rf);

@@ -8,7 +8,7 @@
 
 use crate::engine::event::Ord;
 use crate::engine::graph::consistency::views::HbTracker;
-use crate::engine::graph::graph::{Graph, LocKey};
+use crate::engine::graph::exec_graph::{Graph, LocKey};
 use crate::engine::graph::label::{ERef, Label, MemOrd, ReadKind};
 use crate::engine::graph::search::{Added, Searcher};
 use crate::engine::memory::MemoryModel;
@@ -41,7 +41,9 @@ pub(crate) enum GOp {
     },
     Fence(Ord),
     Choice(u32),
-    Spawn { daemon: bool },
+    Spawn {
+        daemon: bool,
+    },
 }
 
 /// Where an engine task stands in a graph run.
@@ -269,10 +271,15 @@ impl GraphRun {
             (
                 GOp::Read { at, ord, kind },
                 Label::Read {
-                    loc, kind: k2, ord: o2, ..
+                    loc,
+                    kind: k2,
+                    ord: o2,
+                    ..
                 },
             ) => {
-                self.gloc(at) == loc && kind == k2 && (matches!(kind, ReadKind::Rmw { .. }) || ord == o2)
+                self.gloc(at) == loc
+                    && kind == k2
+                    && (matches!(kind, ReadKind::Rmw { .. }) || ord == o2)
             }
             (
                 GOp::Write {
@@ -435,9 +442,7 @@ impl GraphRun {
         let evs = &self.g.tasks[gt as usize].events;
         match evs.last() {
             Some(ev) => match ev.label {
-                Label::Read { loc, kind, rf, .. } => {
-                    kind.exclusive_with(self.g.value_of(loc, rf))
-                }
+                Label::Read { loc, kind, rf, .. } => kind.exclusive_with(self.g.value_of(loc, rf)),
                 _ => false,
             },
             None => false,
@@ -464,9 +469,9 @@ impl GraphRun {
                 }
             }
         }
-        if (0..n).any(|et| {
-            matches!(self.state[et], TState::WaitRf(_)) && self.replaying(self.gt_of[et])
-        }) {
+        if (0..n)
+            .any(|et| matches!(self.state[et], TState::WaitRf(_)) && self.replaying(self.gt_of[et]))
+        {
             // Only a memory load may go first (never a join, a lock or a park).
             let load = (0..n).find(|&et| {
                 let gt = self.gt_of[et];
@@ -507,8 +512,7 @@ impl GraphRun {
             let better = match best {
                 None => true,
                 Some(b) => {
-                    self.g.tasks[gt as usize].path
-                        < self.g.tasks[self.gt_of[b] as usize].path
+                    self.g.tasks[gt as usize].path < self.g.tasks[self.gt_of[b] as usize].path
                 }
             };
             if better {

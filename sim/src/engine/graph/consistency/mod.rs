@@ -10,7 +10,7 @@ mod sc;
 mod tso;
 pub(crate) mod views;
 
-use super::graph::Graph;
+use super::exec_graph::Graph;
 use super::label::{ERef, Label};
 use crate::engine::memory::MemoryModel;
 
@@ -60,12 +60,7 @@ impl<'g> Dense<'g> {
                 rank[base[w.task as usize] + w.idx as usize] = p as u32 + 1;
             }
         }
-        let mut d = Dense {
-            g,
-            base,
-            evs,
-            rank,
-        };
+        let mut d = Dense { g, base, evs, rank };
         for i in 0..d.evs.len() {
             if let Label::Read { rf, .. } = *d.label(i) {
                 d.rank[i] = rf.map_or(0, |w| d.rank[d.id(w)]);

@@ -221,8 +221,7 @@ fn psc_acyclic_linear(d: &Dense<'_>, sc: &[usize], hb: &Views) -> bool {
                 Label::Write { loc, ord, rmw, .. } if ord.is_atomic() => {
                     if ord.is_rel() {
                         e.add(ev(i), rel(i));
-                    } else if let Some(&(_, w0)) = last_rel_write.iter().find(|(l, _)| *l == loc)
-                    {
+                    } else if let Some(&(_, w0)) = last_rel_write.iter().find(|(l, _)| *l == loc) {
                         e.add(ev(w0), rel(i));
                     }
                     if let Some(f) = last_rel_fence {
@@ -258,9 +257,9 @@ fn psc_acyclic_linear(d: &Dense<'_>, sc: &[usize], hb: &Views) -> bool {
         } else {
             let t = d.evs[i].task as usize;
             let end = d.base[t] + d.g.tasks[t].events.len();
-            if let Some(f) = ((i + 1)..end).find(|&f| {
-                matches!(*d.label(f), Label::Fence { ord } if MemOrd::Atomic(ord).is_acq())
-            }) {
+            if let Some(f) = ((i + 1)..end).find(
+                |&f| matches!(*d.label(f), Label::Fence { ord } if MemOrd::Atomic(ord).is_acq()),
+            ) {
                 e.add(rel(w), ev(f));
             }
         }

@@ -3,7 +3,7 @@
 //! and the coherence check that compares views with modification-order ranks.
 
 use super::Dense;
-use crate::engine::graph::graph::Graph;
+use crate::engine::graph::exec_graph::Graph;
 use crate::engine::graph::label::{ERef, Label, MemOrd};
 
 /// One view per event, `nt` counters each, flat.
@@ -147,9 +147,7 @@ impl HbTracker {
         if started {
             self.view(t)
         } else {
-            self.start
-                .get(t as usize)
-                .map_or(&[], |&s| self.saved(s))
+            self.start.get(t as usize).map_or(&[], |&s| self.saved(s))
         }
     }
 
@@ -311,11 +309,7 @@ pub(crate) fn coherent(d: &Dense<'_>, before: &Views) -> bool {
             if list.is_empty() {
                 continue;
             }
-            let limit = if u == e.task as usize {
-                e.idx
-            } else {
-                view[u]
-            };
+            let limit = if u == e.task as usize { e.idx } else { view[u] };
             let k = list.partition_point(|&(idx, _, _)| idx < limit);
             if k == 0 {
                 continue;

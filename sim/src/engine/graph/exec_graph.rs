@@ -238,11 +238,7 @@ impl Graph {
 
     /// The stamp (place in the order of addition) of every event, per task.
     pub(crate) fn stamps(&self) -> Vec<Vec<u32>> {
-        let mut stamp: Vec<Vec<u32>> = self
-            .tasks
-            .iter()
-            .map(|t| vec![0; t.events.len()])
-            .collect();
+        let mut stamp: Vec<Vec<u32>> = self.tasks.iter().map(|t| vec![0; t.events.len()]).collect();
         for (s, e) in self.order.iter().enumerate() {
             stamp[e.task as usize][e.idx as usize] = s as u32;
         }
