@@ -1,0 +1,1 @@
+//! Shard result files (to come).
