@@ -227,3 +227,127 @@ pub(crate) fn run_once(
     engine.begin(0);
     engine.run(f)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::event::EventLog;
+    use crate::engine::explore::dfs::DfsSource;
+    use crate::engine::memory::MemoryModel;
+    use crate::engine::sync::atomic::{AtomicU32, Ordering::Relaxed};
+    use crate::engine::thread;
+    use std::sync::Arc;
+
+    /// Four tasks adding to one counter, racing loads: a tree of thousands of schedules.
+    fn body() -> Rc<dyn Fn()> {
+        Rc::new(|| {
+            let x = Arc::new(AtomicU32::new(0));
+            let hs: Vec<_> = (0..3)
+                .map(|_| {
+                    let x = x.clone();
+                    thread::spawn(move || {
+                        let v = x.load(Relaxed);
+                        x.store(v + 1, Relaxed);
+                    })
+                })
+                .collect();
+            x.fetch_add(1, Relaxed);
+            for h in hs {
+                h.join().unwrap();
+            }
+        })
+    }
+
+    fn dfs(bound: Option<u32>, cap: u64) -> Exploration {
+        Exploration {
+            exec: ExecConfig {
+                memory: MemoryModel::C11,
+                max_steps: 10_000,
+                max_live_tasks: 16,
+                fail_on_race: false,
+            },
+            strategy: Strategy::Dfs,
+            seed: 0,
+            pct_depth: 3,
+            preemption_bound: bound,
+            schedules: cap,
+            stop_at_first_failure: false,
+            jobs: 1,
+            shard: None,
+        }
+    }
+
+    /// The split search runs the very schedules of the plain depth-first enumeration (one
+    /// source over the whole tree, as before the split), in the same order.
+    #[test]
+    fn the_split_search_runs_the_plain_enumeration_in_order() {
+        for bound in [None, Some(2)] {
+            let f = body();
+            let x = dfs(bound, u64::MAX);
+            let mut split: Vec<EventLog> = Vec::new();
+            let r = x.run(
+                &Bodies {
+                    local: &f,
+                    factory: None,
+                },
+                &mut |_| {},
+                Some(&mut |log: &EventLog, _: Option<&crate::engine::failure::Failure>| {
+                    split.push(log.clone())
+                }),
+            );
+            assert!(r.complete());
+            let mut plain = Vec::new();
+            for b in 0..=bound.unwrap_or(0) {
+                let src = DfsSource::subtree(bound.map(|_| b), Vec::new(), 0);
+                let mut engine = Engine::new(x.exec, Box::new(src));
+                let mut i = 0;
+                while engine.begin(i) {
+                    plain.push(engine.run(&f).log);
+                    i += 1;
+                }
+            }
+            assert!(plain.len() > 200, "{}", plain.len());
+            assert!(split == plain, "{} vs {} schedules", split.len(), plain.len());
+        }
+    }
+
+    /// Rerunning a subtree up to a cap gives its first schedules exactly (what cuts the
+    /// unit that crosses a campaign's cap).
+    #[test]
+    fn a_subtree_rerun_up_to_a_cap_is_its_prefix() {
+        let f = body();
+        let x = Exploration {
+            shard: Some(Shard::new(1, 1).unwrap()),
+            ..dfs(None, u64::MAX)
+        };
+        let b = Bodies {
+            local: &f,
+            factory: None,
+        };
+        let part = x.run_part(&b, &mut |_| {}, None);
+        let big = part
+            .units
+            .iter()
+            .filter_map(|s| match s {
+                Slot::Done(u) if u.schedules >= 5 => Some(u),
+                _ => None,
+            })
+            .next()
+            .expect("a subtree of 5 schedules or more");
+        let UnitKey::Subtree(key) = &big.key else {
+            panic!("not a subtree")
+        };
+        let search = Dfs {
+            preemption_bound: None,
+        };
+        let c = x.campaign(Some(&search));
+        let whole = pool::rerun_subtree(&c, &search, key, u64::MAX, &f);
+        assert_eq!(
+            (whole.schedules, whole.steps, whole.exhausted),
+            (big.schedules, big.steps, true)
+        );
+        let cut = pool::rerun_subtree(&c, &search, key, 3, &f);
+        assert_eq!((cut.schedules, cut.exhausted), (3, false));
+        assert!(cut.steps < big.steps);
+    }
+}
