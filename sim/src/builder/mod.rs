@@ -482,12 +482,13 @@ impl Builder {
     /// as shard 1 of 1), calling `progress` as [`Builder::explore_with_progress`] does: the
     /// shard's own figures and every unit it ran, for a result file that a merge adds up
     /// with the other shards' (see [`results`]).
-    pub fn explore_shard<C: IntoCheck>(
-        &self,
-        check: C,
-        mut progress: impl FnMut(&Report),
-    ) -> ShardRun {
+    pub fn explore_shard<C: IntoCheck>(&self, check: C, progress: impl FnMut(&Report)) -> ShardRun {
         let c = check.into_check(self, &self.env);
+        self.explore_shard_prepared(&c, progress)
+    }
+
+    /// [`Builder::explore_shard`] of a check already prepared ([`Builder::prepare`]).
+    pub fn explore_shard_prepared(&self, c: &Check, mut progress: impl FnMut(&Report)) -> ShardRun {
         let shard = self
             .shard
             .unwrap_or_else(|| Shard::new(1, 1).expect("1/1 is a shard"));
@@ -495,7 +496,7 @@ impl Builder {
             shard: Some(shard),
             ..self.exploration()
         };
-        let part = x.run_part(&bodies(&c), &mut progress, None);
+        let part = x.run_part(&bodies(c), &mut progress, None);
         ShardRun {
             report: part.report,
             units: part.units,

@@ -315,6 +315,8 @@ const CONTEXT: [&str; 9] = [
     SLURM_STEP,
 ];
 
+/// The shard count of a Kubernetes Indexed Job (the setting `--shard-count`).
+const SHARD_COUNT: &str = "NETPOLL_SIM_SHARD_COUNT";
 /// A Kubernetes Indexed Job's index of this pod, from 0.
 pub const K8S_INDEX: &str = "JOB_COMPLETION_INDEX";
 /// A Slurm job array's index of this task.
@@ -385,6 +387,19 @@ impl Env {
             reason,
         };
         if let Some(index) = num(K8S_INDEX)? {
+            let count = match count {
+                Some(n) => Some(n),
+                None => match num(SHARD_COUNT)? {
+                    Some(n) if (1..=MAX_SHARDS as u64).contains(&n) => Some(n as u32),
+                    Some(_) => {
+                        return Err(err(
+                            SHARD_COUNT,
+                            format!("the shard count must be from 1 to {MAX_SHARDS}"),
+                        ))
+                    }
+                    None => None,
+                },
+            };
             let Some(count) = count else {
                 return Err(err(
                     K8S_INDEX,

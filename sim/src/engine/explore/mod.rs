@@ -5,7 +5,7 @@
 //! but a way to produce choice sequences.
 //!
 //! A campaign runs on any number of threads (`pool`) and shards ([`shard`]),
-//! cut into units ([`unit`]): ranges of schedule indices for the sampling strategies,
+//! cut into units ([`unit`](mod@unit)): ranges of schedule indices for the sampling strategies,
 //! subtrees ([`split`]) for the systematic ones; the units' results are added up in campaign
 //! order, so the report is the single-threaded loop's.
 
@@ -22,8 +22,8 @@ pub mod split;
 mod strategy;
 pub mod unit;
 
-pub(crate) use pool::BodyFactory;
 pub use pct::PCT_WARMUP;
+pub(crate) use pool::BodyFactory;
 pub use report::{Coverage, FailureInfo, Report};
 pub(crate) use runner::{run_once, Bodies, Exploration};
 pub use shard::Shard;

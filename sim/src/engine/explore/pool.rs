@@ -27,8 +27,8 @@ use crate::engine::failure::Failure;
 use crate::engine::rt::{Engine, ExecConfig, Outcome};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::ops::DerefMut;
 use std::ops::Bound::{Excluded, Unbounded};
+use std::ops::DerefMut;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -78,7 +78,9 @@ pub(crate) enum Work<'a> {
 pub(crate) enum Sampler {
     Random,
     /// PCT with this depth; its estimate is set after the warm-up.
-    Pct { depth: u32 },
+    Pct {
+        depth: u32,
+    },
 }
 
 pub(crate) struct RangeWork {
@@ -136,7 +138,7 @@ enum Place {
     /// A subtree of another shard (found, not searched here).
     Foreign,
     /// A subtree searched.
-    Done(UnitResult<FailureInfo>),
+    Done(Box<UnitResult<FailureInfo>>),
     /// A node or subtree dropped: beyond the cut or the cap.
     Dropped,
 }
@@ -498,7 +500,7 @@ impl<'c, 'a> Worker<'c, 'a> {
             if dropped {
                 Place::Dropped
             } else {
-                Place::Done(u)
+                Place::Done(Box::new(u))
             },
         );
         st.advance_mark();
@@ -506,16 +508,24 @@ impl<'c, 'a> Worker<'c, 'a> {
     }
 }
 
+/// What a campaign's threads ran.
+pub(crate) struct Ran {
+    /// This process's units, sorted: what ran, and what was known and dropped.
+    pub(crate) slots: Vec<Slot<FailureInfo>>,
+    /// The other shards' subtrees this process found (sorted; each has a schedule at least).
+    pub(crate) foreign: Vec<SubtreeKey>,
+}
+
 /// Run `c`'s units on `jobs` threads (the calling thread included), with `body` on the
-/// calling thread and `factory` making the others' (required for `jobs > 1`). Returns the
-/// units: what ran, and what was known and dropped.
+/// calling thread and `factory` making the others' (required for `jobs > 1`).
 pub(crate) fn run(
     c: &Campaign<'_>,
     jobs: usize,
     body: &Rc<dyn Fn()>,
     factory: Option<&BodyFactory>,
     mut tick: Option<Tick<'_>>,
-) -> Vec<Slot<FailureInfo>> {
+) -> Ran {
+    let mut foreign = Vec::new();
     let jobs = if factory.is_some() { jobs.max(1) } else { 1 };
     let mut slots = Vec::new();
     if let Work::Range(w) = &c.work {
@@ -565,8 +575,8 @@ pub(crate) fn run(
         );
         for (k, p) in st.places {
             match p {
-                Place::Done(u) => slots.push(Slot::Done(u)),
-                Place::Foreign => {}
+                Place::Done(u) => slots.push(Slot::Done(*u)),
+                Place::Foreign => foreign.push(k),
                 Place::Waiting | Place::Running | Place::Dropped => {
                     slots.push(Slot::NotRun(UnitKey::Subtree(k)))
                 }
@@ -574,7 +584,7 @@ pub(crate) fn run(
         }
     }
     slots.sort_by(|a, b| a.key().cmp(b.key()));
-    slots
+    Ran { slots, foreign }
 }
 
 /// PCT's warm-up: schedules `0..PCT_WARMUP`, one after the other on the calling thread (each

@@ -117,10 +117,10 @@ impl Exploration {
                 ..Report::default()
             });
         };
-        let units = pool::run(&c, self.jobs, bodies.local, factory, Some(&mut tick));
+        let ran = pool::run(&c, self.jobs, bodies.local, factory, Some(&mut tick));
         let (mut report, units) = match self.shard {
-            None => (self.tally(&c, search, units, bodies.local), Vec::new()),
-            Some(_) => (self.shard_report(&units), units),
+            None => (self.tally(&c, search, ran.slots, bodies.local), Vec::new()),
+            Some(_) => self.shard_part(&c, search, ran, bodies.local),
         };
         report.elapsed = start.elapsed();
         Part { units, report }
@@ -181,39 +181,87 @@ impl Exploration {
         }
     }
 
-    /// A shard's own figures: its units added up, and its first failure.
-    fn shard_report(&self, units: &[Slot<FailureInfo>]) -> Report {
+    /// A shard's own units, as a process that knows only them can add them up: in campaign
+    /// order, the other shards' subtrees counted as one schedule each (a lower bound), up to
+    /// the cap (the unit that crosses it rerun up to it) and, when the campaign stops at its
+    /// first failure, up to the shard's own first failure. What is kept does not depend on
+    /// the threads' timing, so a shard run again writes the same units; and nothing the
+    /// campaign needs is dropped (a merge adds the shards' units up exactly).
+    fn shard_part(
+        &self,
+        c: &Campaign<'_>,
+        search: Option<&dyn TreeSearch>,
+        ran: pool::Ran,
+        body: &Rc<dyn Fn()>,
+    ) -> (Report, Vec<Slot<FailureInfo>>) {
+        let mut items: Vec<(UnitKey, Option<Slot<FailureInfo>>)> = ran
+            .slots
+            .into_iter()
+            .map(|s| (s.key().clone(), Some(s)))
+            .chain(ran.foreign.into_iter().map(|k| (UnitKey::Subtree(k), None)))
+            .collect();
+        items.sort_by(|a, b| a.0.cmp(&b.0));
+        let cap = if self.strategy.systematic() {
+            self.schedules
+        } else {
+            u64::MAX
+        };
+        let mut before = 0u64;
+        let mut kept = Vec::new();
+        let mut all_of_it = true;
+        let mut stopped = false;
         let mut r = Report::default();
-        let mut all_done = true;
-        for slot in units {
-            match slot {
-                Slot::Done(u) => {
-                    r.schedules += u.schedules;
-                    r.steps += u.steps;
-                    r.races += u.races;
-                    r.failures += u.failures;
-                    all_done &= u.exhausted;
-                    if let (None, Some((offset, info))) = (&r.first_failure, &u.first_failure) {
-                        let mut info = info.clone();
-                        if let UnitKey::Subtree(_) = u.key {
-                            info.schedule_index = *offset;
-                        }
-                        r.first_failure = Some(info);
-                    }
+        for (key, item) in items {
+            if before >= cap {
+                all_of_it = false;
+                break;
+            }
+            let mut u = match item {
+                None => {
+                    before += 1;
+                    continue;
                 }
-                Slot::NotRun(_) => all_done = false,
+                Some(Slot::Done(u)) => u,
+                Some(Slot::NotRun(k)) => {
+                    panic!("netpoll-sim: internal error: the shard did not run {k}")
+                }
+            };
+            let room = cap - before;
+            if u.schedules > room {
+                if let (UnitKey::Subtree(k), Some(s)) = (&key, search) {
+                    u = pool::rerun_subtree(c, s, k, room, body);
+                }
+            }
+            before = before.saturating_add(u.schedules);
+            r.schedules += u.schedules;
+            r.steps += u.steps;
+            r.races += u.races;
+            r.failures += u.failures;
+            all_of_it &= u.exhausted;
+            let failed = u.first_failure.is_some();
+            if let (None, Some((offset, info))) = (&r.first_failure, &u.first_failure) {
+                let mut info = info.clone();
+                if let UnitKey::Subtree(_) = key {
+                    info.schedule_index = *offset;
+                }
+                r.first_failure = Some(info);
+            }
+            kept.push(Slot::Done(u));
+            if failed && self.stop_at_first_failure {
+                stopped = true;
+                break;
             }
         }
-        r.coverage = if self.stop_at_first_failure && r.first_failure.is_some() {
+        r.coverage = if stopped {
             Coverage::StoppedAtFailure
         } else if !self.strategy.systematic() {
             Coverage::Sampled
-        } else if all_done {
+        } else if all_of_it {
             Coverage::Complete
         } else {
             Coverage::Capped
         };
-        r
+        (r, kept)
     }
 }
 
@@ -291,9 +339,11 @@ mod tests {
                     factory: None,
                 },
                 &mut |_| {},
-                Some(&mut |log: &EventLog, _: Option<&crate::engine::failure::Failure>| {
-                    split.push(log.clone())
-                }),
+                Some(
+                    &mut |log: &EventLog, _: Option<&crate::engine::failure::Failure>| {
+                        split.push(log.clone())
+                    },
+                ),
             );
             assert!(r.complete());
             let mut plain = Vec::new();
@@ -307,7 +357,12 @@ mod tests {
                 }
             }
             assert!(plain.len() > 200, "{}", plain.len());
-            assert!(split == plain, "{} vs {} schedules", split.len(), plain.len());
+            assert!(
+                split == plain,
+                "{} vs {} schedules",
+                split.len(),
+                plain.len()
+            );
         }
     }
 

@@ -15,14 +15,14 @@
 //!   (a prefix shorter than the cut) means running it once: that run follows option 0 below
 //!   the prefix, so it is the first schedule of one subtree (the node's first subtree), and
 //!   on its path it meets every branch point between the prefix and the cut: each other
-//!   option there is a sibling node, searched the same way ([`SubtreeSource::siblings`]);
+//!   option there is a sibling node, searched the same way (`SubtreeSource::siblings`);
 //! * a process that runs shard `i` of `n` owns the subtrees whose key hashes to `i`
 //!   ([`SubtreeKey::shard_hash`]); it still runs the first schedule of every node (to find
 //!   the subtrees), but searches and counts only its own.
 //!
-//! A strategy takes part by implementing [`TreeSearch`]: it names its phases (depth-first
+//! A strategy takes part by implementing `TreeSearch`: it names its phases (depth-first
 //! search with a preemption bound `P` searches the bounds `0..=P` in turn, each its own tree)
-//! and makes a [`SubtreeSource`] for a node, which replays the node's decisions, continues with
+//! and makes a `SubtreeSource` for a node, which replays the node's decisions, continues with
 //! the strategy's first alternatives, backtracks between runs only at depths at or beyond the
 //! cut, and lists the sibling nodes of its first run. The execution-graph search fits the same
 //! interface: its decisions are the alternatives it takes at each branching of its recursive

@@ -264,7 +264,10 @@ mod tests {
     fn the_cap_cuts_the_unit_that_reaches_it() {
         let slots = vec![unit(0, 4, None, true), unit(4, 5, None, true)];
         let t = tally(slots.clone(), 6, false, true, |_, _| None).unwrap();
-        assert_eq!((t.schedules, t.overrun, t.coverage), (9, 3, Coverage::Capped));
+        assert_eq!(
+            (t.schedules, t.overrun, t.coverage),
+            (9, 3, Coverage::Capped)
+        );
         let t = tally(slots, 6, false, true, |k, n| {
             let UnitKey::Range { start } = *k else {
                 unreachable!()
@@ -275,8 +278,15 @@ mod tests {
             Some(u)
         })
         .unwrap();
-        assert_eq!((t.schedules, t.overrun, t.coverage), (6, 0, Coverage::Capped));
+        assert_eq!(
+            (t.schedules, t.overrun, t.coverage),
+            (6, 0, Coverage::Capped)
+        );
         let t = tally(vec![unit(0, 6, None, true)], 6, false, true, |_, _| None).unwrap();
-        assert_eq!(t.coverage, Coverage::Complete, "exhausted exactly at the cap");
+        assert_eq!(
+            t.coverage,
+            Coverage::Complete,
+            "exhausted exactly at the cap"
+        );
     }
 }
