@@ -323,6 +323,123 @@ pub fn relayer_comparison(rounds: u32, schedules: u64) {
     );
 }
 
+/// The machine's CPU time so far (all cores, in the kernel's ticks): (busy, total), from
+/// `/proc/stat`; `None` where there is no such file.
+fn machine_ticks() -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let cpu: Vec<u64> = text
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal ...
+    let total: u64 = cpu.iter().take(8).sum();
+    let idle = cpu.get(3)? + cpu.get(4).copied().unwrap_or(0);
+    Some((total - idle, total))
+}
+
+/// This process's CPU time (user and system) so far.
+fn process_cpu() -> std::time::Duration {
+    // SAFETY: `getrusage` only writes the `rusage` it is given, which is plain data that
+    // may start zeroed.
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
+        ru
+    };
+    let tv = |t: libc::timeval| {
+        std::time::Duration::new(t.tv_sec.max(0) as u64, (t.tv_usec.max(0) as u32) * 1000)
+    };
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// The load averages, as `/proc/loadavg` says them.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// One timed exploration for [`parallel_speedup`]: schedules/s, the cores this process kept
+/// busy, the share of the machine's CPU time others used, and the figures that must not
+/// depend on the jobs.
+fn timed_run(jobs: usize, schedules: u64) -> (f64, f64, f64, (u64, u64, u64)) {
+    let before = (machine_ticks(), process_cpu());
+    let r = Builder::default()
+        .strategy(Strategy::Random)
+        .memory(MemoryModel::C11)
+        .seed(1)
+        .schedules(schedules)
+        .jobs(jobs)
+        .explore(scenario_check(Scenario::CloseUnblocksRead, Protocol::Fixed));
+    let after = (machine_ticks(), process_cpu());
+    let wall = r.elapsed.as_secs_f64().max(1e-9);
+    let ours = (after.1 - before.1).as_secs_f64();
+    let others = match (before.0, after.0) {
+        (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => {
+            // Ticks are per core; `ours` is in seconds of one core.
+            let tick_s = wall / ((t1 - t0) as f64 / cores() as f64);
+            let busy = (b1 - b0) as f64 * tick_s;
+            ((busy - ours).max(0.0) / (wall * cores() as f64)).min(1.0)
+        }
+        _ => f64::NAN,
+    };
+    (
+        r.schedules_per_sec(),
+        ours / wall,
+        others,
+        (r.schedules, r.steps, r.failures),
+    )
+}
+
+fn cores() -> usize {
+    crate::builder::default_jobs()
+}
+
+/// Parallel speed-up of `close-unblocks-read` (fixed, c11, random, seed 1): schedules/s with
+/// 1, 2 and all jobs (the core count), in `rounds` alternating rounds of `schedules`
+/// schedules, the median of each side by side, with the ratio to one job, the cores this
+/// process kept busy, and how much of the machine other processes used meanwhile (so a
+/// ratio below the jobs on a shared machine can be read for what it is).
+pub fn parallel_speedup(rounds: u32, schedules: u64) {
+    let mut jobs = vec![1, 2, cores()];
+    jobs.dedup();
+    println!(
+        "parallel speed-up (close-unblocks-read, fixed, c11, random, seed 1; {schedules} schedules a run, median of {rounds} alternating rounds; {} cores; load average before: {})",
+        cores(),
+        load_average()
+    );
+    let mut runs: Vec<Vec<(f64, f64, f64, (u64, u64, u64))>> = vec![Vec::new(); jobs.len()];
+    for _ in 0..rounds {
+        for (i, &j) in jobs.iter().enumerate() {
+            runs[i].push(timed_run(j, schedules));
+        }
+    }
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let one = median(&runs[0].iter().map(|r| r.0).collect::<Vec<_>>());
+    for (i, &j) in jobs.iter().enumerate() {
+        let rate = median(&runs[i].iter().map(|r| r.0).collect::<Vec<_>>());
+        let busy = median(&runs[i].iter().map(|r| r.1).collect::<Vec<_>>());
+        let others = median(&runs[i].iter().map(|r| r.2).collect::<Vec<_>>());
+        let same = runs[i].iter().all(|r| r.3 == runs[0][0].3);
+        println!(
+            "  {j} job{}: {rate:>9.0} schedules/s  x{:.2} of 1 job ({:.2} per job)  this process kept {busy:.2} cores busy; others used {:.0}% of the machine{}",
+            if j == 1 { " " } else { "s" },
+            rate / one,
+            rate / one / j as f64,
+            others * 100.0,
+            if same { "" } else { "  (REPORT DIFFERS FROM 1 JOB)" }
+        );
+    }
+    println!("  load average after: {}", load_average());
+}
+
 /// The throughput figures: schedules/s and steps/s on the netpoll scenarios and SB.
 pub fn throughput() {
     scenario_throughput(Scenario::CloseUnblocksRead, 200_000);
@@ -345,4 +462,5 @@ pub fn run_all() {
     litmus_report();
     trace_figures(Scenario::CloseUnblocksRead, 200);
     trace_figures(Scenario::DeadlineUnblocksRead, 200);
+    parallel_speedup(5, 100_000);
 }

@@ -18,7 +18,7 @@ use super::save::{replay_command, save_failure, Saved};
 use super::{Builder, IntoCheck, ShardRun, Subject, Trace};
 use crate::engine::explore::shard::Shard;
 use crate::engine::explore::unit::{tally, Slot, UnitKey, UnitResult};
-use crate::engine::explore::{FailureInfo, Report, Strategy, PCT_WARMUP, SPLIT_DEPTH};
+use crate::engine::explore::{FailureInfo, Report, Strategy, PCT_WARMUP, SHARD_DEPTH, SPLIT_DEPTH};
 use crate::engine::failure::FailureKind;
 use crate::engine::memory::MemoryModel;
 use crate::engine::trace::read_file;
@@ -65,6 +65,8 @@ pub struct Campaign {
     pub stop_at_first_failure: bool,
     /// The depth at which systematic searches are cut into subtrees.
     pub split_depth: usize,
+    /// The depth of the prefix that says which shard owns a subtree.
+    pub shard_depth: usize,
     /// PCT's warm-up.
     pub pct_warmup: u64,
     /// `netpoll-sim`'s version.
@@ -87,6 +89,7 @@ impl Campaign {
             fail_on_data_race: b.fail_on_data_race,
             stop_at_first_failure: b.stop_at_first_failure,
             split_depth: SPLIT_DEPTH,
+            shard_depth: SHARD_DEPTH,
             pct_warmup: PCT_WARMUP,
             crate_version: env!("CARGO_PKG_VERSION").to_string(),
         }

@@ -27,7 +27,7 @@ pub(crate) use pool::BodyFactory;
 pub use report::{Coverage, FailureInfo, Report};
 pub(crate) use runner::{run_once, Bodies, Exploration};
 pub use shard::Shard;
-pub use split::{SubtreeKey, SPLIT_DEPTH};
+pub use split::{SubtreeKey, SHARD_DEPTH, SPLIT_DEPTH};
 pub use strategy::Strategy;
 pub use unit::{tally, Slot, Tally, TallyError, UnitKey, UnitResult};
 

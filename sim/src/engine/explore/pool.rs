@@ -18,7 +18,7 @@
 use super::pct::{PctSource, PCT_WARMUP};
 use super::random::RandomSource;
 use super::shard::Shard;
-use super::split::{SubtreeKey, TreeSearch, SPLIT_DEPTH};
+use super::split::{SubtreeKey, TreeSearch, SHARD_DEPTH, SPLIT_DEPTH};
 use super::unit::{Slot, UnitKey, UnitResult};
 use super::FailureInfo;
 use crate::engine::choice::{ChoiceCtx, ChoiceSource};
@@ -45,13 +45,46 @@ pub(crate) type BodyFactory = dyn Fn() -> Rc<dyn Fn()> + Sync;
 /// What sees every counted run, on the calling thread (only with one job).
 pub(crate) type Observer<'a> = &'a mut dyn FnMut(&EventLog, Option<&Failure>);
 
+/// Schedules a thread counts before it adds them to the shared totals.
+const FLUSH_EVERY: u64 = 32;
+
 /// Running totals of the schedules counted so far, over all threads (for progress only).
+/// Each thread adds its figures every [`FLUSH_EVERY`] schedules, not at every one: the
+/// threads would otherwise take turns at one cache line.
 #[derive(Default)]
 pub(crate) struct Counters {
-    pub(crate) schedules: AtomicU64,
-    pub(crate) steps: AtomicU64,
-    pub(crate) races: AtomicU64,
-    pub(crate) failures: AtomicU64,
+    schedules: AtomicU64,
+    steps: AtomicU64,
+    races: AtomicU64,
+    failures: AtomicU64,
+}
+
+/// Figures counted so far.
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct Figures {
+    pub(crate) schedules: u64,
+    pub(crate) steps: u64,
+    pub(crate) races: u64,
+    pub(crate) failures: u64,
+}
+
+impl Counters {
+    fn add(&self, f: &Figures) {
+        self.schedules.fetch_add(f.schedules, Relaxed);
+        self.steps.fetch_add(f.steps, Relaxed);
+        self.races.fetch_add(f.races, Relaxed);
+        self.failures.fetch_add(f.failures, Relaxed);
+    }
+
+    /// The shared totals plus a thread's figures not yet added.
+    fn with(&self, own: &Figures) -> Figures {
+        Figures {
+            schedules: self.schedules.load(Relaxed) + own.schedules,
+            steps: self.steps.load(Relaxed) + own.steps,
+            races: self.races.load(Relaxed) + own.races,
+            failures: self.failures.load(Relaxed) + own.failures,
+        }
+    }
 }
 
 /// What a campaign's threads share.
@@ -279,7 +312,7 @@ where
 
 /// What a thread does after each counted run: the calling thread reports progress (and,
 /// with one job, shows the run to the observer); the others do nothing.
-pub(crate) type Tick<'a> = &'a mut dyn FnMut(&Counters, &Outcome);
+pub(crate) type Tick<'a> = &'a mut dyn FnMut(&Figures, &Outcome);
 
 /// One thread's engine and copy of the check.
 struct Worker<'c, 'a> {
@@ -287,6 +320,8 @@ struct Worker<'c, 'a> {
     engine: Engine,
     body: Rc<dyn Fn()>,
     results: Vec<Slot<FailureInfo>>,
+    /// Figures not yet added to the campaign's counters.
+    unflushed: Figures,
 }
 
 impl<'c, 'a> Worker<'c, 'a> {
@@ -298,6 +333,7 @@ impl<'c, 'a> Worker<'c, 'a> {
             engine,
             body,
             results: Vec::new(),
+            unflushed: Figures::default(),
         }
     }
 
@@ -309,20 +345,24 @@ impl<'c, 'a> Worker<'c, 'a> {
         index: u64,
         tick: &mut Option<Tick<'_>>,
     ) -> bool {
-        let counters = &self.c.counters;
-        counters.schedules.fetch_add(1, Relaxed);
-        counters.steps.fetch_add(out.steps, Relaxed);
-        counters.races.fetch_add(out.races, Relaxed);
+        let failed = out.failure.is_some();
+        let own = &mut self.unflushed;
+        own.schedules += 1;
+        own.steps += out.steps;
+        own.races += out.races;
+        own.failures += failed as u64;
         if let Some(t) = tick.as_mut() {
-            t(counters, &out);
+            t(&self.c.counters.with(own), &out);
+        }
+        if own.schedules >= FLUSH_EVERY || failed {
+            self.c.counters.add(own);
+            *own = Figures::default();
         }
         let offset = u.schedules;
         u.schedules += 1;
         u.steps += out.steps;
         u.races += out.races;
-        let failed = out.failure.is_some();
         if failed {
-            counters.failures.fetch_add(1, Relaxed);
             u.failures += 1;
         }
         if failed && u.first_failure.is_none() {
@@ -392,7 +432,12 @@ impl<'c, 'a> Worker<'c, 'a> {
             match st.lowest_waiting() {
                 Some(k) => {
                     let lb = st.lower_bound(&k);
-                    let place = if (self.c.stop && st.beyond_cut(&k)) || lb >= self.c.cap {
+                    let foreign =
+                        k.prefix.len() >= SHARD_DEPTH && self.c.shard.is_some_and(|s| !s.owns(&k));
+                    let place = if foreign {
+                        // Another shard's prefix, whole: one schedule at least.
+                        Place::Foreign
+                    } else if (self.c.stop && st.beyond_cut(&k)) || lb >= self.c.cap {
                         Place::Dropped
                     } else {
                         st.running += 1;
@@ -400,6 +445,9 @@ impl<'c, 'a> Worker<'c, 'a> {
                     };
                     let run = matches!(place, Place::Running);
                     st.places.insert(k.clone(), place);
+                    if foreign {
+                        st.advance_mark();
+                    }
                     if run {
                         return Some((k, self.c.cap - lb));
                     }
@@ -514,6 +562,12 @@ pub(crate) struct Ran {
     pub(crate) slots: Vec<Slot<FailureInfo>>,
     /// The other shards' subtrees this process found (sorted; each has a schedule at least).
     pub(crate) foreign: Vec<SubtreeKey>,
+}
+
+impl Drop for Worker<'_, '_> {
+    fn drop(&mut self) {
+        self.c.counters.add(&self.unflushed);
+    }
 }
 
 /// Run `c`'s units on `jobs` threads (the calling thread included), with `body` on the

@@ -4,7 +4,9 @@
 //! result (see [`pool`](super::pool) and [`unit`](super::unit)).
 
 use super::dfs::Dfs;
-use super::pool::{self, BodyFactory, Campaign, Counters, Observer, RangeWork, Sampler, Work};
+use super::pool::{
+    self, BodyFactory, Campaign, Counters, Figures, Observer, RangeWork, Sampler, Work,
+};
 use super::shard::Shard;
 use super::split::TreeSearch;
 use super::unit::{tally, Slot, TallyError, UnitKey};
@@ -12,7 +14,6 @@ use super::{Coverage, FailureInfo, Report, Strategy};
 use crate::engine::choice::ChoiceSource;
 use crate::engine::rt::{Engine, ExecConfig, Outcome};
 use std::rc::Rc;
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 /// Everything an exploration needs besides the check.
@@ -105,15 +106,15 @@ impl Exploration {
         } else {
             bodies.factory
         };
-        let mut tick = |n: &Counters, out: &Outcome| {
+        let mut tick = |n: &Figures, out: &Outcome| {
             if let Some(obs) = observe.as_mut() {
                 obs(&out.log, out.failure.as_ref());
             }
             progress(&Report {
-                schedules: n.schedules.load(Relaxed),
-                steps: n.steps.load(Relaxed),
-                failures: n.failures.load(Relaxed),
-                races: n.races.load(Relaxed),
+                schedules: n.schedules,
+                steps: n.steps,
+                failures: n.failures,
+                races: n.races,
                 ..Report::default()
             });
         };
@@ -306,6 +307,23 @@ mod tests {
         })
     }
 
+    /// Two tasks of twelve increments each: long runs, so subtrees below the cut are big.
+    fn long_body() -> Rc<dyn Fn()> {
+        Rc::new(|| {
+            let x = Arc::new(AtomicU32::new(0));
+            let x2 = x.clone();
+            let h = thread::spawn(move || {
+                for _ in 0..12 {
+                    x2.fetch_add(1, Relaxed);
+                }
+            });
+            for _ in 0..12 {
+                x.fetch_add(1, Relaxed);
+            }
+            h.join().unwrap();
+        })
+    }
+
     fn dfs(bound: Option<u32>, cap: u64) -> Exploration {
         Exploration {
             exec: ExecConfig {
@@ -370,10 +388,10 @@ mod tests {
     /// unit that crosses a campaign's cap).
     #[test]
     fn a_subtree_rerun_up_to_a_cap_is_its_prefix() {
-        let f = body();
+        let f = long_body();
         let x = Exploration {
             shard: Some(Shard::new(1, 1).unwrap()),
-            ..dfs(None, u64::MAX)
+            ..dfs(Some(2), u64::MAX)
         };
         let b = Bodies {
             local: &f,
@@ -384,16 +402,17 @@ mod tests {
             .units
             .iter()
             .filter_map(|s| match s {
-                Slot::Done(u) if u.schedules >= 5 => Some(u),
+                Slot::Done(u) => Some(u),
                 _ => None,
             })
-            .next()
-            .expect("a subtree of 5 schedules or more");
+            .max_by_key(|u| u.schedules)
+            .expect("units");
+        assert!(big.schedules >= 3, "{}", big.schedules);
         let UnitKey::Subtree(key) = &big.key else {
             panic!("not a subtree")
         };
         let search = Dfs {
-            preemption_bound: None,
+            preemption_bound: Some(2),
         };
         let c = x.campaign(Some(&search));
         let whole = pool::rerun_subtree(&c, &search, key, u64::MAX, &f);
@@ -401,8 +420,8 @@ mod tests {
             (whole.schedules, whole.steps, whole.exhausted),
             (big.schedules, big.steps, true)
         );
-        let cut = pool::rerun_subtree(&c, &search, key, 3, &f);
-        assert_eq!((cut.schedules, cut.exhausted), (3, false));
+        let cut = pool::rerun_subtree(&c, &search, key, 2, &f);
+        assert_eq!((cut.schedules, cut.exhausted), (2, false));
         assert!(cut.steps < big.steps);
     }
 }

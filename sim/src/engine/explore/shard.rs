@@ -3,7 +3,7 @@
 //!
 //! Shard `i` of `n` (1-based, as cargo-nextest's partitions) owns, of a sampling campaign
 //! (random, PCT) of `S` schedules, the indices `S(i-1)/n .. S·i/n`, and of a systematic
-//! search, the subtrees whose key hashes to `i - 1` modulo `n`
+//! search, the subtrees whose first `SHARD_DEPTH` decisions hash to `i - 1` modulo `n`
 //! ([`SubtreeKey::shard_hash`]). Which shard owns what depends on nothing but the campaign
 //! and `i/n`, so a shard that is run again does exactly the same work.
 

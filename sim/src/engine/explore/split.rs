@@ -16,9 +16,10 @@
 //!   the prefix, so it is the first schedule of one subtree (the node's first subtree), and
 //!   on its path it meets every branch point between the prefix and the cut: each other
 //!   option there is a sibling node, searched the same way (`SubtreeSource::siblings`);
-//! * a process that runs shard `i` of `n` owns the subtrees whose key hashes to `i`
-//!   ([`SubtreeKey::shard_hash`]); it still runs the first schedule of every node (to find
-//!   the subtrees), but searches and counts only its own.
+//! * a process that runs shard `i` of `n` owns the subtrees whose first [`SHARD_DEPTH`]
+//!   decisions hash to `i` ([`SubtreeKey::shard_hash`]); it runs the first schedule of the
+//!   nodes above that depth (to find the subtrees), skips other shards' prefixes whole, and
+//!   searches and counts only its own subtrees.
 //!
 //! A strategy takes part by implementing `TreeSearch`: it names its phases (depth-first
 //! search with a preemption bound `P` searches the bounds `0..=P` in turn, each its own tree)
@@ -34,11 +35,18 @@ use crate::engine::choice::ChoiceSource;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// The depth, in decisions, at which systematic searches are cut into subtrees. Fixed: the
-/// subtrees (and so which shard owns which) must be the same in every process of a campaign.
-/// Deeper cuts give more, smaller subtrees (better balance between threads, more runs that
-/// each shard repeats to find its subtrees).
-pub const SPLIT_DEPTH: usize = 6;
+/// The depth, in decisions, at which systematic searches are cut into subtrees (the units
+/// threads share). Fixed: the subtrees must be the same in every process of a campaign.
+/// Deeper cuts give more, smaller subtrees: better balance between threads, and one more
+/// entry each in the pool.
+pub const SPLIT_DEPTH: usize = 16;
+
+/// The depth, in decisions, of the prefix whose hash says which shard owns a subtree
+/// ([`SubtreeKey::shard_hash`]): all subtrees below one such prefix belong to one shard, so
+/// a shard runs once only the nodes above this depth (to find its subtrees) and skips every
+/// other shard's prefix whole. Shallower: fewer runs repeated in every shard, coarser
+/// balance between shards.
+pub const SHARD_DEPTH: usize = SPLIT_DEPTH;
 
 /// A subtree (or, while it waits to be searched, a node) of a systematic search: its phase
 /// and its first decisions. Keys order as the search visits them: by phase, then
@@ -60,8 +68,10 @@ impl SubtreeKey {
         }
     }
 
-    /// A stable hash of the key (FNV-1a over its phase and decisions, little-endian): which
-    /// shard owns a subtree. The same in every process, build and platform.
+    /// A stable hash of the key's phase and first [`SHARD_DEPTH`] decisions (FNV-1a over
+    /// them, little-endian, then the 64-bit finaliser of MurmurHash3, without which FNV's low
+    /// bits follow the inputs' low bits): which shard owns a subtree. The same in every
+    /// process, build and platform.
     pub fn shard_hash(&self) -> u64 {
         const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
         const PRIME: u64 = 0x0000_0100_0000_01b3;
@@ -73,10 +83,14 @@ impl SubtreeKey {
             }
         };
         eat(self.phase.to_le_bytes());
-        for d in &self.prefix {
+        for d in self.prefix.iter().take(SHARD_DEPTH) {
             eat(d.to_le_bytes());
         }
-        h
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
 }
 
