@@ -1,21 +1,20 @@
 //! Go's `internal/poll.FD` on top of the core: blocking reads and writes that wait on the pd
 //! when the fd would block, deadlines, and a Close that evicts waiters and closes the fd once.
 //!
-//! Go's `fdMutex` is reduced to what these semantics need: a reference count with a closed
-//! bit (every operation holds a reference; the last one out after Close destroys the fd), and
-//! one lock per direction so that at most one task waits per pd and mode.
+//! Go's `fdMutex` is ported whole ([`crate::fd_mutex`]): a reference count with a closed bit
+//! (every operation holds a reference; the last one out after Close destroys the fd), and one
+//! lock per direction so that at most one task waits per pd and mode. Its waiters, and Close
+//! waiting for the last operation to leave, park on [`Sema`]s: tasks, not threads, block.
 
 use std::fmt;
 use std::io;
-use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 
+use crate::fd_mutex::{self, FdMutex, Side};
 use crate::netpoll::{NetPoll, PollError};
 use crate::pd::Pd;
-use crate::platform::{
-    Atomic, Backend, Clock, LocName, Mode, PlainCell, Platform, ProtectedBy, RawFd, RawLock,
-    Scheduler,
-};
+use crate::platform::{Backend, Clock, LocName, Mode, PlainCell, Platform, ProtectedBy, RawFd};
+use crate::sema::{Sema, SemaNames};
 
 /// What an FD operation can fail with.
 #[derive(Debug)]
@@ -81,74 +80,21 @@ impl From<PollError> for Error {
     }
 }
 
-/// A one-shot semaphore with a single waiter (Go: `runtime_Semacquire(&fd.csema)` as used by
-/// Close). Same shape as a pd semaphore: nil, released, wait, or a parked task.
-struct Sema<P: Platform> {
-    state: P::AtomicUsize,
-}
-
-const SEMA_NIL: usize = 0;
-const SEMA_RELEASED: usize = 1;
-const SEMA_WAIT: usize = 2;
-const SEMA_FIRST_TASK: usize = 3;
-
-impl<P: Platform> Sema<P> {
-    fn new(name: LocName) -> Self {
-        Sema {
-            state: P::AtomicUsize::new(SEMA_NIL, name),
-        }
-    }
-
-    /// Block until `release` has been called (consumes the release).
-    fn acquire(&self, sched: &P::Sched) {
-        loop {
-            if self.state.cas(SEMA_RELEASED, SEMA_NIL) {
-                return;
-            }
-            if self.state.cas(SEMA_NIL, SEMA_WAIT) {
-                let me = sched.current();
-                sched.park(|| self.state.cas(SEMA_WAIT, me.0 as usize + SEMA_FIRST_TASK));
-                if self.state.swap(SEMA_NIL, SeqCst) == SEMA_RELEASED {
-                    return;
-                }
-            }
-        }
-    }
-
-    /// Wake the waiter, or let the next `acquire` pass.
-    fn release(&self, sched: &P::Sched) {
-        loop {
-            let old = self.state.load(SeqCst);
-            if old == SEMA_RELEASED {
-                panic!("netpoll: fd close semaphore released twice");
-            }
-            if self.state.cas(old, SEMA_RELEASED) {
-                if old >= SEMA_FIRST_TASK {
-                    sched.ready(crate::platform::TaskId((old - SEMA_FIRST_TASK) as u32));
-                }
-                return;
-            }
-        }
-    }
-}
-
-/// `state` bit: Close has begun.
-const FD_CLOSED: usize = 1;
-/// `state` unit: one reference.
-const FD_REF: usize = 2;
-
 /// Go: `internal/poll.FD` for a pollable descriptor.
+///
+/// An `Fd` owns its descriptor: [`Fd::close`] closes it once every operation has left, and
+/// dropping an `Fd` that was not closed closes it too (Go's finalizer on `os.File`). The one
+/// exception is a drop during a panic's unwinding, or after a panic left an operation's
+/// reference behind: the descriptor is then left open rather than risk blocking or panicking
+/// again.
 pub struct Fd<P: Platform> {
     np: Arc<NetPoll<P>>,
     pd: Pd,
     /// The descriptor; -1 once destroyed.
     sysfd: P::Plain<i32>,
-    /// References (in units of `FD_REF`) and the closed bit (Go: `fdMutex.state`).
-    state: P::AtomicUsize,
-    /// Serialises reads (Go: `fdMutex` read lock).
-    rlock: P::Lock,
-    /// Serialises writes (Go: `fdMutex` write lock).
-    wlock: P::Lock,
+    /// Go: `FD.fdmu`. References, the closed bit, and the read and write locks, whose waiters
+    /// park as tasks (so two readers of one fd on one worker thread are fine).
+    fdmu: FdMutex<P>,
     /// Close waits here until the fd is destroyed (Go: `FD.csema`).
     csema: Sema<P>,
 }
@@ -167,13 +113,18 @@ impl<P: Platform> Fd<P> {
                 fd,
                 n("sysfd"),
                 ProtectedBy::Protocol(
-                    "the reference count: only the destroy after the last reference writes it",
+                    "the fdMutex reference count: only the destroy after the last reference writes it",
                 ),
             ),
-            state: P::AtomicUsize::new(0, n("state")),
-            rlock: P::Lock::new(n("rlock")),
-            wlock: P::Lock::new(n("wlock")),
-            csema: Sema::new(n("csema")),
+            fdmu: FdMutex::new(idx),
+            csema: Sema::new(
+                0,
+                SemaNames {
+                    count: n("csema"),
+                    nwait: n("csema.nwait"),
+                    lock: n("csema.lock"),
+                },
+            ),
         })
     }
 
@@ -187,26 +138,63 @@ impl<P: Platform> Fd<P> {
         &self.np
     }
 
-    /// Go: `fdMutex.incref`. Fails once Close has begun.
+    /// The descriptor, or -1 once it has been closed.
+    pub fn raw_fd(&self) -> RawFd {
+        self.sysfd.get()
+    }
+
+    fn sched(&self) -> &P::Sched {
+        self.np.platform().sched()
+    }
+
+    /// Go: `FD.incref`. Fails once Close has begun.
     fn incref(&self) -> Result<(), Error> {
-        loop {
-            let old = self.state.load(SeqCst);
-            if old & FD_CLOSED != 0 {
-                return Err(Error::Closed);
-            }
-            if self.state.cas(old, old + FD_REF) {
-                return Ok(());
-            }
+        if self.fdmu.incref() {
+            Ok(())
+        } else {
+            Err(Error::Closed)
         }
     }
 
     /// Go: `FD.decref`. Drop a reference; the last one after Close destroys the fd.
     fn decref(&self) -> io::Result<()> {
-        let new = self.state.fetch_sub(FD_REF, SeqCst) - FD_REF;
-        if new == FD_CLOSED {
+        if self.fdmu.decref() {
             return self.destroy();
         }
         Ok(())
+    }
+
+    /// Go: `FD.readLock`.
+    fn read_lock(&self) -> Result<(), Error> {
+        if self.fdmu.rwlock(Side::Read, self.sched()) {
+            Ok(())
+        } else {
+            Err(Error::Closed)
+        }
+    }
+
+    /// Go: `FD.readUnlock`. As Go, a close(2) done here on behalf of Close is not the read's
+    /// error, so its result is dropped.
+    fn read_unlock(&self) {
+        if self.fdmu.rwunlock(Side::Read, self.sched()) {
+            let _ = self.destroy();
+        }
+    }
+
+    /// Go: `FD.writeLock`.
+    fn write_lock(&self) -> Result<(), Error> {
+        if self.fdmu.rwlock(Side::Write, self.sched()) {
+            Ok(())
+        } else {
+            Err(Error::Closed)
+        }
+    }
+
+    /// Go: `FD.writeUnlock`.
+    fn write_unlock(&self) {
+        if self.fdmu.rwunlock(Side::Write, self.sched()) {
+            let _ = self.destroy();
+        }
     }
 
     /// Go: `FD.destroy`. Release the pd, close the descriptor, and let Close return.
@@ -215,7 +203,7 @@ impl<P: Platform> Fd<P> {
         let fd = self.sysfd.get();
         self.sysfd.set(-1);
         let res = self.np.platform().backend().close_fd(fd);
-        self.csema.release(self.np.platform().sched());
+        self.csema.release(self.sched());
         res.and(pclose)
     }
 
@@ -223,33 +211,22 @@ impl<P: Platform> Fd<P> {
     /// [`Error::Closed`]), wait until every operation has left, and close the descriptor once.
     /// A second Close returns [`Error::Closed`].
     pub fn close(&self) -> Result<(), Error> {
-        // Go: fdMutex.increfAndClose.
-        loop {
-            let old = self.state.load(SeqCst);
-            if old & FD_CLOSED != 0 {
-                return Err(Error::Closed);
-            }
-            if self.state.cas(old, (old | FD_CLOSED) + FD_REF) {
-                break;
-            }
+        if !self.fdmu.incref_and_close(self.sched()) {
+            return Err(Error::Closed);
         }
         // Go: pollDesc.evict.
         self.np.unblock(self.pd);
         let res = self.decref();
-        self.csema.acquire(self.np.platform().sched());
+        self.csema.acquire(self.sched());
         res.map_err(Error::Io)
     }
 
     /// Go: `FD.Read`. Read into `buf`, waiting for readability while the fd would block.
     /// `Ok(0)` is end of file (or an empty `buf`, which returns at once).
     pub fn read(&self, buf: &mut [u8]) -> Result<usize, Error> {
-        self.incref()?;
-        self.rlock.lock();
+        self.read_lock()?;
         let res = self.read_locked(buf);
-        self.rlock.unlock();
-        // As Go's readUnlock: if this was the last reference after Close, the close(2)
-        // happens here, and its error is not the read's.
-        let _ = self.decref();
+        self.read_unlock();
         res
     }
 
@@ -281,14 +258,11 @@ impl<P: Platform> Fd<P> {
 
     /// Go: `FD.Write`, returning how many bytes were written alongside the outcome.
     pub fn write_some(&self, buf: &[u8]) -> (usize, Result<(), Error>) {
-        if let Err(e) = self.incref() {
+        if let Err(e) = self.write_lock() {
             return (0, Err(e));
         }
-        self.wlock.lock();
         let (n, res) = self.write_locked(buf);
-        self.wlock.unlock();
-        // As Go's writeUnlock: a close(2) done here on behalf of Close is not the write's error.
-        let _ = self.decref();
+        self.write_unlock();
         (n, res)
     }
 
@@ -317,6 +291,31 @@ impl<P: Platform> Fd<P> {
                     }
                 }
                 Err(e) => return (done, Err(Error::Io(e))),
+            }
+        }
+    }
+
+    /// Go: `FD.RawRead` (and the loop of `FD.Accept`): run the non-blocking system call `f` on
+    /// the descriptor under the read lock, waiting for readability each time it would block
+    /// (`io::ErrorKind::WouldBlock`) and retrying when interrupted. Deadlines and Close apply
+    /// as to [`Fd::read`]. This is how a listener accepts: `f` calls `accept4`.
+    pub fn raw_read<T>(&self, mut f: impl FnMut(RawFd) -> io::Result<T>) -> Result<T, Error> {
+        self.read_lock()?;
+        let res = self.raw_read_locked(&mut f);
+        self.read_unlock();
+        res
+    }
+
+    fn raw_read_locked<T>(&self, f: &mut impl FnMut(RawFd) -> io::Result<T>) -> Result<T, Error> {
+        self.np.reset(self.pd, Mode::Read)?;
+        loop {
+            match f(self.sysfd.get()) {
+                Ok(v) => return Ok(v),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.np.wait(self.pd, Mode::Read)?;
+                }
+                Err(e) => return Err(Error::Io(e)),
             }
         }
     }
@@ -368,5 +367,22 @@ impl<P: Platform> Fd<P> {
     pub fn set_write_timeout_ns(&self, timeout_ns: i64) -> Result<(), Error> {
         let now = self.np.platform().clock().now_ns();
         self.set_write_deadline(Some(now.saturating_add(timeout_ns)))
+    }
+}
+
+impl<P: Platform> Drop for Fd<P> {
+    /// Go: the finalizer that closes an unreachable `os.File`. An `Fd` dropped without
+    /// [`Fd::close`] closes its descriptor here. With `&mut self` no operation can be in
+    /// progress, so the Close cannot block; it is skipped while unwinding from a panic, or when
+    /// a panic left a reference behind (the state is then not trustworthy).
+    fn drop(&mut self) {
+        let state = self.fdmu.peek();
+        if state & fd_mutex::CLOSED != 0
+            || state & fd_mutex::REF_MASK != 0
+            || std::thread::panicking()
+        {
+            return;
+        }
+        let _ = self.close();
     }
 }

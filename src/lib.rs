@@ -11,17 +11,20 @@
 //! * [`netpoll::NetPoll`]: the poller's operations (open, close, reset, wait, set_deadline,
 //!   unblock, poll, timers);
 //! * [`pd::PollDesc`]: the poll descriptor and its state machine;
-//! * [`fd::Fd`]: Go's `internal/poll.FD`, blocking reads/writes with deadlines and close;
+//! * [`fd::Fd`]: Go's `internal/poll.FD`, blocking reads/writes with deadlines and close, on
+//!   [`fd_mutex::FdMutex`] and [`sema::Sema`] (Go's `fdMutex` and runtime semaphore);
 //! * [`scenarios`]: workloads written once, run by the simulator and on real epoll.
 #![warn(missing_docs)]
 
 pub mod cache;
 pub mod fd;
+pub mod fd_mutex;
 pub mod netpoll;
 pub mod pd;
 pub mod platform;
 pub mod protocol;
 pub mod scenarios;
+pub mod sema;
 
 #[cfg(test)]
 mod testplat;

@@ -1,18 +1,21 @@
-//! Close on real epoll: blocked readers and writers are evicted with `Closed`, and Close
-//! returns only after they have left (the descriptor is closed when it returns).
+//! Close on real epoll, on both schedulers: blocked readers and writers are evicted with
+//! `Closed`, and Close returns only after they have left (the descriptor is closed when it
+//! returns).
 
 use std::io;
 use std::sync::Arc;
-use std::thread;
 use std::time::Duration;
 
-use netpoll::fd::Error;
+use netpoll::fd::{Error, Fd};
 use netpoll::platform::RawFd;
 use netpoll_real::testing::{bounded, wait_until};
-use netpoll_real::{sys, RealFd, Runtime};
+use netpoll_real::{sys, RealRuntime};
 
 const LIMIT: Duration = Duration::from_secs(10);
 const BLOCKED: Duration = Duration::from_secs(5);
+
+type Task<R, T> = <R as RealRuntime>::Task<T>;
+type RFd<R> = Arc<Fd<<R as RealRuntime>::Platform>>;
 
 /// Fill `fd`'s outgoing buffer until the kernel says it would block.
 fn fill(fd: RawFd) {
@@ -26,14 +29,14 @@ fn fill(fd: RawFd) {
     }
 }
 
-fn spawn_read(fd: &Arc<RealFd>) -> thread::JoinHandle<Result<usize, Error>> {
+fn spawn_read<R: RealRuntime>(rt: &R, fd: &RFd<R>) -> Task<R, Result<usize, Error>> {
     let fd = fd.clone();
-    thread::spawn(move || fd.read(&mut [0u8; 16]))
+    rt.spawn(move || fd.read(&mut [0u8; 16]))
 }
 
-fn spawn_write(fd: &Arc<RealFd>) -> thread::JoinHandle<Result<usize, Error>> {
+fn spawn_write<R: RealRuntime>(rt: &R, fd: &RFd<R>) -> Task<R, Result<usize, Error>> {
     let fd = fd.clone();
-    thread::spawn(move || fd.write(&[1u8; 4096]))
+    rt.spawn(move || fd.write(&[1u8; 4096]))
 }
 
 /// A write to `peer` fails with EPIPE once the last reference to the other end is closed.
@@ -41,31 +44,32 @@ fn peer_sees_close(peer: RawFd) -> bool {
     matches!(sys::write(peer, b"x"), Err(e) if e.raw_os_error() == Some(libc::EPIPE))
 }
 
-#[test]
-fn close_unblocks_reader_and_writer_on_pipes() {
+fn close_unblocks_reader_and_writer_on_pipes<R: RealRuntime>() {
     bounded(LIMIT, || {
-        let rt = Runtime::new().unwrap();
+        let rt = R::start().unwrap();
         let (r1, w1) = sys::pipe().unwrap();
         let (r2, w2) = sys::pipe().unwrap();
         fill(w2);
         let reader = Arc::new(rt.fd(r1).unwrap());
         let writer = Arc::new(rt.fd(w2).unwrap());
-        let hr = spawn_read(&reader);
-        let hw = spawn_write(&writer);
+        let hr = spawn_read(&rt, &reader);
+        let hw = spawn_write(&rt, &writer);
         wait_until(BLOCKED, "reader and writer to park", || {
             rt.netpoll().waiters() == 2
         });
+        // Closed by a task of the runtime.
         let closer = {
             let reader = reader.clone();
-            thread::spawn(move || reader.close())
+            rt.spawn(move || reader.close())
         };
-        closer.join().unwrap().unwrap();
-        assert!(matches!(hr.join().unwrap(), Err(Error::Closed)));
+        rt.join(closer).unwrap();
+        assert!(matches!(rt.join(hr), Err(Error::Closed)));
         // The read end is really closed: the writer of that pipe gets EPIPE.
         assert!(peer_sees_close(w1));
+        // Closed from the test's thread (outside the runtime's tasks).
         writer.close().unwrap();
-        assert!(matches!(hw.join().unwrap(), Err(Error::Closed)));
-        // Draining r2 is not needed: w2 is closed, so r2 reads EOF after the buffered data.
+        assert!(matches!(rt.join(hw), Err(Error::Closed)));
+        // w2 is closed, so r2 reads EOF after the buffered data.
         let mut buf = vec![0u8; 1 << 20];
         let mut total = 0;
         loop {
@@ -84,30 +88,32 @@ fn close_unblocks_reader_and_writer_on_pipes() {
 
 /// One socket with a reader blocked (nothing to read) and a writer blocked (buffer full):
 /// Close evicts both with `Closed`, and returns only after both left, having closed the fd.
-#[test]
-fn close_evicts_both_directions_then_returns() {
+fn close_evicts_both_directions_then_returns<R: RealRuntime>() {
     bounded(LIMIT, || {
-        let rt = Runtime::new().unwrap();
+        let rt = R::start().unwrap();
         let (a, b) = sys::socketpair().unwrap();
         fill(a);
         let fd = Arc::new(rt.fd(a).unwrap());
-        let hr = spawn_read(&fd);
-        let hw = spawn_write(&fd);
+        let hr = spawn_read(&rt, &fd);
+        let hw = spawn_write(&rt, &fd);
         wait_until(BLOCKED, "reader and writer to park", || {
             rt.netpoll().waiters() == 2
         });
-        fd.close().unwrap();
+        let closer = {
+            let fd = fd.clone();
+            rt.spawn(move || fd.close())
+        };
+        rt.join(closer).unwrap();
         // When Close returned, the descriptor was closed, which happens only when the last
-        // operation has dropped its reference: both had left.
-        // Checked through the peer: the socket is gone, so the peer's write fails.
+        // operation has dropped its reference: both had left. Checked through the peer.
         let peer = sys::write(b, b"x");
         assert!(
             matches!(&peer, Err(e) if e.raw_os_error() == Some(libc::EPIPE)
                 || e.raw_os_error() == Some(libc::ECONNRESET)),
             "{peer:?}"
         );
-        assert!(matches!(hr.join().unwrap(), Err(Error::Closed)));
-        assert!(matches!(hw.join().unwrap(), Err(Error::Closed)));
+        assert!(matches!(rt.join(hr), Err(Error::Closed)));
+        assert!(matches!(rt.join(hw), Err(Error::Closed)));
         assert!(matches!(fd.close(), Err(Error::Closed)), "second close");
         assert!(matches!(fd.read(&mut [0u8; 1]), Err(Error::Closed)));
         settle(&rt);
@@ -115,10 +121,37 @@ fn close_evicts_both_directions_then_returns() {
     });
 }
 
+/// Several readers queue on the FD's read lock (Go's fdMutex) behind one blocked in the
+/// poller: Close wakes every one of them with `Closed`.
+fn close_wakes_read_lock_waiters<R: RealRuntime>() {
+    bounded(LIMIT, || {
+        let rt = R::start().unwrap();
+        let (r, w) = sys::pipe().unwrap();
+        let fd = Arc::new(rt.fd(r).unwrap());
+        let readers: Vec<_> = (0..4).map(|_| spawn_read(&rt, &fd)).collect();
+        wait_until(BLOCKED, "one reader to park in the poller", || {
+            rt.netpoll().waiters() == 1
+        });
+        std::thread::sleep(Duration::from_millis(20));
+        fd.close().unwrap();
+        for h in readers {
+            assert!(matches!(rt.join(h), Err(Error::Closed)));
+        }
+        settle(&rt);
+        sys::close(w).unwrap();
+    });
+}
+
 /// The waiters count is adjusted just after the woken tasks are readied (Go's rule since
 /// golang/go#61454), so a woken task can run before it drops: wait for it to reach 0.
-fn settle(rt: &Runtime) {
+fn settle<R: RealRuntime>(rt: &R) {
     wait_until(BLOCKED, "the waiters count back to 0", || {
         rt.netpoll().waiters() == 0
     });
 }
+
+netpoll_real::on_both_runtimes!(
+    close_unblocks_reader_and_writer_on_pipes,
+    close_evicts_both_directions_then_returns,
+    close_wakes_read_lock_waiters,
+);

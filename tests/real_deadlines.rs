@@ -1,4 +1,5 @@
-//! Deadlines on real epoll and the real timer heap: never early, a past deadline fails at once
+//! Deadlines on real epoll, on both schedulers (the poller thread's timer heap, and the
+//! coroutine workers' timer heaps): never early, a past deadline fails at once
 //! even with data, `None` clears, extending delays the timeout, the write deadline alone, and
 //! the combined timer when the read and write deadlines are equal.
 
@@ -7,11 +8,15 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use netpoll::fd::Error;
+use netpoll::fd::{Error, Fd};
 use netpoll::platform::RawFd;
 use netpoll_real::clock::monotonic_ns;
 use netpoll_real::testing::{bounded, wait_until};
-use netpoll_real::{sys, RealFd, Runtime};
+use netpoll_real::{sys, RealRuntime};
+
+type Task<R, T> = <R as RealRuntime>::Task<T>;
+type RFd<R> = Arc<Fd<<R as RealRuntime>::Platform>>;
+type Timed = (Result<usize, Error>, i64);
 
 const LIMIT: Duration = Duration::from_secs(10);
 const BLOCKED: Duration = Duration::from_secs(5);
@@ -30,24 +35,24 @@ fn fill(fd: RawFd) {
     }
 }
 
-/// Read once on a thread; returns the result and the platform time it ended at.
-fn spawn_read(fd: &Arc<RealFd>) -> thread::JoinHandle<(Result<usize, Error>, i64)> {
+/// Read once in a task; returns the result and the platform time it ended at.
+fn spawn_read<R: RealRuntime>(rt: &R, fd: &RFd<R>) -> Task<R, Timed> {
     let fd = fd.clone();
-    thread::spawn(move || {
+    rt.spawn(move || {
         let res = fd.read(&mut [0u8; 64]);
         (res, monotonic_ns())
     })
 }
 
-fn spawn_write(fd: &Arc<RealFd>) -> thread::JoinHandle<(Result<usize, Error>, i64)> {
+fn spawn_write<R: RealRuntime>(rt: &R, fd: &RFd<R>) -> Task<R, Timed> {
     let fd = fd.clone();
-    thread::spawn(move || {
+    rt.spawn(move || {
         let res = fd.write(&[7u8; 4096]);
         (res, monotonic_ns())
     })
 }
 
-fn assert_timeout_at(res: (Result<usize, Error>, i64), deadline_ns: i64) {
+fn assert_timeout_at(res: Timed, deadline_ns: i64) {
     let (res, at) = res;
     assert!(
         matches!(res, Err(Error::DeadlineExceeded)),
@@ -61,12 +66,11 @@ fn assert_timeout_at(res: (Result<usize, Error>, i64), deadline_ns: i64) {
     );
 }
 
-#[test]
-fn read_deadline_50ms_never_early() {
+fn read_deadline_50ms_never_early<R: RealRuntime>() {
     bounded(LIMIT, || {
-        let rt = Runtime::new().unwrap();
+        let rt = R::start().unwrap();
         let (r, w) = sys::pipe().unwrap();
-        let fd = rt.fd(r).unwrap();
+        let fd = Arc::new(rt.fd(r).unwrap());
         for _ in 0..5 {
             let deadline = rt.now_ns() + 50 * MS;
             fd.set_read_deadline(Some(deadline)).unwrap();
@@ -80,10 +84,35 @@ fn read_deadline_50ms_never_early() {
     });
 }
 
-#[test]
-fn past_deadline_fails_at_once_even_with_data() {
+/// The same from inside a task: the deadline is armed by the task (on its worker's timers,
+/// for coroutines) and fires while the task is parked.
+fn read_deadline_in_a_task_never_early<R: RealRuntime>() {
     bounded(LIMIT, || {
-        let rt = Runtime::new().unwrap();
+        let rt = R::start().unwrap();
+        let (r, w) = sys::pipe().unwrap();
+        let fd = Arc::new(rt.fd(r).unwrap());
+        let f = fd.clone();
+        let h = rt.spawn(move || {
+            let mut outcomes = Vec::new();
+            for _ in 0..5 {
+                let deadline = monotonic_ns() + 30 * MS;
+                f.set_read_deadline(Some(deadline)).unwrap();
+                outcomes.push(((f.read(&mut [0u8; 8]), monotonic_ns()), deadline));
+            }
+            outcomes
+        });
+        for (res, deadline) in rt.join(h) {
+            assert_timeout_at(res, deadline);
+        }
+        settle(&rt);
+        fd.close().unwrap();
+        sys::close(w).unwrap();
+    });
+}
+
+fn past_deadline_fails_at_once_even_with_data<R: RealRuntime>() {
+    bounded(LIMIT, || {
+        let rt = R::start().unwrap();
         let (r, w) = sys::pipe().unwrap();
         let fd = rt.fd(r).unwrap();
         sys::write(w, b"data").unwrap();
@@ -106,25 +135,24 @@ fn past_deadline_fails_at_once_even_with_data() {
     });
 }
 
-#[test]
-fn clearing_the_deadline_blocks_until_data() {
+fn clearing_the_deadline_blocks_until_data<R: RealRuntime>() {
     bounded(LIMIT, || {
-        let rt = Runtime::new().unwrap();
+        let rt = R::start().unwrap();
         let (r, w) = sys::pipe().unwrap();
         let fd = Arc::new(rt.fd(r).unwrap());
         // An expired deadline, then a short one, then cleared: the read must wait for data.
         fd.set_read_deadline(Some(rt.now_ns() - MS)).unwrap();
         fd.set_read_deadline(Some(rt.now_ns() + 30 * MS)).unwrap();
         fd.set_read_deadline(None).unwrap();
-        let h = spawn_read(&fd);
+        let h = spawn_read(&rt, &fd);
         wait_until(BLOCKED, "the reader to park", || {
             rt.netpoll().waiters() == 1
         });
         thread::sleep(Duration::from_millis(100));
-        assert!(!h.is_finished(), "the cleared deadline fired");
+        assert!(!R::is_finished(&h), "the cleared deadline fired");
         let sent = rt.now_ns();
         sys::write(w, b"late").unwrap();
-        let (res, at) = h.join().unwrap();
+        let (res, at) = rt.join(h);
         assert_eq!(res.unwrap(), 4);
         assert!(at >= sent);
         fd.close().unwrap();
@@ -132,42 +160,41 @@ fn clearing_the_deadline_blocks_until_data() {
     });
 }
 
-#[test]
-fn extending_the_deadline_delays_the_timeout() {
+fn extending_the_deadline_delays_the_timeout<R: RealRuntime>() {
     bounded(LIMIT, || {
-        let rt = Runtime::new().unwrap();
+        let rt = R::start().unwrap();
         let (r, w) = sys::pipe().unwrap();
         let fd = Arc::new(rt.fd(r).unwrap());
         fd.set_read_deadline(Some(rt.now_ns() + 80 * MS)).unwrap();
-        let h = spawn_read(&fd);
+        let h = spawn_read(&rt, &fd);
         wait_until(BLOCKED, "the reader to park", || {
             rt.netpoll().waiters() == 1
         });
         let extended = rt.now_ns() + 250 * MS;
         fd.set_read_deadline(Some(extended)).unwrap();
-        assert_timeout_at(h.join().unwrap(), extended);
+        assert_timeout_at(rt.join(h), extended);
         // And shortening works too: a blocked reader wakes at the earlier time.
         settle(&rt);
         fd.set_read_deadline(Some(rt.now_ns() + 10_000 * MS))
             .unwrap();
-        let h = spawn_read(&fd);
+        let h = spawn_read(&rt, &fd);
         wait_until(BLOCKED, "the reader to park", || {
             rt.netpoll().waiters() == 1
         });
         let shortened = rt.now_ns() + 40 * MS;
         fd.set_read_deadline(Some(shortened)).unwrap();
-        assert_timeout_at(h.join().unwrap(), shortened);
+        assert_timeout_at(rt.join(h), shortened);
         // Moving it into the past wakes the reader at once.
         settle(&rt);
         fd.set_read_deadline(Some(rt.now_ns() + 10_000 * MS))
             .unwrap();
-        let h = spawn_read(&fd);
+        let h = spawn_read(&rt, &fd);
         wait_until(BLOCKED, "the reader to park", || {
             rt.netpoll().waiters() == 1
         });
         let now = rt.now_ns();
         fd.set_read_deadline(Some(now - 1)).unwrap();
-        assert_timeout_at(h.join().unwrap(), now);
+        assert_timeout_at(rt.join(h), now);
         fd.close().unwrap();
         sys::close(w).unwrap();
     });
@@ -175,25 +202,24 @@ fn extending_the_deadline_delays_the_timeout() {
 
 /// The write deadline on its own: a writer on a full socket times out; a reader on the same
 /// socket, with no read deadline, keeps waiting and then gets its data.
-#[test]
-fn write_deadline_alone() {
+fn write_deadline_alone<R: RealRuntime>() {
     bounded(LIMIT, || {
-        let rt = Runtime::new().unwrap();
+        let rt = R::start().unwrap();
         let (a, b) = sys::socketpair().unwrap();
         fill(a);
         let fd = Arc::new(rt.fd(a).unwrap());
-        let hr = spawn_read(&fd);
+        let hr = spawn_read(&rt, &fd);
         wait_until(BLOCKED, "the reader to park", || {
             rt.netpoll().waiters() == 1
         });
         let deadline = rt.now_ns() + 60 * MS;
         fd.set_write_deadline(Some(deadline)).unwrap();
-        let hw = spawn_write(&fd);
-        assert_timeout_at(hw.join().unwrap(), deadline);
+        let hw = spawn_write(&rt, &fd);
+        assert_timeout_at(rt.join(hw), deadline);
         thread::sleep(Duration::from_millis(50));
-        assert!(!hr.is_finished(), "the write deadline woke the reader");
+        assert!(!R::is_finished(&hr), "the write deadline woke the reader");
         sys::write(b, b"for the reader").unwrap();
-        let (res, _) = hr.join().unwrap();
+        let (res, _) = rt.join(hr);
         assert!(res.unwrap() > 0);
         // A later write with the deadline still expired fails at once.
         assert!(matches!(fd.write(b"x"), Err(Error::DeadlineExceeded)));
@@ -205,33 +231,32 @@ fn write_deadline_alone() {
 
 /// rd == wd arms one combined timer that wakes both the reader and the writer; splitting the
 /// deadlines again (here: clearing the read side) must leave the write side armed alone.
-#[test]
-fn equal_read_and_write_deadlines_combo_timer() {
+fn equal_read_and_write_deadlines_combo_timer<R: RealRuntime>() {
     bounded(LIMIT, || {
-        let rt = Runtime::new().unwrap();
+        let rt = R::start().unwrap();
         let (a, b) = sys::socketpair().unwrap();
         fill(a);
         let fd = Arc::new(rt.fd(a).unwrap());
         let deadline = rt.now_ns() + 70 * MS;
         fd.set_deadline(Some(deadline)).unwrap();
-        let hr = spawn_read(&fd);
-        let hw = spawn_write(&fd);
-        assert_timeout_at(hr.join().unwrap(), deadline);
-        assert_timeout_at(hw.join().unwrap(), deadline);
+        let hr = spawn_read(&rt, &fd);
+        let hw = spawn_write(&rt, &fd);
+        assert_timeout_at(rt.join(hr), deadline);
+        assert_timeout_at(rt.join(hw), deadline);
 
         // Combo again, then split it while both wait: the reader must no longer time out.
         settle(&rt);
         let deadline = rt.now_ns() + 150 * MS;
         fd.set_deadline(Some(deadline)).unwrap();
-        let hr = spawn_read(&fd);
-        let hw = spawn_write(&fd);
+        let hr = spawn_read(&rt, &fd);
+        let hw = spawn_write(&rt, &fd);
         wait_until(BLOCKED, "both to park", || rt.netpoll().waiters() == 2);
         fd.set_read_deadline(None).unwrap();
-        assert_timeout_at(hw.join().unwrap(), deadline);
+        assert_timeout_at(rt.join(hw), deadline);
         thread::sleep(Duration::from_millis(50));
-        assert!(!hr.is_finished(), "the read deadline was cleared");
+        assert!(!R::is_finished(&hr), "the read deadline was cleared");
         sys::write(b, b"x").unwrap();
-        assert_eq!(hr.join().unwrap().0.unwrap(), 1);
+        assert_eq!(rt.join(hr).0.unwrap(), 1);
 
         // Set separately to the same absolute instant: both fire at it. (The FD layer turns
         // the time into a relative one and the core adds its own now, as Go does, so the two
@@ -241,10 +266,10 @@ fn equal_read_and_write_deadlines_combo_timer() {
         let deadline = rt.now_ns() + 50 * MS;
         fd.set_read_deadline(Some(deadline)).unwrap();
         fd.set_write_deadline(Some(deadline)).unwrap();
-        let hr = spawn_read(&fd);
-        let hw = spawn_write(&fd);
-        assert_timeout_at(hr.join().unwrap(), deadline);
-        assert_timeout_at(hw.join().unwrap(), deadline);
+        let hr = spawn_read(&rt, &fd);
+        let hw = spawn_write(&rt, &fd);
+        assert_timeout_at(rt.join(hr), deadline);
+        assert_timeout_at(rt.join(hw), deadline);
         settle(&rt);
         fd.close().unwrap();
         sys::close(b).unwrap();
@@ -253,8 +278,18 @@ fn equal_read_and_write_deadlines_combo_timer() {
 
 /// The waiters count is adjusted just after the woken tasks are readied (Go's rule since
 /// golang/go#61454), so a woken task can run before it drops: wait for it to reach 0.
-fn settle(rt: &Runtime) {
+fn settle<R: RealRuntime>(rt: &R) {
     wait_until(BLOCKED, "the waiters count back to 0", || {
         rt.netpoll().waiters() == 0
     });
 }
+
+netpoll_real::on_both_runtimes!(
+    read_deadline_50ms_never_early,
+    read_deadline_in_a_task_never_early,
+    past_deadline_fails_at_once_even_with_data,
+    clearing_the_deadline_blocks_until_data,
+    extending_the_deadline_delays_the_timeout,
+    write_deadline_alone,
+    equal_read_and_write_deadlines_combo_timer,
+);

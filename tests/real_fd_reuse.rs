@@ -3,7 +3,8 @@
 //! must neither wake the new pd's waiter nor set its event-error bit (the fdseq tag in the
 //! token makes it stale; golang/go#59545 was the error half of this).
 //!
-//! One test in this binary, so no other test opens fds and the number reuse is predictable.
+//! One test in this binary (running both platforms in turn), so no other test opens fds and
+//! the number reuse is predictable.
 
 use std::sync::Arc;
 use std::thread;
@@ -11,17 +12,22 @@ use std::time::Duration;
 
 use netpoll::fd::Fd;
 use netpoll::platform::{Backend, Event, Mode, Platform};
-use netpoll_real::sys;
 use netpoll_real::testing::{bounded, manual, wait_until};
+use netpoll_real::{sys, CoroRuntime, RealRuntime, Runtime};
 
 const LIMIT: Duration = Duration::from_secs(10);
 const SECOND_NS: i64 = 1_000_000_000;
 
 #[test]
 fn stale_event_after_fd_reuse_is_ignored() {
+    stale_event_after_fd_reuse::<Runtime>();
+    stale_event_after_fd_reuse::<CoroRuntime>();
+}
+
+fn stale_event_after_fd_reuse<R: RealRuntime>() {
     bounded(LIMIT, || {
         // No poller thread: the test decides when events are harvested and applied.
-        let np = manual();
+        let np = manual::<R>();
         let backend = np.platform().backend();
 
         let (r1, w1) = sys::pipe().unwrap();

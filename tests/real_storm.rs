@@ -1,4 +1,4 @@
-//! The set_deadline storm on real epoll: 8 threads move the deadlines of one fd every few
+//! The set_deadline storm on real epoll, on both schedulers: 8 tasks move the deadlines of one fd every few
 //! microseconds for 2 s while one reader reads and one writer writes on it. No hang, no
 //! panic, and every operation ends in data, DeadlineExceeded or Closed.
 
@@ -8,9 +8,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use netpoll::fd::Error;
+use netpoll::platform::{Platform, Scheduler};
 use netpoll_real::clock::monotonic_ns;
 use netpoll_real::testing::{bounded, wait_until, XorShift};
-use netpoll_real::{sys, Runtime};
+use netpoll_real::{sys, RealRuntime};
 
 const STORM: Duration = Duration::from_secs(2);
 const MOVERS: u64 = 8;
@@ -46,10 +47,9 @@ impl Outcomes {
     }
 }
 
-#[test]
-fn set_deadline_storm() {
+fn set_deadline_storm<R: RealRuntime>() {
     bounded(LIMIT, || {
-        let rt = Runtime::new().unwrap();
+        let rt = R::start().unwrap();
         let (a, b) = sys::socketpair().unwrap();
         let fd = Arc::new(rt.fd(a).unwrap());
         let peer = Arc::new(rt.fd(b).unwrap());
@@ -57,25 +57,33 @@ fn set_deadline_storm() {
         let stop = Arc::new(AtomicBool::new(false));
         let mut handles = Vec::new();
 
-        // The reader and the writer under test.
+        // The reader and the writer under test. An expired deadline fails without parking,
+        // so they yield between attempts: coroutine tasks are scheduled cooperatively, and a
+        // loop that never parks would keep its worker to itself.
         {
             let (fd, out) = (fd.clone(), out.clone());
-            handles.push(thread::spawn(move || {
+            let np = rt.netpoll().clone();
+            handles.push(rt.spawn(move || {
                 let mut buf = [0u8; 512];
-                while !out.record(fd.read(&mut buf), "read") {}
+                while !out.record(fd.read(&mut buf), "read") {
+                    np.platform().sched().yield_now();
+                }
             }));
         }
         {
             let (fd, out) = (fd.clone(), out.clone());
-            handles.push(thread::spawn(move || {
+            let np = rt.netpoll().clone();
+            handles.push(rt.spawn(move || {
                 let buf = [9u8; 2048];
-                while !out.record(fd.write(&buf), "write") {}
+                while !out.record(fd.write(&buf), "write") {
+                    np.platform().sched().yield_now();
+                }
             }));
         }
         // The peer keeps data flowing both ways, with no deadlines; it stops when closed.
         {
             let peer = peer.clone();
-            handles.push(thread::spawn(move || {
+            handles.push(rt.spawn(move || {
                 let mut buf = [0u8; 4096];
                 while let Ok(n) = peer.read(&mut buf) {
                     if n == 0 {
@@ -86,17 +94,19 @@ fn set_deadline_storm() {
         }
         {
             let peer = peer.clone();
-            handles.push(thread::spawn(move || {
+            let np = rt.netpoll().clone();
+            handles.push(rt.spawn(move || {
                 let buf = [3u8; 700];
                 while peer.write(&buf).is_ok() {
-                    thread::sleep(Duration::from_micros(50));
+                    np.platform().sched().sleep_ns(50_000);
                 }
             }));
         }
         // The movers.
         for i in 0..MOVERS {
             let (fd, out, stop) = (fd.clone(), out.clone(), stop.clone());
-            handles.push(thread::spawn(move || {
+            let np = rt.netpoll().clone();
+            handles.push(rt.spawn(move || {
                 let mut rng = XorShift::new(0x9E37_79B9_7F4A_7C15 ^ i);
                 while !stop.load(Ordering::Relaxed) {
                     // From 20 µs in the past to 200 µs ahead, or cleared.
@@ -114,7 +124,9 @@ fn set_deadline_storm() {
                         Err(e) => panic!("set_deadline: {e:?}"),
                     }
                     out.deadline_moves.fetch_add(1, Ordering::Relaxed);
-                    thread::sleep(Duration::from_micros(1 + rng.below(10)));
+                    np.platform()
+                        .sched()
+                        .sleep_ns(1_000 * (1 + rng.below(10) as i64));
                 }
             }));
         }
@@ -127,7 +139,7 @@ fn set_deadline_storm() {
         fd.close().unwrap();
         peer.close().unwrap();
         for h in handles {
-            h.join().unwrap();
+            rt.join(h);
         }
         wait_until(Duration::from_secs(5), "waiters back to 0", || {
             rt.netpoll().waiters() == 0
@@ -139,10 +151,13 @@ fn set_deadline_storm() {
             out.deadline_moves.load(Ordering::Relaxed),
         );
         println!(
-            "storm: {moves} deadline moves, {data} data, {timeouts} timeouts, {closed} closed"
+            "storm ({}): {moves} deadline moves, {data} data, {timeouts} timeouts, {closed} closed",
+            R::NAME
         );
         assert_eq!(closed, 2, "the reader and the writer both end with Closed");
         assert!(moves > 1000, "the movers barely ran: {moves}");
         assert!(data > 0 && timeouts > 0, "data {data}, timeouts {timeouts}");
     });
 }
+
+netpoll_real::on_both_runtimes!(set_deadline_storm);

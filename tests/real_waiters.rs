@@ -1,13 +1,13 @@
-//! The waiters count on real epoll: readers parked on N pipes are woken by readiness, by
-//! deadlines and by close; the count reaches N while they wait and goes back to 0.
+//! The waiters count on real epoll, on both schedulers: reader tasks parked on N pipes are
+//! woken by readiness, by deadlines and by close; the count reaches N while they wait and goes
+//! back to 0.
 
 use std::sync::Arc;
-use std::thread;
 use std::time::Duration;
 
-use netpoll::fd::Error;
+use netpoll::fd::{Error, Fd};
 use netpoll_real::testing::{bounded, wait_until};
-use netpoll_real::{sys, RealFd, Runtime};
+use netpoll_real::{sys, RealRuntime};
 
 const PER_KIND: usize = 4;
 const ROUNDS: usize = 5;
@@ -15,25 +15,25 @@ const LIMIT: Duration = Duration::from_secs(30);
 const WAIT: Duration = Duration::from_secs(5);
 const DEADLINE_NS: i64 = 20_000_000;
 
-fn spawn_read(fd: &Arc<RealFd>) -> thread::JoinHandle<Result<usize, Error>> {
-    let fd = fd.clone();
-    thread::spawn(move || fd.read(&mut [0u8; 8]))
-}
-
-#[test]
-fn waiters_count_returns_to_zero() {
+fn waiters_count_returns_to_zero<R: RealRuntime>() {
     bounded(LIMIT, || {
-        let rt = Runtime::new().unwrap();
+        let rt = R::start().unwrap();
         let np = rt.netpoll().clone();
         for round in 0..ROUNDS {
-            let mut pipes = Vec::new();
+            let mut pipes: Vec<(Arc<Fd<R::Platform>>, i32)> = Vec::new();
             for _ in 0..3 * PER_KIND {
                 let (r, w) = sys::pipe().unwrap();
                 pipes.push((Arc::new(rt.fd(r).unwrap()), w));
             }
             let (by_data, rest) = pipes.split_at(PER_KIND);
             let (by_deadline, by_close) = rest.split_at(PER_KIND);
-            let hs: Vec<_> = pipes.iter().map(|(fd, _)| spawn_read(fd)).collect();
+            let hs: Vec<_> = pipes
+                .iter()
+                .map(|(fd, _)| {
+                    let fd = fd.clone();
+                    rt.spawn(move || fd.read(&mut [0u8; 8]))
+                })
+                .collect();
             wait_until(WAIT, "every reader to park", || {
                 np.waiters() == 3 * PER_KIND as u32
             });
@@ -50,7 +50,7 @@ fn waiters_count_returns_to_zero() {
                 fd.close().unwrap();
             }
             for (i, h) in hs.into_iter().enumerate() {
-                let res = h.join().unwrap();
+                let res = rt.join(h);
                 match i / PER_KIND {
                     0 => assert_eq!(res.unwrap(), 1, "round {round}"),
                     1 => assert!(matches!(res, Err(Error::DeadlineExceeded)), "{res:?}"),
@@ -68,3 +68,5 @@ fn waiters_count_returns_to_zero() {
         }
     });
 }
+
+netpoll_real::on_both_runtimes!(waiters_count_returns_to_zero);

@@ -1,21 +1,26 @@
-//! netpoll-real: the netpoll core on real epoll (Linux) or kqueue (macOS/BSD), a monotonic
-//! clock with a timer heap, and OS threads as tasks.
+//! netpoll-real: the netpoll core on real epoll (Linux) or kqueue (macOS/BSD), with two
+//! schedulers chosen by type, both implementing [`RealRuntime`]:
 //!
-//! * [`RealPlatform`] implements [`netpoll::platform::Platform`]: std atomics (plain fields are
-//!   `Relaxed` atomics), a futex lock, [`clock::RealClock`], the OS poller ([`PollerBackend`])
-//!   and [`sched::ThreadSched`]. Everything is statically dispatched and nothing on the
-//!   read/write/park/ready path allocates.
-//! * [`Runtime`] owns a [`NetPoll`] on that platform and the poller thread that blocks in the
-//!   OS poller, wakes parked tasks, and fires deadline timers.
+//! * [`Runtime`] on [`RealPlatform`]: tasks are OS threads that park on a per-thread permit
+//!   ([`sched::ThreadSched`]); one poller thread blocks in the OS poller, wakes parked tasks
+//!   and fires deadline timers from one heap ([`clock::RealClock`]).
+//! * [`CoroRuntime`] on [`CoroPlatform`]: tasks are coroutines run by N worker threads with
+//!   the poller in their loop, per-worker run queues and timers ([`coro`]).
+//!
+//! Std atomics (plain fields are `Relaxed` atomics), a futex lock, statically dispatched:
+//! nothing on the read/write/park/ready path allocates. [`echo`] and [`net`] are a TCP echo
+//! server and the socket calls it needs; [`mod@bench`] is the benchmark.
 //!
 //! ```no_run
-//! use netpoll_real::{sys, Runtime};
-//! let rt = Runtime::new().unwrap();
+//! use netpoll_real::{sys, CoroRuntime};
+//! let rt = CoroRuntime::new().unwrap();
 //! let (r, w) = sys::pipe().unwrap();
 //! let reader = rt.fd(r).unwrap();
-//! reader.set_read_deadline(Some(rt.now_ns() + 50_000_000)).unwrap();
-//! let mut buf = [0u8; 1];
-//! assert!(reader.read(&mut buf).unwrap_err().is_timeout());
+//! let timed_out = rt.block_on(move || {
+//!     reader.set_read_timeout_ns(50_000_000).unwrap();
+//!     reader.read(&mut [0u8; 1]).unwrap_err().is_timeout()
+//! });
+//! assert!(timed_out);
 //! # let _ = w;
 //! ```
 
@@ -26,9 +31,13 @@ pub mod sys;
 
 pub mod bench;
 pub mod clock;
+pub mod coro;
+pub mod echo;
 mod inject;
 pub mod kqueue_translate;
 pub mod lock;
+pub mod net;
+pub mod runtime;
 pub mod sched;
 mod shared;
 pub mod testing;
@@ -66,7 +75,9 @@ use netpoll::platform::{Clock, Platform, RawFd, TimerFiring, Word};
 use netpoll::{NetPoll, Protocol};
 
 pub use clock::RealClock;
+pub use coro::{CoroFd, CoroPlatform, CoroRuntime, CoroSched};
 pub use lock::FutexLock;
+pub use runtime::RealRuntime;
 pub use sched::ThreadSched;
 pub use shared::{RelaxedCell, StdAtomicU32, StdAtomicUsize};
 

@@ -152,6 +152,25 @@ pub(crate) mod futex {
         }
     }
 
+    /// Block while `*word == expected`, for at most `timeout` (spurious returns are possible).
+    #[inline]
+    pub fn wait_timeout(word: &AtomicU32, expected: u32, timeout: std::time::Duration) {
+        let ts = libc::timespec {
+            tv_sec: timeout.as_secs().min(i64::MAX as u64) as libc::time_t,
+            tv_nsec: timeout.subsec_nanos() as libc::c_long,
+        };
+        // SAFETY: as in `wait`; `ts` is a valid relative timeout for the duration of the call.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                word.as_ptr(),
+                libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+                expected,
+                &ts as *const libc::timespec,
+            );
+        }
+    }
+
     /// Wake one waiter blocked on `word`.
     #[inline]
     pub fn wake_one(word: &AtomicU32) {

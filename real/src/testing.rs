@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use netpoll::{NetPoll, Protocol};
+use netpoll::NetPoll;
 
-use crate::{RealNetPoll, RealPlatform};
+use crate::RealRuntime;
 
 /// How often [`wait_until`] re-checks its condition.
 const POLL_INTERVAL: Duration = Duration::from_micros(200);
@@ -51,12 +51,10 @@ pub fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-/// A netpoll on the real platform with no poller thread: the test calls `poll` itself.
-pub fn manual() -> Arc<RealNetPoll> {
-    Arc::new(NetPoll::new(
-        RealPlatform::new().expect("create the OS poller"),
-        Protocol::Fixed,
-    ))
+/// A netpoll on runtime `R`'s platform with nothing polling it: the test calls `poll` itself
+/// and uses OS threads as tasks (see [`RealRuntime::manual`]).
+pub fn manual<R: RealRuntime>() -> Arc<NetPoll<R::Platform>> {
+    R::manual().expect("create the OS poller")
 }
 
 /// A tiny xorshift generator, so tests need no RNG crate.
@@ -83,4 +81,34 @@ impl XorShift {
     pub fn below(&mut self, n: u64) -> u64 {
         self.next_u64() % n
     }
+}
+
+/// Instantiate generic test functions `fn name<R: RealRuntime>()` once per runtime: a module
+/// `threads` ([`crate::Runtime`]) and a module `coroutines` ([`crate::CoroRuntime`]), each
+/// with one `#[test]` per name. Every real test runs on both schedulers this way.
+///
+/// ```ignore
+/// fn reader_wakes<R: RealRuntime>() { /* ... */ }
+/// netpoll_real::on_both_runtimes!(reader_wakes);
+/// ```
+#[macro_export]
+macro_rules! on_both_runtimes {
+    ($($name:ident),* $(,)?) => {
+        mod threads {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name::<$crate::Runtime>();
+                }
+            )*
+        }
+        mod coroutines {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name::<$crate::CoroRuntime>();
+                }
+            )*
+        }
+    };
 }

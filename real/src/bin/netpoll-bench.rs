@@ -1,20 +1,12 @@
-//! netpoll-bench: the real-platform benchmarks (see `netpoll_real::bench`).
+//! netpoll-bench: the real-platform benchmarks (see `netpoll_real::bench`), and the echo
+//! server process they measure.
 //!
-//! `cargo run --release -p netpoll-real --bin netpoll-bench [-- ROUND_TRIPS]`.
+//! `cargo run --release -p netpoll-real --bin netpoll-bench -- [OPTIONS]`; `--help`-style
+//! usage is printed on a bad option.
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let round_trips = match std::env::args().nth(1) {
-        None => netpoll_real::bench::DEFAULT_ROUND_TRIPS,
-        Some(s) => match s.parse() {
-            Ok(n) if n > 0 => n,
-            _ => {
-                eprintln!("netpoll-bench: ROUND_TRIPS must be a positive number, got '{s}'");
-                return ExitCode::from(2);
-            }
-        },
-    };
-    netpoll_real::bench::run_all(round_trips);
-    ExitCode::SUCCESS
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    netpoll_real::bench::main(&args, &[])
 }

@@ -11,9 +11,8 @@ pub mod settings;
 
 use crate::engine::choice::Choice;
 use crate::engine::event::EventLog;
-use crate::engine::explore::replay::ReplaySource;
 use crate::engine::explore::{
-    run_once, Bodies, Coverage, Exploration, FailureInfo, Report, Shard, Slot, Strategy,
+    run_recorded, Bodies, Coverage, Exploration, FailureInfo, Report, Shard, Slot, Strategy,
 };
 use crate::engine::failure::Failure;
 use crate::engine::memory::MemoryModel;
@@ -201,6 +200,12 @@ impl Builder {
                     "the step limit must be from 1 to {}",
                     settings::MAX_STEPS_LIMIT
                 ),
+            ));
+        }
+        if self.shard.is_some_and(|s| s.count() > 1) && self.strategy == Strategy::Graph {
+            return Err((
+                "NETPOLL_SIM_SHARD",
+                "the graph strategy does not split into shards yet".into(),
             ));
         }
         if self.jobs == 0 || self.jobs > MAX_JOBS {
@@ -531,8 +536,7 @@ impl Builder {
     pub fn replay_choices<C: IntoCheck>(&self, choices: &[Choice], check: C) -> Report {
         let c = check.into_check(self, &self.env);
         let start = std::time::Instant::now();
-        let source = Box::new(ReplaySource::new(choices.to_vec()));
-        let out = run_once(self.exec_config(), source, &c.body);
+        let out = run_recorded(self.exec_config(), self.strategy, choices, &c.body);
         let failed = out.failure.is_some();
         Report {
             schedules: 1,
@@ -544,10 +548,15 @@ impl Builder {
                 failure,
                 seed: self.seed,
                 schedule_index: 0,
-                choices: out.choices,
+                choices: if self.strategy == Strategy::Graph {
+                    choices.to_vec()
+                } else {
+                    out.choices
+                },
                 log: out.log,
             }),
             elapsed: start.elapsed(),
+            graph: None,
         }
     }
 
@@ -573,7 +582,13 @@ impl Builder {
     /// with its exact choices, log and failure.
     pub fn shrink<C: IntoCheck>(&self, ff: &FailureInfo, check: C) -> FailureInfo {
         let c = check.into_check(self, &self.env);
-        crate::engine::shrink::shrink_failure(self.exec_config(), ff, self.shrink_runs, &c.body)
+        crate::engine::shrink::shrink_failure(
+            self.exec_config(),
+            self.strategy,
+            ff,
+            self.shrink_runs,
+            &c.body,
+        )
     }
 
     /// `check` under this builder's configuration: its subject and body (for tools that

@@ -130,6 +130,7 @@ impl Campaign {
                 Some(p) => s.push_str(&format!(" (preemption bound {p})")),
                 None => s.push_str(" (unbounded)"),
             },
+            Strategy::Graph => {}
         }
         let (cap, stop) = (self.schedules, self.stop_at_first_failure);
         s.push_str(&format!(
@@ -398,12 +399,15 @@ pub fn run_shard<C: IntoCheck>(
     let b = b.clone().shard(Some(shard));
     let run: ShardRun = b.explore_shard_prepared(&c, progress);
     let r = &run.report;
+    let records = UnitRecord::all(&run.units);
+    // The first failure, named by the record that holds it (ranges are joined).
     let first = run.units.iter().find_map(|s| match s {
-        Slot::Done(u) => u
-            .first_failure
-            .as_ref()
-            .map(|(o, f)| (u.key.clone(), *o, f)),
+        Slot::Done(u) => u.first_failure.as_ref().map(|(_, f)| f),
         Slot::NotRun(_) => None,
+    });
+    let first = first.and_then(|info| {
+        let r = records.iter().find(|r| r.first_failure.is_some())?;
+        Some((r.unit.clone(), r.first_failure?, info))
     });
     let mut saved = None;
     let mut failure = None;
@@ -441,7 +445,7 @@ pub fn run_shard<C: IntoCheck>(
         races: r.races,
         complete: r.complete(),
         verdict: r.verdict(),
-        units: UnitRecord::all(&run.units),
+        units: records,
         failure,
         elapsed_secs: r.elapsed.as_secs_f64(),
     };
@@ -876,6 +880,7 @@ pub fn merge(paths: &[PathBuf]) -> Result<Merged, MergeError> {
         coverage: t.coverage,
         first_failure: None,
         elapsed: Duration::ZERO,
+        graph: None,
     };
     let slowest = shards
         .iter()

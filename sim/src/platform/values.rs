@@ -1,5 +1,6 @@
 //! How the netpoll core's fields look in a swimlane: `pd0.closing := true`,
-//! `pd0.rg: wait -> parked:reader`, `pd0.atomic_info = closing|fdseq=1`, timer times.
+//! `pd0.rg: wait -> parked:reader`, `pd0.atomic_info = closing|fdseq=1`, timer times, and the
+//! FD's lock word `fd0.state = rlock,refs=1`.
 //!
 //! The decoding uses the core's own definitions (its semaphore words, its `PollInfo` bits),
 //! so the swimlane cannot drift from the core's layout.
@@ -53,6 +54,11 @@ fn info_bits(v: u32) -> String {
 
 impl ValueFormat for NetpollValues {
     fn format(&self, loc: &LocName, v: u64, task: &dyn Fn(u32) -> String) -> Option<String> {
+        if loc.object == "fd" {
+            // The FD's fdMutex word: `closed,rlock,refs=2,rwait=1`.
+            return (loc.field.as_ref() == "state" && v <= usize::MAX as u64)
+                .then(|| netpoll::fd_mutex::describe(v as usize));
+        }
         if loc.object != "pd" {
             return None;
         }

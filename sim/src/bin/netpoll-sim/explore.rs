@@ -28,6 +28,7 @@ pub fn run(a: &ExploreArgs) -> Result<(), Exit> {
             Some(p) => write!(how, " (preemption bound {p})"),
             None => write!(how, " (unbounded)"),
         },
+        Strategy::Graph => write!(how, " (every execution graph once)"),
     }
     .ok();
     if !b.faults.is_none() {

@@ -10,6 +10,7 @@
 //! order, so the report is the single-threaded loop's.
 
 pub(crate) mod dfs;
+pub(crate) mod graph;
 pub(crate) mod lenient;
 pub(crate) mod pct;
 mod pool;
@@ -24,8 +25,8 @@ pub mod unit;
 
 pub use pct::PCT_WARMUP;
 pub(crate) use pool::BodyFactory;
-pub use report::{Coverage, FailureInfo, Report};
-pub(crate) use runner::{run_once, Bodies, Exploration};
+pub use report::{Coverage, FailureInfo, GraphCounts, Report};
+pub(crate) use runner::{run_recorded, Bodies, Exploration};
 pub use shard::Shard;
 pub use split::{SubtreeKey, SHARD_DEPTH, SPLIT_DEPTH};
 pub use strategy::Strategy;

@@ -4,9 +4,8 @@
 //! result (see [`pool`](super::pool) and [`unit`](super::unit)).
 
 use super::dfs::Dfs;
-use super::pool::{
-    self, BodyFactory, Campaign, Counters, Figures, Observer, RangeWork, Sampler, Work,
-};
+pub(crate) use super::pool::Observer;
+use super::pool::{self, BodyFactory, Campaign, Counters, Figures, RangeWork, Sampler, Work};
 use super::shard::Shard;
 use super::split::TreeSearch;
 use super::unit::{tally, Slot, TallyError, UnitKey};
@@ -97,6 +96,22 @@ impl Exploration {
         progress: &mut dyn FnMut(&Report),
         mut observe: Option<Observer<'_>>,
     ) -> Part {
+        if self.strategy == Strategy::Graph {
+            // Not split yet: one thread, the whole search (a shard is refused earlier).
+            let report = super::graph::explore(
+                self.exec,
+                self.schedules,
+                self.stop_at_first_failure,
+                None,
+                bodies.local,
+                progress,
+                observe,
+            );
+            return Part {
+                units: Vec::new(),
+                report,
+            };
+        }
         let start = Instant::now();
         let dfs = self.search();
         let search = dfs.as_ref().map(|d| d as &dyn TreeSearch);
@@ -179,6 +194,7 @@ impl Exploration {
                 info
             }),
             elapsed: Default::default(),
+            graph: None,
         }
     }
 
@@ -264,6 +280,21 @@ impl Exploration {
         };
         (r, kept)
     }
+}
+
+/// Run `f` once on recorded `choices` made by `strategy` (strictly: a choice that does not
+/// fit fails the run as a divergence).
+pub(crate) fn run_recorded(
+    exec: ExecConfig,
+    strategy: Strategy,
+    choices: &[crate::engine::choice::Choice],
+    f: &Rc<dyn Fn()>,
+) -> Outcome {
+    if strategy == Strategy::Graph {
+        return super::graph::run_guided(exec, choices, f);
+    }
+    let source = Box::new(super::replay::ReplaySource::new(choices.to_vec()));
+    run_once(exec, source, f)
 }
 
 /// Run `f` once with the choices of `source` (a replay, a shrinking candidate).

@@ -1,5 +1,6 @@
 //! The state of the running execution, reached through [`with`].
 
+use super::graph_run::GraphRun;
 use super::lock::Locks;
 use super::task::{Status, Task, Yld};
 use super::time::START_TIME_NS;
@@ -109,6 +110,8 @@ pub(crate) struct Exec {
     pub(crate) deadlock_hook: Option<DeadlockHook>,
     /// Checks run when every task has finished (outside the model: they may only peek).
     pub(crate) end_checks: Vec<EndCheck>,
+    /// In a run of the `graph` strategy: the graph being replayed and extended.
+    pub(crate) graph: Option<Box<GraphRun>>,
 }
 
 thread_local! {
@@ -172,6 +175,7 @@ impl Exec {
             now_ns: START_TIME_NS,
             deadlock_hook: None,
             end_checks: Vec::new(),
+            graph: None,
         }
     }
 
@@ -238,7 +242,11 @@ impl Exec {
     /// A new location holding `init`; its name goes into the event log.
     pub(crate) fn new_location(&mut self, name: LocName, init: u64) -> u32 {
         self.names.locations.push(name);
-        self.mem.new_location(init)
+        let l = self.mem.new_location(init);
+        if let Some(g) = self.graph.as_mut() {
+            g.location_created(self.cur, l, init);
+        }
+        l
     }
 
     /// Create a task that will run `f`; its history starts after `parent`'s so far.
@@ -260,6 +268,15 @@ impl Exec {
 
     /// Task `id`'s function returned.
     pub(crate) fn task_finished(&mut self, id: u32) {
+        if let Some(g) = self.graph.as_mut() {
+            g.task_finished(id);
+            if !self.aborting {
+                self.rec.push(id, Op::Finish);
+            }
+            self.tasks[id as usize].status = Status::Finished;
+            self.tasks[id as usize].yielder = std::ptr::null();
+            return;
+        }
         if !self.aborting {
             // TSO: a task's end goes through the scheduler (locked instructions).
             self.mem.drain(id, &mut self.rec);

@@ -33,6 +33,9 @@ pub(crate) enum Idle {
     Done,
     /// Some task can never run again.
     Deadlock,
+    /// A graph run ends without a verdict of its own: blocked (a time-out or another order
+    /// lets the waiting task go on) or dropped.
+    Stop,
 }
 
 impl Exec {
@@ -41,6 +44,11 @@ impl Exec {
     pub(crate) fn at_yield_point(&mut self) -> Option<*const Yld> {
         if self.aborting {
             return None;
+        }
+        if self.graph.is_some() {
+            // Graph runs switch only where the graph says (inside the operations).
+            let y = self.tasks[self.cur as usize].yielder;
+            return self.failure.is_some().then_some(y);
         }
         self.rec.step += 1;
         let me = self.cur;
@@ -89,6 +97,27 @@ impl Exec {
 
     /// The engine must pick a task because the running one blocked or finished.
     pub(crate) fn pick_idle(&mut self) -> Idle {
+        if let Some(g) = self.graph.as_mut() {
+            use super::graph_run::Pick;
+            return match g.pick() {
+                Pick::Run(t) => Idle::Run(t),
+                Pick::Complete => Idle::Done,
+                Pick::Deadlock => Idle::Deadlock,
+                Pick::End => Idle::Stop,
+                Pick::Stuck => {
+                    self.fail(Failure::ReplayDiverged {
+                        message: "graph replay: every remaining read waits for a store that \
+                                  waits for it"
+                            .to_string(),
+                    });
+                    Idle::Stop
+                }
+                Pick::GuideDiverged(message) => {
+                    self.fail(Failure::ReplayDiverged { message });
+                    Idle::Stop
+                }
+            };
+        }
         loop {
             self.runnable.clear();
             for (i, t) in self.tasks.iter().enumerate() {
