@@ -398,11 +398,34 @@ fn cores() -> usize {
     crate::builder::default_jobs()
 }
 
+/// Iterations of [`spin_rate`]'s loop per thread (a few hundred milliseconds).
+const SPIN_ITERATIONS: u64 = 400_000_000;
+
+/// A perfectly parallel reference: `threads` threads each spinning through integer mixing,
+/// sharing nothing; iterations per second. What it gains from more threads is what the
+/// machine gives a process at that moment (on a shared machine, often less than its cores).
+fn spin_rate(threads: usize) -> f64 {
+    let t = std::time::Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                let mut x = 0u64;
+                for i in 0..SPIN_ITERATIONS {
+                    x = x.wrapping_add(i ^ (x >> 3));
+                }
+                std::hint::black_box(x);
+            });
+        }
+    });
+    (threads as u64 * SPIN_ITERATIONS) as f64 / t.elapsed().as_secs_f64().max(1e-9)
+}
+
 /// Parallel speed-up of `close-unblocks-read` (fixed, c11, random, seed 1): schedules/s with
 /// 1, 2 and all jobs (the core count), in `rounds` alternating rounds of `schedules`
 /// schedules, the median of each side by side, with the ratio to one job, the cores this
-/// process kept busy, and how much of the machine other processes used meanwhile (so a
-/// ratio below the jobs on a shared machine can be read for what it is).
+/// process kept busy, how much of the machine other processes used meanwhile, and - in the
+/// same rounds - the ratio a perfectly parallel loop got ([`spin_rate`]), so that a ratio
+/// below the jobs on a shared machine can be read for what it is.
 pub fn parallel_speedup(rounds: u32, schedules: u64) {
     let mut jobs = vec![1, 2, cores()];
     jobs.dedup();
@@ -411,10 +434,13 @@ pub fn parallel_speedup(rounds: u32, schedules: u64) {
         cores(),
         load_average()
     );
-    let mut runs: Vec<Vec<(f64, f64, f64, (u64, u64, u64))>> = vec![Vec::new(); jobs.len()];
+    type Run = (f64, f64, f64, (u64, u64, u64));
+    let mut runs: Vec<Vec<Run>> = vec![Vec::new(); jobs.len()];
+    let mut spins: Vec<Vec<f64>> = vec![Vec::new(); jobs.len()];
     for _ in 0..rounds {
         for (i, &j) in jobs.iter().enumerate() {
             runs[i].push(timed_run(j, schedules));
+            spins[i].push(spin_rate(j));
         }
     }
     let median = |v: &[f64]| {
@@ -422,17 +448,23 @@ pub fn parallel_speedup(rounds: u32, schedules: u64) {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let one = median(&runs[0].iter().map(|r| r.0).collect::<Vec<_>>());
+    let rates: Vec<f64> = runs
+        .iter()
+        .map(|r| median(&r.iter().map(|x| x.0).collect::<Vec<_>>()))
+        .collect();
+    let spin: Vec<f64> = spins.iter().map(|s| median(s)).collect();
     for (i, &j) in jobs.iter().enumerate() {
-        let rate = median(&runs[i].iter().map(|r| r.0).collect::<Vec<_>>());
         let busy = median(&runs[i].iter().map(|r| r.1).collect::<Vec<_>>());
         let others = median(&runs[i].iter().map(|r| r.2).collect::<Vec<_>>());
         let same = runs[i].iter().all(|r| r.3 == runs[0][0].3);
+        let (sim, reference) = (rates[i] / rates[0], spin[i] / spin[0]);
         println!(
-            "  {j} job{}: {rate:>9.0} schedules/s  x{:.2} of 1 job ({:.2} per job)  this process kept {busy:.2} cores busy; others used {:.0}% of the machine{}",
+            "  {j} job{}: {:>8.0} schedules/s  x{sim:.2} of 1 job ({:.2} per job); a parallel loop got x{reference:.2} meanwhile (the simulator: {:.0}% of that); CPU per schedule {:.1} us; this process kept {busy:.2} cores busy, others used {:.0}% of the machine{}",
             if j == 1 { " " } else { "s" },
-            rate / one,
-            rate / one / j as f64,
+            rates[i],
+            sim / j as f64,
+            100.0 * sim / reference.max(1e-9),
+            1e6 * busy / rates[i].max(1e-9),
             others * 100.0,
             if same { "" } else { "  (REPORT DIFFERS FROM 1 JOB)" }
         );
