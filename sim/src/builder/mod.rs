@@ -214,6 +214,13 @@ impl Builder {
                 format!("the number of jobs must be from 1 to {MAX_JOBS}"),
             ));
         }
+        if self.memory == MemoryModel::Imm && self.strategy != Strategy::Graph {
+            return Err((
+                "NETPOLL_SIM_MEMORY",
+                "memory model imm is explored by the graph strategy only (add --strategy graph)"
+                    .into(),
+            ));
+        }
         if self.pct_depth == 0 || self.pct_depth as u64 > self.max_steps {
             return Err((
                 "NETPOLL_SIM_DEPTH",
@@ -466,6 +473,9 @@ impl Builder {
         check: C,
         mut progress: impl FnMut(&Report),
     ) -> Report {
+        if let Err((var, reason)) = self.validate() {
+            panic!("netpoll-sim: bad {var}: {reason}");
+        }
         let c = check.into_check(self, &self.env);
         self.exploration().run(&bodies(&c), &mut progress, None)
     }
@@ -478,6 +488,9 @@ impl Builder {
         check: C,
         mut observe: impl FnMut(&EventLog, Option<&Failure>),
     ) -> Report {
+        if let Err((var, reason)) = self.validate() {
+            panic!("netpoll-sim: bad {var}: {reason}");
+        }
         let c = check.into_check(self, &self.env);
         self.exploration()
             .run(&bodies(&c), &mut |_| {}, Some(&mut observe))

@@ -107,6 +107,7 @@ pub(crate) fn explore(
         }
         report.schedules += 1;
         report.steps += out.steps;
+        report.races += out.races;
         let counts = report.graph.as_mut().expect("graph counts");
         match (&out.failure, gr.end) {
             (Some(_), _) => {}
@@ -265,7 +266,7 @@ fn run_guided_on(
     let mut run = GraphRun::new(exec.memory, Graph::new(), rt::START_TIME_NS);
     run.guide = Some(guide);
     let mut out = engine.run_graph(f, Box::new(run));
-    let gr = out.graph.take().expect("a graph run");
+    let gr = out.graph.as_ref().expect("a graph run");
     if out.failure.is_none() {
         if let Some(g) = &gr.guide {
             if g.next < g.steps.len() {

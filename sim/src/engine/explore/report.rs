@@ -105,10 +105,7 @@ impl Report {
     pub fn verdict(&self) -> String {
         match (self.coverage, self.graph) {
             (Coverage::Complete, Some(g)) => {
-                format!(
-                    "complete: {} executions ({} blocked)",
-                    g.executions, g.blocked
-                )
+                format!("complete: {} executions ({} blocked)", g.executions, g.blocked)
             }
             (Coverage::Capped, Some(g)) => format!(
                 "stopped after {} runs ({} executions, {} blocked): not a complete search",

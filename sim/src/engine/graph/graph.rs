@@ -8,7 +8,6 @@
 //! flag or park permit).
 
 use super::label::{ERef, GEvent, Label};
-use std::collections::BTreeMap;
 
 /// The canonical name of a location.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -50,7 +49,8 @@ pub(crate) struct GTask {
 pub(crate) struct Graph {
     pub(crate) tasks: Vec<GTask>,
     pub(crate) locs: Vec<GLoc>,
-    pub(crate) loc_index: BTreeMap<LocKey, u32>,
+    /// Every location's key and index, sorted by key (one allocation to clone).
+    pub(crate) loc_index: Vec<(LocKey, u32)>,
     /// The events in the order they were added, oldest first (an event's index is its stamp).
     pub(crate) order: Vec<ERef>,
 }
@@ -66,7 +66,7 @@ impl Graph {
                 events: Vec::new(),
             }],
             locs: Vec::new(),
-            loc_index: BTreeMap::new(),
+            loc_index: Vec::new(),
             order: Vec::new(),
         }
     }
@@ -85,16 +85,17 @@ impl Graph {
 
     /// The location named `key`, added with initial value `init` if new.
     pub(crate) fn loc(&mut self, key: LocKey, init: u64) -> u32 {
-        if let Some(&i) = self.loc_index.get(&key) {
-            return i;
-        }
+        let at = match self.loc_index.binary_search_by(|(k, _)| k.cmp(&key)) {
+            Ok(at) => return self.loc_index[at].1,
+            Err(at) => at,
+        };
         let i = self.locs.len() as u32;
         self.locs.push(GLoc {
             key,
             init,
             co: Vec::new(),
         });
-        self.loc_index.insert(key, i);
+        self.loc_index.insert(at, (key, i));
         i
     }
 
@@ -237,7 +238,11 @@ impl Graph {
 
     /// The stamp (place in the order of addition) of every event, per task.
     pub(crate) fn stamps(&self) -> Vec<Vec<u32>> {
-        let mut stamp: Vec<Vec<u32>> = self.tasks.iter().map(|t| vec![0; t.events.len()]).collect();
+        let mut stamp: Vec<Vec<u32>> = self
+            .tasks
+            .iter()
+            .map(|t| vec![0; t.events.len()])
+            .collect();
         for (s, e) in self.order.iter().enumerate() {
             stamp[e.task as usize][e.idx as usize] = s as u32;
         }
@@ -260,6 +265,61 @@ impl Graph {
             }
         }
         None
+    }
+
+    /// What `e` depends on in every IMM-consistent graph whatever values flow where: `e`,
+    /// the writes its reads in the set read, the spawn of its task (with everything before
+    /// it: a spawn is a full fence), and the earlier events of the same task that barrier
+    /// order or a read-modify-write puts before it (an acquire read or a fence before it, a
+    /// SeqCst read, anything before a release write, a fence or a SeqCst access). Relaxed
+    /// reads before a relaxed write are not in it: IMM lets the write go first (load
+    /// buffering) when no dependency orders them - the simulator sees no dependencies and
+    /// re-executes to check that the write stays the same. Per task, a flag per event.
+    pub(crate) fn dep_prefix(&self, e: ERef) -> Vec<Vec<bool>> {
+        let mut set: Vec<Vec<bool>> = self
+            .tasks
+            .iter()
+            .map(|t| vec![false; t.events.len()])
+            .collect();
+        let mut stack = vec![e];
+        while let Some(x) = stack.pop() {
+            if set[x.task as usize][x.idx as usize] {
+                continue;
+            }
+            set[x.task as usize][x.idx as usize] = true;
+            let lx = *self.label(x);
+            if let Label::Read { rf: Some(w), .. } = lx {
+                stack.push(w);
+            }
+            if x.idx == 0 {
+                if let Some(s) = self.spawn_of(x.task) {
+                    stack.push(s);
+                }
+            }
+            let orders_all_before = match lx {
+                Label::Write { ord, .. } => ord.is_rel(),
+                Label::Read { ord, .. } => ord.is_sc(),
+                Label::Fence { .. } | Label::Spawn { .. } => true,
+                Label::Choice { .. } => false,
+            };
+            for i in 0..x.idx {
+                let p = ERef {
+                    task: x.task,
+                    idx: i,
+                };
+                let lp = self.label(p);
+                let orders_all_after = match *lp {
+                    Label::Read { ord, .. } => ord.is_acq(),
+                    Label::Fence { .. } | Label::Spawn { .. } => true,
+                    _ => false,
+                };
+                let rmw_pair = i + 1 == x.idx && lx.is_rmw_write();
+                if orders_all_before || orders_all_after || rmw_pair {
+                    stack.push(p);
+                }
+            }
+        }
+        set
     }
 
     /// Every event `e` depends on through program order, task creation and reads-from (its

@@ -11,3 +11,6 @@ pub(crate) mod consistency;
 pub(crate) mod graph;
 pub(crate) mod label;
 pub(crate) mod search;
+
+#[cfg(test)]
+mod tests;

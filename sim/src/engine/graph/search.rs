@@ -58,16 +58,51 @@ impl Searcher {
         }
     }
 
+    /// Push `g`, which differs from a consistent graph only in what its newest event `e`
+    /// reads or where it is placed, within the coherence floor - consistent as it is when
+    /// the model is `c11`, `e` is neither SeqCst nor part of a read-modify-write and there
+    /// is no SeqCst fence (nothing else RC11 asks can involve an event nothing follows).
+    fn push_extension(&mut self, g: Graph, e: ERef) {
+        let l = *g.label(e);
+        let simple = self.model == MemoryModel::C11
+            && !l.is_sc()
+            && match l {
+                Label::Read { kind, .. } => !kind.may_be_exclusive(),
+                Label::Write { rmw, .. } => !rmw,
+                _ => false,
+            }
+            && !g.order.iter().any(|&x| {
+                let x = g.label(x);
+                x.is_fence() && x.is_sc()
+            });
+        if simple || consistent(self.model, &g) {
+            self.found.push(g);
+        } else {
+            self.inconsistent += 1;
+        }
+    }
+
     /// Add a read by `task` of `loc` (declared ordering and kind in `template`, its `rf`
-    /// ignored), reading the newest store it may; the others become alternatives.
-    pub(crate) fn add_read(&mut self, g: &mut Graph, task: u32, template: Label) -> Added {
+    /// ignored), reading the newest store it may; the others become alternatives. `floor`:
+    /// the lowest coherence rank it may read (0 the initial value, `k` the `k`-th store),
+    /// from what the task has seen.
+    pub(crate) fn add_read(
+        &mut self,
+        g: &mut Graph,
+        task: u32,
+        template: Label,
+        floor: u32,
+    ) -> Added {
         let Label::Read { loc, kind, .. } = template else {
             unreachable!("not a read")
         };
         let co = &g.locs[loc as usize].co;
         let mut cands: Vec<Option<ERef>> = Vec::with_capacity(co.len() + 1);
-        cands.push(None);
-        cands.extend(co.iter().copied().map(Some));
+        if floor == 0 {
+            cands.push(None);
+        }
+        let from = (floor as usize).saturating_sub(1).min(co.len());
+        cands.extend(co[from..].iter().copied().map(Some));
         if let ReadKind::Await { until, .. } = kind {
             cands.retain(|&w| until.satisfied(g.value_of(loc, w)));
         }
@@ -84,7 +119,7 @@ impl Searcher {
             let mut alt = g.clone();
             alt.set_rf(r, w);
             alt.ev_mut(r).max = false;
-            self.push_if_consistent(alt);
+            self.push_extension(alt, r);
         }
         if first != g.co_max(loc) && !consistent(self.model, g) {
             // The newest store was taken by a settled read-modify-write and the newest
@@ -96,8 +131,15 @@ impl Searcher {
 
     /// Add a write by `task` (its label in `label`), placed last in modification order (a
     /// read-modify-write's write part: right after what its read part read); other places
-    /// and the backward revisits it allows become alternatives.
-    pub(crate) fn add_write(&mut self, g: &mut Graph, task: u32, label: Label) -> Added {
+    /// (after the `floor`-th store: what the task has seen) and the backward revisits it
+    /// allows become alternatives.
+    pub(crate) fn add_write(
+        &mut self,
+        g: &mut Graph,
+        task: u32,
+        label: Label,
+        floor: u32,
+    ) -> Added {
         let Label::Write { loc, rmw, .. } = label else {
             unreachable!("not a write")
         };
@@ -133,15 +175,19 @@ impl Searcher {
         }
         let n = g.locs[loc as usize].co.len();
         g.insert_co(w, n);
-        for pos in (0..n).rev() {
+        for pos in (floor as usize..n).rev() {
+            if splits_rmw(g, loc, pos) {
+                continue;
+            }
             let mut alt = g.clone();
             alt.move_co(w, pos);
             alt.ev_mut(w).max = false;
-            if consistent(self.model, &alt) {
+            let before = self.found.len();
+            self.push_extension(alt, w);
+            if self.found.len() > before {
+                let alt = self.found.pop().expect("pushed");
                 self.revisits(&alt, w);
                 self.found.push(alt);
-            } else {
-                self.inconsistent += 1;
             }
         }
         self.revisits(g, w);
@@ -172,6 +218,9 @@ impl Searcher {
             unreachable!()
         };
         let prefix = g.porf_prefix(w);
+        // Under IMM a read w depends on only through values (not through barrier order)
+        // may be revisited too: load buffering.
+        let dep = (self.model == MemoryModel::Imm).then(|| g.dep_prefix(w));
         let stamps = g.stamps();
         let stamp = |e: ERef| stamps[e.task as usize][e.idx as usize];
         // Readers of the location, newest first, that may still change what they read.
@@ -182,7 +231,10 @@ impl Searcher {
             .filter(|&r| {
                 matches!(*g.label(r), Label::Read { loc: l, .. } if l == loc)
                     && g.ev(r).revisitable
-                    && r.idx >= prefix[r.task as usize]
+                    && match &dep {
+                        Some(dep) => !dep[r.task as usize][r.idx as usize],
+                        None => r.idx >= prefix[r.task as usize],
+                    }
             })
             .collect();
         reads.reverse();
@@ -214,9 +266,22 @@ impl Searcher {
             }
             let mut alt = g.clone();
             alt.restrict(&keep);
-            for (t, &p) in prefix.iter().enumerate() {
-                for i in 0..p {
-                    alt.tasks[t].events[i as usize].revisitable = false;
+            match &dep {
+                Some(dep) => {
+                    for (t, flags) in dep.iter().enumerate() {
+                        for (i, &f) in flags.iter().enumerate() {
+                            if f && i < alt.tasks[t].events.len() {
+                                alt.tasks[t].events[i].revisitable = false;
+                            }
+                        }
+                    }
+                }
+                None => {
+                    for (t, &p) in prefix.iter().enumerate() {
+                        for i in 0..p {
+                            alt.tasks[t].events[i as usize].revisitable = false;
+                        }
+                    }
                 }
             }
             alt.set_rf(r, Some(w));
@@ -269,6 +334,24 @@ impl Searcher {
     }
 }
 
+/// Whether a store placed at `pos` of `loc`'s modification order would come between a
+/// read-modify-write and the store its read part read (breaking its atomicity).
+fn splits_rmw(g: &Graph, loc: u32, pos: usize) -> bool {
+    let co = &g.locs[loc as usize].co;
+    let Some(&next) = co.get(pos) else {
+        return false;
+    };
+    if !g.label(next).is_rmw_write() {
+        return false;
+    }
+    let read = ERef {
+        task: next.task,
+        idx: next.idx - 1,
+    };
+    let before = pos.checked_sub(1).map(|p| co[p]);
+    matches!(*g.label(read), Label::Read { rf, .. } if rf == before)
+}
+
 /// The stores a read-modify-write read by `task` of `loc` must not read: those a settled
 /// read-modify-write already read (settled: it can no longer be revisited, or the new
 /// read depends on it), when reading them would make the new one succeed too.
@@ -294,7 +377,10 @@ fn settled_rmw_sources(g: &Graph, task: u32, loc: u32, kind: ReadKind) -> Vec<Op
             if l != loc {
                 continue;
             }
-            let is_rmw = tk.events.get(i + 1).is_some_and(|n| n.label.is_rmw_write());
+            let is_rmw = tk
+                .events
+                .get(i + 1)
+                .is_some_and(|n| n.label.is_rmw_write());
             let settled = !ev.revisitable || (i as u32) < prefix[t];
             if is_rmw && settled && kind.exclusive_with(g.value_of(loc, rf)) {
                 out.push(rf);

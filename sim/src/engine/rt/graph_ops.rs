@@ -66,6 +66,15 @@ impl Exec {
                 Next::Suspend(y)
             }
             Step::Diverged(message) => {
+                if gr.search.model == crate::engine::memory::MemoryModel::Imm
+                    && gr.guide.is_none()
+                {
+                    // Under IMM a revisited read may change what its task does next: that
+                    // graph asked for a value to depend on itself, and is dropped.
+                    gr.end = Some(super::graph_run::RunEnd::Dropped);
+                    self.next = None;
+                    return Next::Suspend(y);
+                }
                 self.fail(Failure::ReplayDiverged { message });
                 Next::Suspend(y)
             }

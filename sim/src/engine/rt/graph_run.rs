@@ -7,6 +7,7 @@
 //! replay and extension is recorded so that a failure can be replayed as a trace.
 
 use crate::engine::event::Ord;
+use crate::engine::graph::consistency::views::HbTracker;
 use crate::engine::graph::graph::{Graph, LocKey};
 use crate::engine::graph::label::{ERef, Label, MemOrd, ReadKind};
 use crate::engine::graph::search::{Added, Searcher};
@@ -40,9 +41,7 @@ pub(crate) enum GOp {
     },
     Fence(Ord),
     Choice(u32),
-    Spawn {
-        daemon: bool,
-    },
+    Spawn { daemon: bool },
 }
 
 /// Where an engine task stands in a graph run.
@@ -111,6 +110,19 @@ pub(crate) struct GraphRun {
     pub(crate) order: Vec<ERef>,
     pub(crate) end: Option<RunEnd>,
     start_ns: i64,
+    /// Happens-before so far, and per graph location the reads replayed: what bounds the
+    /// stores a new event may read or follow (coherence).
+    hb: HbTracker,
+    reads_of: Vec<Vec<ERef>>,
+    /// Under IMM: the engine task allowed to replay its read before the store it reads
+    /// (load buffering puts them in a cycle).
+    force: Option<u32>,
+    /// Per graph location, per graph task: one plus the index of its latest plain write,
+    /// plain read, atomic write and atomic read there (0: none) - for race detection.
+    last_access: Vec<Vec<[u32; 4]>>,
+    /// The first data race replayed: an access, and a later one of another task that
+    /// conflicts with it and does not happen after it.
+    pub(crate) race: Option<(ERef, ERef)>,
 }
 
 const NONE: u32 = u32::MAX;
@@ -131,6 +143,11 @@ impl GraphRun {
             order: Vec::new(),
             end: None,
             start_ns,
+            hb: HbTracker::default(),
+            reads_of: Vec::new(),
+            force: None,
+            last_access: Vec::new(),
+            race: None,
         }
     }
 
@@ -189,6 +206,16 @@ impl GraphRun {
         }
     }
 
+    /// The engine task of graph task `gt`, if it exists in this run.
+    pub(crate) fn engine_task(&self, gt: u32) -> Option<u32> {
+        self.gt_of.iter().position(|&x| x == gt).map(|i| i as u32)
+    }
+
+    /// The engine location of graph location `gl`, if it exists in this run.
+    pub(crate) fn engine_loc(&self, gl: u32) -> Option<u32> {
+        self.gl_of.iter().position(|&x| x == gl).map(|i| i as u32)
+    }
+
     /// The virtual time of engine task `et`.
     pub(crate) fn now(&self, et: u32) -> i64 {
         self.time[self.gt(et) as usize]
@@ -242,15 +269,10 @@ impl GraphRun {
             (
                 GOp::Read { at, ord, kind },
                 Label::Read {
-                    loc,
-                    kind: k2,
-                    ord: o2,
-                    ..
+                    loc, kind: k2, ord: o2, ..
                 },
             ) => {
-                self.gloc(at) == loc
-                    && kind == k2
-                    && (matches!(kind, ReadKind::Rmw { .. }) || ord == o2)
+                self.gloc(at) == loc && kind == k2 && (matches!(kind, ReadKind::Rmw { .. }) || ord == o2)
             }
             (
                 GOp::Write {
@@ -294,7 +316,7 @@ impl GraphRun {
             ));
         }
         if let Label::Read { rf: Some(w), .. } = label {
-            if self.cursor[w.task as usize] <= w.idx {
+            if self.cursor[w.task as usize] <= w.idx && self.force.take() != Some(et) {
                 self.state[et as usize] = TState::WaitRf(w);
                 return Step::Suspend;
             }
@@ -305,7 +327,9 @@ impl GraphRun {
         let value = match label {
             Label::Read { loc, rf, .. } => {
                 if let Some(w) = rf {
-                    t = t.max(self.etime[w.task as usize][w.idx as usize]);
+                    if let Some(&wt) = self.etime[w.task as usize].get(w.idx as usize) {
+                        t = t.max(wt);
+                    }
                 }
                 self.g.value_of(loc, rf)
             }
@@ -320,7 +344,68 @@ impl GraphRun {
         self.time[gt as usize] = t;
         self.etime[gt as usize].push(t);
         self.order.push(e);
+        self.hb.event(&self.g, e);
+        if let Label::Read { loc, .. } = label {
+            if self.reads_of.len() <= loc as usize {
+                self.reads_of.resize_with(loc as usize + 1, Vec::new);
+            }
+            self.reads_of[loc as usize].push(e);
+        }
+        self.check_race(e, &label);
         Step::Value(value)
+    }
+
+    /// Race detection at each replayed access (vector clocks, as FastTrack): the latest
+    /// conflicting access of each other task must happen before this one.
+    fn check_race(&mut self, e: ERef, label: &Label) {
+        let (loc, write, plain) = match *label {
+            Label::Read { loc, ord, .. } => (loc, false, !ord.is_atomic()),
+            Label::Write { loc, ord, .. } => (loc, true, !ord.is_atomic()),
+            _ => return,
+        };
+        const PW: usize = 0;
+        const PR: usize = 1;
+        const AW: usize = 2;
+        const AR: usize = 3;
+        // The kinds of earlier access this one conflicts with.
+        let kinds: &[usize] = match (plain, write) {
+            (true, false) => &[PW, AW],
+            (true, true) => &[PW, PR, AW, AR],
+            (false, false) => &[PW],
+            (false, true) => &[PW, PR],
+        };
+        let nt = self.g.tasks.len();
+        if self.last_access.len() <= loc as usize {
+            self.last_access.resize_with(loc as usize + 1, Vec::new);
+        }
+        if self.last_access[loc as usize].len() < nt {
+            self.last_access[loc as usize].resize(nt, [0; 4]);
+        }
+        if self.race.is_none() {
+            let view = self.hb.view(e.task);
+            for (u, last) in self.last_access[loc as usize].iter().enumerate() {
+                if u == e.task as usize {
+                    continue;
+                }
+                let seen = view.get(u).copied().unwrap_or(0);
+                for &k in kinds {
+                    if last[k] > seen {
+                        let a = ERef {
+                            task: u as u32,
+                            idx: last[k] - 1,
+                        };
+                        self.race = Some((a, e));
+                    }
+                }
+            }
+        }
+        let k = match (plain, write) {
+            (true, true) => PW,
+            (true, false) => PR,
+            (false, true) => AW,
+            (false, false) => AR,
+        };
+        self.last_access[loc as usize][e.task as usize][k] = e.idx + 1;
     }
 
     /// Whether graph task `gt` has events left to replay.
@@ -350,7 +435,9 @@ impl GraphRun {
         let evs = &self.g.tasks[gt as usize].events;
         match evs.last() {
             Some(ev) => match ev.label {
-                Label::Read { loc, kind, rf, .. } => kind.exclusive_with(self.g.value_of(loc, rf)),
+                Label::Read { loc, kind, rf, .. } => {
+                    kind.exclusive_with(self.g.value_of(loc, rf))
+                }
                 _ => false,
             },
             None => false,
@@ -359,6 +446,9 @@ impl GraphRun {
 
     /// The engine task to run next, or what ended the run.
     pub(crate) fn pick(&mut self) -> Pick {
+        if self.end.is_some() {
+            return Pick::End;
+        }
         let n = self.state.len();
         for et in 0..n {
             if self.state[et] == TState::Fresh {
@@ -374,9 +464,17 @@ impl GraphRun {
                 }
             }
         }
-        if (0..n)
-            .any(|et| matches!(self.state[et], TState::WaitRf(_)) && self.replaying(self.gt_of[et]))
-        {
+        if let Some(et) = (0..n).find(|&et| {
+            matches!(self.state[et], TState::WaitRf(_)) && self.replaying(self.gt_of[et])
+        }) {
+            if self.search.model == MemoryModel::Imm {
+                // Load buffering: the read goes first with the value the graph gives it;
+                // the store it reads must then be made as the graph says (else the run
+                // diverges and the graph is dropped).
+                self.force = Some(et as u32);
+                self.state[et] = TState::Running;
+                return Pick::Run(et as u32);
+            }
             return Pick::Stuck;
         }
         // Extend: the task whose read-modify-write is half done, else the first enabled
@@ -397,7 +495,8 @@ impl GraphRun {
             let better = match best {
                 None => true,
                 Some(b) => {
-                    self.g.tasks[gt as usize].path < self.g.tasks[self.gt_of[b] as usize].path
+                    self.g.tasks[gt as usize].path
+                        < self.g.tasks[self.gt_of[b] as usize].path
                 }
             };
             if better {
@@ -427,8 +526,14 @@ impl GraphRun {
             self.guided_extend(gt, label)
         } else {
             match label {
-                Label::Read { .. } => self.search.add_read(&mut self.g, gt, label),
-                Label::Write { .. } => self.search.add_write(&mut self.g, gt, label),
+                Label::Read { loc, .. } => {
+                    let floor = self.coherence_floor(gt, loc);
+                    self.search.add_read(&mut self.g, gt, label, floor)
+                }
+                Label::Write { loc, .. } => {
+                    let floor = self.coherence_floor(gt, loc);
+                    self.search.add_write(&mut self.g, gt, label, floor)
+                }
                 Label::Choice { n, .. } => Added::Ok(self.search.add_choice(&mut self.g, gt, n)),
                 _ => Added::Ok(self.search.add_plain(&mut self.g, gt, label)),
             }
@@ -443,6 +548,35 @@ impl GraphRun {
                 Pick::End
             }
         }
+    }
+
+    /// The lowest coherence rank graph task `gt`'s next event may read from or go after at
+    /// `loc` (0 the initial value, `k` the `k`-th store): the highest rank among the stores
+    /// it has seen by happens-before and the stores the reads it has seen read.
+    fn coherence_floor(&self, gt: u32, loc: u32) -> u32 {
+        let started = !self.g.tasks[gt as usize].events.is_empty();
+        let v = self.hb.next_view(gt, started);
+        let seen = |e: ERef| v.get(e.task as usize).is_some_and(|&n| e.idx < n);
+        let co = &self.g.locs[loc as usize].co;
+        let mut floor = 0u32;
+        for (p, &w) in co.iter().enumerate() {
+            if seen(w) {
+                floor = floor.max(p as u32 + 1);
+            }
+        }
+        if let Some(reads) = self.reads_of.get(loc as usize) {
+            for &r in reads {
+                if !seen(r) {
+                    continue;
+                }
+                if let Label::Read { rf: Some(w), .. } = *self.g.label(r) {
+                    if let Some(p) = co.iter().position(|&x| x == w) {
+                        floor = floor.max(p as u32 + 1);
+                    }
+                }
+            }
+        }
+        floor
     }
 
     /// No task can go on: classify the end.

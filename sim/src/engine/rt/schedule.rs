@@ -95,11 +95,45 @@ impl Exec {
         }
     }
 
+    /// At the end of a graph run: look for a data race (a failure when the run asks for
+    /// it, counted otherwise). True when it failed the run.
+    fn graph_race(&mut self) -> bool {
+        let gr = self.graph.as_ref().expect("a graph run");
+        if gr.end == Some(super::graph_run::RunEnd::Dropped) {
+            return false;
+        }
+        let Some((a, b)) = gr.race else {
+            return false;
+        };
+        self.mem.races += 1;
+        if !self.cfg.fail_on_race {
+            return false;
+        }
+        let loc = gr.g.label(b).loc().and_then(|l| gr.engine_loc(l));
+        let location = loc.map_or_else(|| "a location".to_string(), |l| self.location_name(l));
+        let task = gr.engine_task(b.task).unwrap_or(u32::MAX);
+        let other = gr.engine_task(a.task).unwrap_or(u32::MAX);
+        let step = self.rec.step;
+        self.fail(Failure::DataRace {
+            location,
+            task,
+            other,
+            step,
+        });
+        true
+    }
+
     /// The engine must pick a task because the running one blocked or finished.
     pub(crate) fn pick_idle(&mut self) -> Idle {
         if let Some(g) = self.graph.as_mut() {
             use super::graph_run::Pick;
-            return match g.pick() {
+            let pick = g.pick();
+            if matches!(pick, Pick::Complete | Pick::End) && self.graph_race() {
+                return Idle::Stop;
+            }
+            let g = self.graph.as_mut().expect("a graph run");
+            let _ = g;
+            return match pick {
                 Pick::Run(t) => Idle::Run(t),
                 Pick::Complete => Idle::Done,
                 Pick::Deadlock => Idle::Deadlock,

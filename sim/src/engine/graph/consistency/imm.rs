@@ -93,10 +93,7 @@ pub(super) fn consistent(d: &Dense<'_>) -> bool {
         }
     }
     for i in 0..d.n() {
-        let Label::Read {
-            loc, rf: Some(w), ..
-        } = *d.label(i)
-        else {
+        let Label::Read { loc, rf: Some(w), .. } = *d.label(i) else {
             continue;
         };
         let w = d.id(w);

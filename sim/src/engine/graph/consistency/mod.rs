@@ -60,7 +60,12 @@ impl<'g> Dense<'g> {
                 rank[base[w.task as usize] + w.idx as usize] = p as u32 + 1;
             }
         }
-        let mut d = Dense { g, base, evs, rank };
+        let mut d = Dense {
+            g,
+            base,
+            evs,
+            rank,
+        };
         for i in 0..d.evs.len() {
             if let Label::Read { rf, .. } = *d.label(i) {
                 d.rank[i] = rf.map_or(0, |w| d.rank[d.id(w)]);
@@ -138,38 +143,51 @@ impl<'g> Dense<'g> {
     }
 }
 
-/// A directed graph on `0..n` built edge by edge, for acyclicity checks.
+/// A directed graph on `0..n` built edge by edge, for acyclicity checks: an edge list,
+/// sorted into adjacency only when asked.
 pub(crate) struct Edges {
-    succ: Vec<Vec<u32>>,
+    n: usize,
+    edges: Vec<(u32, u32)>,
 }
 
 impl Edges {
     pub(crate) fn new(n: usize) -> Edges {
         Edges {
-            succ: vec![Vec::new(); n],
+            n,
+            edges: Vec::with_capacity(2 * n),
         }
     }
 
     #[inline]
     pub(crate) fn add(&mut self, a: usize, b: usize) {
-        self.succ[a].push(b as u32);
+        self.edges.push((a as u32, b as u32));
     }
 
     /// A topological order of the nodes, or `None` if there is a cycle.
     pub(crate) fn topo(&self) -> Option<Vec<u32>> {
-        let n = self.succ.len();
+        let n = self.n;
+        // Successor lists in one array (counting sort by source).
+        let mut start = vec![0u32; n + 1];
         let mut indeg = vec![0u32; n];
-        for s in &self.succ {
-            for &b in s {
-                indeg[b as usize] += 1;
-            }
+        for &(a, b) in &self.edges {
+            start[a as usize + 1] += 1;
+            indeg[b as usize] += 1;
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut fill = start.clone();
+        let mut succ = vec![0u32; self.edges.len()];
+        for &(a, b) in &self.edges {
+            succ[fill[a as usize] as usize] = b;
+            fill[a as usize] += 1;
         }
         let mut out: Vec<u32> = (0..n as u32).filter(|&i| indeg[i as usize] == 0).collect();
         let mut k = 0;
         while k < out.len() {
             let a = out[k] as usize;
             k += 1;
-            for &b in &self.succ[a] {
+            for &b in &succ[start[a] as usize..start[a + 1] as usize] {
                 indeg[b as usize] -= 1;
                 if indeg[b as usize] == 0 {
                     out.push(b);

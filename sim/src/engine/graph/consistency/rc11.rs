@@ -8,7 +8,6 @@
 
 use super::views::{coherent, hb_views, sb_views, Views};
 use super::{Dense, Edges};
-use crate::engine::graph::label::Label;
 
 pub(super) fn consistent(d: &Dense<'_>) -> bool {
     let Some(order) = porf_order(d) else {
@@ -33,7 +32,7 @@ pub(super) fn porf_order(d: &Dense<'_>) -> Option<Vec<u32>> {
     e.topo()
 }
 
-/// The context `psc` needs.
+/// The context `psc` needs, with what it asks of each SeqCst event computed once.
 struct Psc<'a, 'g> {
     d: &'a Dense<'g>,
     hb: &'a Views,
@@ -61,8 +60,9 @@ impl Psc<'_, '_> {
             .or_else(|| self.d.g.spawn_of(e.task).map(|s| self.d.id(s)))
     }
 
-    /// RC11's `scb`: sb ∪ (sb|≠loc; hb; sb|≠loc) ∪ hb|loc ∪ co ∪ fr.
-    fn scb(&self, x: usize, y: usize) -> bool {
+    /// RC11's `scb`: sb ∪ (sb|≠loc; hb; sb|≠loc) ∪ hb|loc ∪ co ∪ fr, given `x`'s first
+    /// other-location successor `cx` and `y`'s last other-location predecessor `dy`.
+    fn scb_with(&self, x: usize, y: usize, cx: Option<usize>, dy: Option<usize>) -> bool {
         let d = self.d;
         if x == y {
             return false;
@@ -75,19 +75,21 @@ impl Psc<'_, '_> {
             if self.hb.lt(d, x, y) {
                 return true;
             }
-            let (xw, yw) = (d.label(x).is_write(), d.label(y).is_write());
-            if yw && d.rank[x] < d.rank[y] {
-                // co (x a write) or fr (x a read of an earlier write).
+            // co (x a write) or fr (x a read of an earlier write).
+            if d.label(y).is_write() && d.rank[x] < d.rank[y] {
                 return true;
             }
-            let _ = xw;
         }
-        if let (Some(c), Some(dd)) = (self.first_other_after(x), self.last_other_before(y)) {
+        if let (Some(c), Some(dd)) = (cx, dy) {
             if c == dd || self.hb.lt(d, c, dd) {
                 return true;
             }
         }
         false
+    }
+
+    fn scb(&self, x: usize, y: usize) -> bool {
+        self.scb_with(x, y, self.first_other_after(x), self.last_other_before(y))
     }
 
     /// eco (rf ∪ co ∪ fr)+ between two accesses of one location.
@@ -97,45 +99,30 @@ impl Psc<'_, '_> {
         if x == y || lx.is_none() || lx != ly {
             return false;
         }
-        let (xw, yw) = (d.label(x).is_write(), d.label(y).is_write());
-        match (xw, yw) {
-            (true, true) => d.rank[x] < d.rank[y],
+        match (d.label(x).is_write(), d.label(y).is_write()) {
             (true, false) => d.rank[x] <= d.rank[y],
-            (false, true) => d.rank[x] < d.rank[y],
-            (false, false) => d.rank[x] < d.rank[y],
+            _ => d.rank[x] < d.rank[y],
         }
     }
 
-    /// Every event `e` with `a` hb? `e` (for a fence `a`; just `a` otherwise).
-    fn after(&self, a: usize) -> Vec<usize> {
-        if !self.d.label(a).is_fence() {
-            return vec![a];
-        }
-        (0..self.d.n())
-            .filter(|&e| self.hb.le(self.d, a, e))
-            .collect()
-    }
-
-    /// Every event `e` with `e` hb? `b` (for a fence `b`; just `b` otherwise).
-    fn before(&self, b: usize) -> Vec<usize> {
-        if !self.d.label(b).is_fence() {
-            return vec![b];
-        }
-        (0..self.d.n())
-            .filter(|&e| self.hb.le(self.d, e, b))
-            .collect()
-    }
-
-    fn psc(&self, a: usize, b: usize) -> bool {
-        let (fa, fb) = (self.d.label(a).is_fence(), self.d.label(b).is_fence());
-        if !fa && !fb {
-            return self.scb(a, b);
-        }
-        if fa && fb && self.hb.lt(self.d, a, b) {
+    /// With a fence on either side: ([F_sc]; hb?); scb; (hb?; [F_sc]), and for two fences
+    /// hb ∪ hb; eco; hb too.
+    fn psc_fence(&self, a: usize, b: usize) -> bool {
+        let d = self.d;
+        let (fa, fb) = (d.label(a).is_fence(), d.label(b).is_fence());
+        if fa && fb && self.hb.lt(d, a, b) {
             return true;
         }
-        let xs = self.after(a);
-        let ys = self.before(b);
+        let xs: Vec<usize> = if fa {
+            (0..d.n()).filter(|&e| self.hb.le(d, a, e)).collect()
+        } else {
+            vec![a]
+        };
+        let ys: Vec<usize> = if fb {
+            (0..d.n()).filter(|&e| self.hb.le(d, e, b)).collect()
+        } else {
+            vec![b]
+        };
         for &x in &xs {
             for &y in &ys {
                 if self.scb(x, y) {
@@ -156,39 +143,24 @@ fn psc_acyclic(d: &Dense<'_>, hb: &Views, sb: &Views) -> bool {
         return true;
     }
     let p = Psc { d, hb, sb };
+    let c: Vec<Option<usize>> = sc.iter().map(|&a| p.first_other_after(a)).collect();
+    let dd: Vec<Option<usize>> = sc.iter().map(|&b| p.last_other_before(b)).collect();
     let mut e = Edges::new(sc.len());
     for (i, &a) in sc.iter().enumerate() {
+        let fa = d.label(a).is_fence();
         for (j, &b) in sc.iter().enumerate() {
-            if i != j && p.psc(a, b) {
+            if i == j {
+                continue;
+            }
+            let edge = if fa || d.label(b).is_fence() {
+                p.psc_fence(a, b)
+            } else {
+                p.scb_with(a, b, c[i], dd[j])
+            };
+            if edge {
                 e.add(i, j);
             }
         }
     }
     e.acyclic()
-}
-
-/// Whether a read and a write of the same location, or two such writes, at least one of
-/// them plain, race: neither happens before the other.
-pub(crate) fn races(d: &Dense<'_>, hb: &Views) -> Option<(usize, usize)> {
-    let plain = |i: usize| {
-        matches!(
-            d.label(i),
-            Label::Read { ord, .. } | Label::Write { ord, .. } if !ord.is_atomic()
-        )
-    };
-    for b in 0..d.n() {
-        let Some(lb) = d.label(b).loc() else { continue };
-        for a in 0..b {
-            if d.evs[a].task == d.evs[b].task || d.label(a).loc() != Some(lb) {
-                continue;
-            }
-            if !(plain(a) || plain(b)) || !(d.label(a).is_write() || d.label(b).is_write()) {
-                continue;
-            }
-            if !hb.le(d, a, b) && !hb.le(d, b, a) {
-                return Some((a, b));
-            }
-        }
-    }
-    None
 }

@@ -15,10 +15,8 @@ use crate::engine::graph::label::{Label, ReadKind};
 /// Whether event `i` is a full barrier.
 fn barrier(d: &Dense<'_>, i: usize) -> bool {
     match *d.label(i) {
-        Label::Read { kind, .. } => {
-            !matches!(kind, ReadKind::Load) && d.is_rmw_read(i)
-                || matches!(kind, ReadKind::Await { .. })
-        }
+        // A read-modify-write is a locked instruction even when it fails (LOCK CMPXCHG).
+        Label::Read { kind, .. } => !matches!(kind, ReadKind::Load),
         Label::Write {
             ord, rmw, barrier, ..
         } => rmw || barrier || ord.is_sc(),

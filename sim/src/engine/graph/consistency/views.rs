@@ -3,7 +3,8 @@
 //! and the coherence check that compares views with modification-order ranks.
 
 use super::Dense;
-use crate::engine::graph::label::{Label, MemOrd};
+use crate::engine::graph::graph::Graph;
+use crate::engine::graph::label::{ERef, Label, MemOrd};
 
 /// One view per event, `nt` counters each, flat.
 pub(crate) struct Views {
@@ -22,16 +23,6 @@ impl Views {
     #[inline]
     pub(crate) fn get(&self, i: usize) -> &[u32] {
         &self.v[i * self.nt..(i + 1) * self.nt]
-    }
-
-    #[inline]
-    fn join_into(&mut self, dst: usize, src: &[u32]) {
-        let d = &mut self.v[dst * self.nt..(dst + 1) * self.nt];
-        for (a, &b) in d.iter_mut().zip(src) {
-            if b > *a {
-                *a = b;
-            }
-        }
     }
 
     #[inline]
@@ -76,86 +67,206 @@ pub(crate) fn sb_views(d: &Dense<'_>, order: &[u32]) -> Views {
     v
 }
 
-/// Happens-before as RC11 defines it (and IMM, for the views the search needs): the
-/// closure of sequenced-before and synchronises-with, where a release head (a release
-/// write, or a release fence before a write) synchronises with an acquire read (or an
-/// acquire fence after a read) that reads from its release sequence (later writes of the
-/// same location by the same task, and read-modify-writes reading from it, transitively).
-/// `order` is a topological order of program order, creation and reads-from.
-pub(crate) fn hb_views(d: &Dense<'_>, order: &[u32]) -> Views {
-    let nt = d.nt();
-    let mut v = Views::zeros(d.n(), nt);
-    // The view a write releases to whoever reads from it (empty: none).
-    let mut rel: Vec<Option<Box<[u32]>>> = vec![None; d.n()];
-    // Per task: the view of its latest release fence; what relaxed reads read since (for a
-    // later acquire fence); per (task, location) the view of its latest release write.
-    let mut fence_rel: Vec<Option<Box<[u32]>>> = vec![None; nt];
-    let mut pending_acq: Vec<Vec<u32>> = vec![vec![0; nt]; nt];
-    let mut write_rel: Vec<std::collections::BTreeMap<u32, Box<[u32]>>> =
-        vec![Default::default(); nt];
-    for &i in order {
-        let i = i as usize;
-        start(d, &mut v, i);
-        let t = d.evs[i].task as usize;
-        match *d.label(i) {
+/// Happens-before as RC11 defines it (and IMM): the closure of sequenced-before and
+/// synchronises-with, where a release head (a release write, or a release fence before a
+/// write) synchronises with an acquire read (or an acquire fence after a read) that reads
+/// from its release sequence (later writes of the same location by the same task, and
+/// read-modify-writes reading from it, transitively).
+///
+/// Built event by event, in any order where every event comes after its program-order and
+/// creation predecessors and the store it reads (a replay order): a run keeps one to know
+/// what each task has seen, the consistency check builds one per graph.
+#[derive(Default)]
+pub(crate) struct HbTracker {
+    /// Per task: the view after its last event so far.
+    view: Vec<Vec<u32>>,
+    /// Saved views (what writes release, fences release, spawns pass on), back to back.
+    arena: Vec<u32>,
+    /// Per task, per event: the view a write releases to whoever reads from it.
+    rel: Vec<Vec<Saved>>,
+    /// Per task: the view of its latest release fence.
+    fence_rel: Vec<Saved>,
+    /// Per task: what relaxed reads read since (for a later acquire fence).
+    pending_acq: Vec<Vec<u32>>,
+    /// Per task: per location, the view of its latest release write there.
+    write_rel: Vec<Vec<(u32, Saved)>>,
+    /// Per task: the view of the spawn that created it (its first event starts there).
+    start: Vec<Saved>,
+}
+
+/// A view saved in the arena (`len` 0: none).
+#[derive(Clone, Copy, Default)]
+struct Saved {
+    at: u32,
+    len: u32,
+}
+
+fn join(dst: &mut Vec<u32>, src: &[u32]) {
+    if dst.len() < src.len() {
+        dst.resize(src.len(), 0);
+    }
+    for (a, &b) in dst.iter_mut().zip(src) {
+        if b > *a {
+            *a = b;
+        }
+    }
+}
+
+impl HbTracker {
+    fn fit(&mut self, n: usize) {
+        if self.view.len() < n {
+            self.view.resize_with(n, Vec::new);
+            self.rel.resize_with(n, Vec::new);
+            self.fence_rel.resize(n, Saved::default());
+            self.pending_acq.resize_with(n, Vec::new);
+            self.write_rel.resize_with(n, Vec::new);
+            self.start.resize(n, Saved::default());
+        }
+    }
+
+    fn save(&mut self, v: &[u32]) -> Saved {
+        let at = self.arena.len() as u32;
+        self.arena.extend_from_slice(v);
+        Saved {
+            at,
+            len: v.len() as u32,
+        }
+    }
+
+    fn saved(&self, s: Saved) -> &[u32] {
+        &self.arena[s.at as usize..(s.at + s.len) as usize]
+    }
+
+    /// The view after task `t`'s events so far.
+    pub(crate) fn view(&self, t: u32) -> &[u32] {
+        self.view.get(t as usize).map_or(&[], |v| v.as_slice())
+    }
+
+    /// The view task `t`'s next event starts from (`started`: it has events already).
+    pub(crate) fn next_view(&self, t: u32, started: bool) -> &[u32] {
+        if started {
+            self.view(t)
+        } else {
+            self.start
+                .get(t as usize)
+                .map_or(&[], |&s| self.saved(s))
+        }
+    }
+
+    /// Take event `e` of `g` into account.
+    pub(crate) fn event(&mut self, g: &Graph, e: ERef) {
+        self.fit(g.tasks.len());
+        let t = e.task as usize;
+        if e.idx == 0 {
+            let s = std::mem::take(&mut self.start[t]);
+            let mut v = std::mem::take(&mut self.view[t]);
+            v.clear();
+            v.extend_from_slice(self.saved(s));
+            self.view[t] = v;
+        }
+        let nt = g.tasks.len();
+        if self.view[t].len() < nt {
+            self.view[t].resize(nt, 0);
+        }
+        self.view[t][t] = e.idx + 1;
+        let mut rel_out = Saved::default();
+        match *g.label(e) {
             Label::Read { ord, rf, .. } => {
                 if let (true, Some(w)) = (ord.is_atomic(), rf) {
-                    let w = d.id(w);
-                    if let Some(r) = rel[w].take() {
+                    let r = self.rel[w.task as usize]
+                        .get(w.idx as usize)
+                        .copied()
+                        .unwrap_or_default();
+                    if r.len > 0 {
+                        let (arena, view, pending) =
+                            (&self.arena, &mut self.view[t], &mut self.pending_acq[t]);
+                        let src = &arena[r.at as usize..(r.at + r.len) as usize];
                         if ord.is_acq() {
-                            v.join_into(i, &r);
+                            join(view, src);
                         } else {
-                            for (a, &b) in pending_acq[t].iter_mut().zip(r.iter()) {
-                                *a = (*a).max(b);
-                            }
+                            join(pending, src);
                         }
-                        rel[w] = Some(r);
                     }
                 }
             }
             Label::Fence { ord } => {
                 let ord = MemOrd::Atomic(ord);
                 if ord.is_acq() {
-                    let p = std::mem::take(&mut pending_acq[t]);
-                    v.join_into(i, &p);
-                    pending_acq[t] = p;
+                    let p = std::mem::take(&mut self.pending_acq[t]);
+                    join(&mut self.view[t], &p);
+                    self.pending_acq[t] = p;
                 }
                 if ord.is_rel() {
-                    fence_rel[t] = Some(v.get(i).into());
+                    let v = std::mem::take(&mut self.view[t]);
+                    self.fence_rel[t] = self.save(&v);
+                    self.view[t] = v;
                 }
             }
             Label::Write { loc, ord, rmw, .. } => {
                 if ord.is_atomic() {
-                    let mut r: Option<Vec<u32>> = None;
-                    let mut add = |src: &[u32]| match r {
-                        Some(ref mut r) => {
-                            for (a, &b) in r.iter_mut().zip(src) {
-                                *a = (*a).max(b);
-                            }
-                        }
-                        None => r = Some(src.to_vec()),
-                    };
+                    let mut r: Vec<u32> = Vec::new();
                     if ord.is_rel() {
-                        add(v.get(i));
-                        write_rel[t].insert(loc, v.get(i).into());
-                    } else if let Some(w) = write_rel[t].get(&loc) {
-                        add(w);
+                        let v = std::mem::take(&mut self.view[t]);
+                        let s = self.save(&v);
+                        match self.write_rel[t].iter_mut().find(|(l, _)| *l == loc) {
+                            Some(x) => x.1 = s,
+                            None => self.write_rel[t].push((loc, s)),
+                        }
+                        join(&mut r, &v);
+                        self.view[t] = v;
+                    } else if let Some(&(_, s)) = self.write_rel[t].iter().find(|(l, _)| *l == loc)
+                    {
+                        join(&mut r, self.saved(s));
                     }
-                    if let Some(f) = &fence_rel[t] {
-                        add(f);
-                    }
+                    let f = self.fence_rel[t];
+                    join(&mut r, self.saved(f));
                     if rmw {
-                        if let Some(w) = d.rf(i - 1) {
-                            if let Some(src) = &rel[w] {
-                                add(src);
-                            }
+                        let rp = ERef {
+                            task: e.task,
+                            idx: e.idx - 1,
+                        };
+                        if let Label::Read { rf: Some(w), .. } = *g.label(rp) {
+                            let src = self.rel[w.task as usize]
+                                .get(w.idx as usize)
+                                .copied()
+                                .unwrap_or_default();
+                            join(&mut r, self.saved(src));
                         }
                     }
-                    rel[i] = r.map(Vec::into_boxed_slice);
+                    if !r.is_empty() {
+                        rel_out = self.save(&r);
+                    }
                 }
             }
-            Label::Choice { .. } | Label::Spawn { .. } => {}
+            Label::Spawn { child } => {
+                self.fit(child as usize + 1);
+                let v = std::mem::take(&mut self.view[t]);
+                self.start[child as usize] = self.save(&v);
+                self.view[t] = v;
+            }
+            Label::Choice { .. } => {}
         }
+        let rel = &mut self.rel[t];
+        if rel.len() <= e.idx as usize {
+            rel.resize(e.idx as usize + 1, Saved::default());
+        }
+        rel[e.idx as usize] = rel_out;
+    }
+}
+
+/// Happens-before views of every event of `d` ([`HbTracker`]), computed in `order` (a
+/// topological order of program order, creation and reads-from).
+pub(crate) fn hb_views(d: &Dense<'_>, order: &[u32]) -> Views {
+    let nt = d.nt();
+    let mut v = Views::zeros(d.n(), nt);
+    let mut tr = HbTracker::default();
+    for &i in order {
+        let i = i as usize;
+        let e = d.evs[i];
+        tr.event(d.g, e);
+        let src = tr.view(e.task);
+        let dst = &mut v.v[i * nt..(i + 1) * nt];
+        dst[..src.len()].copy_from_slice(src);
     }
     v
 }
@@ -200,7 +311,11 @@ pub(crate) fn coherent(d: &Dense<'_>, before: &Views) -> bool {
             if list.is_empty() {
                 continue;
             }
-            let limit = if u == e.task as usize { e.idx } else { view[u] };
+            let limit = if u == e.task as usize {
+                e.idx
+            } else {
+                view[u]
+            };
             let k = list.partition_point(|&(idx, _, _)| idx < limit);
             if k == 0 {
                 continue;
