@@ -424,7 +424,7 @@ fn spin_rate(threads: usize) -> f64 {
 /// 1, 2 and all jobs (the core count), in `rounds` alternating rounds of `schedules`
 /// schedules, the median of each side by side, with the ratio to one job, the cores this
 /// process kept busy, how much of the machine other processes used meanwhile, and - in the
-/// same rounds - the ratio a perfectly parallel loop got ([`spin_rate`]), so that a ratio
+/// same rounds - the ratio a perfectly parallel loop got (`spin_rate`), so that a ratio
 /// below the jobs on a shared machine can be read for what it is.
 pub fn parallel_speedup(rounds: u32, schedules: u64) {
     let mut jobs = vec![1, 2, cores()];
