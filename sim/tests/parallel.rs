@@ -128,3 +128,30 @@ fn a_closure_check_sees_every_outcome_with_4_jobs() {
     assert_eq!((n1, &one), (n4, &four));
     assert_eq!(one.len(), 4, "store buffering: all four outcomes under c11");
 }
+
+/// The graph strategy runs on one thread for now (it does not implement the subtree split
+/// yet): whatever `jobs` says, its report is the one-thread report.
+#[test]
+fn graph_is_the_same_with_1_and_4_jobs() {
+    let sb = || {
+        let x = Arc::new(AtomicU32::new(0));
+        let y = Arc::new(AtomicU32::new(0));
+        let (x1, y1) = (x.clone(), y.clone());
+        let h = thread::spawn(move || {
+            x1.store(1, Ordering::Relaxed);
+            y1.load(Ordering::Relaxed)
+        });
+        y.store(1, Ordering::Relaxed);
+        let r2 = x.load(Ordering::Relaxed);
+        let r1 = h.join().unwrap();
+        assert!(r1 == 1 || r2 == 1, "store buffering");
+    };
+    let b = Builder::default()
+        .strategy(Strategy::Graph)
+        .schedules(u64::MAX)
+        .stop_at_first_failure(false);
+    let one = b.clone().jobs(1).explore(sb);
+    let four = b.jobs(4).explore(sb);
+    assert_eq!(figures(&one), figures(&four));
+    assert!(one.complete() && one.failures == 1, "{one}");
+}
