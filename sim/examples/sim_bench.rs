@@ -3,7 +3,8 @@
 //! report (schedules per distinct execution), `... -- relayer` the engine before and after
 //! the re-layering side by side (it builds the old commit in a worktree under `target/`),
 //! `... -- graph` the graph strategy's figures (executions and time, growth with readers,
-//! executions/s beside random's schedules/s).
+//! executions/s beside random's schedules/s), `... -- parallel` the speed-up with 1, 2 and
+//! all jobs.
 //! (The project's full bench command, in the README, runs these too.)
 fn main() {
     match std::env::args().nth(1).as_deref() {
@@ -11,6 +12,7 @@ fn main() {
         Some("litmus") => netpoll_sim::bench::litmus_report(),
         Some("relayer") => netpoll_sim::bench::relayer_comparison(7, 100_000),
         Some("graph") => netpoll_sim::bench::graph::all(),
+        Some("parallel") => netpoll_sim::bench::parallel_speedup(5, 100_000),
         _ => netpoll_sim::bench::run_all(),
     }
 }

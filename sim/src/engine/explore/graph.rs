@@ -40,7 +40,7 @@ pub(crate) struct Split {
     pub(crate) of: u32,
 }
 
-const SPLIT_WIDTH: usize = 4;
+const SPLIT_WIDTH: usize = 2;
 
 /// Run the graph search of `f`.
 pub(crate) fn explore(

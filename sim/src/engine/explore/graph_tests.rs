@@ -117,9 +117,15 @@ fn explore(p: &Program, strategy: Strategy, m: MemoryModel) -> (u64, BTreeSet<Ou
         preemption_bound: None,
         schedules: u64::MAX,
         stop_at_first_failure: true,
+        jobs: 1,
+        shard: None,
     };
     let f: std::rc::Rc<dyn Fn()> = std::rc::Rc::new(body(p, &out));
-    let r = x.run(&f, &mut |_| {}, None);
+    let bodies = super::runner::Bodies {
+        local: &f,
+        factory: None,
+    };
+    let r = x.run(&bodies, &mut |_| {}, None);
     assert!(r.complete() && r.first_failure.is_none(), "{p:?} {m}: {r}");
     let n = r.graph.map_or(r.schedules, |g| g.executions);
     let set = out.lock().unwrap().iter().cloned().collect();
