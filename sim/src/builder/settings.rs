@@ -73,7 +73,7 @@ pub const SETTINGS: &[Setting] = &[
         name: "schedules",
         env: "NETPOLL_SIM_SCHEDULES",
         default: "1000",
-        meaning: "schedules to run, at least 1 (a cap for dfs)",
+        meaning: "schedules to run, at least 1 (a cap for dfs, and on graph runs)",
         flag: true,
         values: Vec::new,
         apply: |b, v| {
@@ -85,7 +85,7 @@ pub const SETTINGS: &[Setting] = &[
         name: "strategy",
         env: "NETPOLL_SIM_STRATEGY",
         default: "random",
-        meaning: "`random`, `pct` or `dfs`",
+        meaning: "`random`, `pct`, `dfs` or `graph` (every execution graph once)",
         flag: true,
         values: || Strategy::ALL.iter().map(|s| s.name()).collect(),
         apply: |b, v| {
@@ -97,7 +97,7 @@ pub const SETTINGS: &[Setting] = &[
         name: "memory",
         env: "NETPOLL_SIM_MEMORY",
         default: "c11",
-        meaning: "`sc`, `c11` or `tso`",
+        meaning: "`sc`, `c11`, `tso`, or `imm` (ARMv8/POWER; graph only)",
         flag: true,
         values: || MemoryModel::ALL.iter().map(|m| m.name()).collect(),
         apply: |b, v| {
