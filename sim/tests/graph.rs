@@ -300,3 +300,14 @@ fn shards_add_up_to_the_whole() {
         assert_eq!((se, sb, runs), (e, b, whole.schedules), "{of} shards");
     }
 }
+
+/// "Broken on ARM64", on a model of ARMv8 itself: under imm (Go's atomics as LDAR/STLR) the
+/// pre-fix protocol deadlocks and the fixed one gets a complete verdict.
+#[test]
+fn imm_shows_45211_on_an_arm_model() {
+    let r = scenario("close-unblocks-read", Protocol::PreFix45211, MemoryModel::Imm);
+    let ff = r.first_failure.as_ref().unwrap_or_else(|| panic!("{r}"));
+    assert!(matches!(ff.failure, Failure::Deadlock { .. }), "{r}");
+    let r = scenario("deadline-unblocks-read", Protocol::Fixed, MemoryModel::Imm);
+    assert!(r.complete() && r.first_failure.is_none(), "{r}");
+}
