@@ -305,7 +305,11 @@ fn shards_add_up_to_the_whole() {
 /// pre-fix protocol deadlocks and the fixed one gets a complete verdict.
 #[test]
 fn imm_shows_45211_on_an_arm_model() {
-    let r = scenario("close-unblocks-read", Protocol::PreFix45211, MemoryModel::Imm);
+    let r = scenario(
+        "close-unblocks-read",
+        Protocol::PreFix45211,
+        MemoryModel::Imm,
+    );
     let ff = r.first_failure.as_ref().unwrap_or_else(|| panic!("{r}"));
     assert!(matches!(ff.failure, Failure::Deadlock { .. }), "{r}");
     let r = scenario("deadline-unblocks-read", Protocol::Fixed, MemoryModel::Imm);

@@ -8,7 +8,6 @@
 
 use super::views::{coherent, hb_views, sb_views, Views};
 use super::{Dense, Edges};
-use crate::engine::graph::label::{Label, MemOrd};
 
 pub(super) fn consistent(d: &Dense<'_>) -> bool {
     let Some(order) = porf_order(d) else {
@@ -199,71 +198,8 @@ fn psc_acyclic_linear(d: &Dense<'_>, sc: &[usize], hb: &Views) -> bool {
     for (j, &a) in sc.iter().enumerate() {
         sc_index[a] = j as u32;
     }
-    // Happens-before generators: program order, creation.
     let mut e = Edges::new(k + 2 * n);
-    for i in 0..n {
-        if let Some(p) = d.po_pred(i) {
-            e.add(ev(p), ev(i));
-        }
-        if let Some(s) = d.tc_pred(i) {
-            e.add(ev(s), ev(i));
-        }
-    }
-    // Release heads into each atomic write's release-sequence node.
-    for t in 0..d.nt() {
-        let start = d.base[t];
-        let len = d.g.tasks[t].events.len();
-        let mut last_rel_fence: Option<usize> = None;
-        let mut last_rel_write: Vec<(u32, usize)> = Vec::new();
-        for i in start..start + len {
-            match *d.label(i) {
-                Label::Fence { ord } if MemOrd::Atomic(ord).is_rel() => last_rel_fence = Some(i),
-                Label::Write { loc, ord, rmw, .. } if ord.is_atomic() => {
-                    if ord.is_rel() {
-                        e.add(ev(i), rel(i));
-                    } else if let Some(&(_, w0)) = last_rel_write.iter().find(|(l, _)| *l == loc) {
-                        e.add(ev(w0), rel(i));
-                    }
-                    if let Some(f) = last_rel_fence {
-                        e.add(ev(f), rel(i));
-                    }
-                    if rmw {
-                        if let Some(w) = d.rf(i - 1) {
-                            e.add(rel(w), rel(i));
-                        }
-                    }
-                    if ord.is_rel() {
-                        match last_rel_write.iter_mut().find(|(l, _)| *l == loc) {
-                            Some(x) => x.1 = i,
-                            None => last_rel_write.push((loc, i)),
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    // ... and out of it to acquiring reads (or the next acquire fence after a relaxed read).
-    for i in 0..n {
-        let Label::Read { ord, .. } = *d.label(i) else {
-            continue;
-        };
-        let Some(w) = d.rf(i) else { continue };
-        if !ord.is_atomic() || !d.label(w).ord().is_some_and(MemOrd::is_atomic) {
-            continue;
-        }
-        if ord.is_acq() {
-            e.add(rel(w), ev(i));
-        } else {
-            let t = d.evs[i].task as usize;
-            let end = d.base[t] + d.g.tasks[t].events.len();
-            if let Some(f) = ((i + 1)..end).find(
-                |&f| matches!(*d.label(f), Label::Fence { ord } if MemOrd::Atomic(ord).is_acq()),
-            ) {
-                e.add(rel(w), ev(f));
-            }
-        }
-    }
+    super::add_hb_generators(d, &mut e, ev, rel);
     let p = Psc {
         d,
         hb,
