@@ -129,29 +129,61 @@ fn a_closure_check_sees_every_outcome_with_4_jobs() {
     assert_eq!(one.len(), 4, "store buffering: all four outcomes under c11");
 }
 
-/// The graph strategy runs on one thread for now (it does not implement the subtree split
-/// yet): whatever `jobs` says, its report is the one-thread report.
+/// The graph strategy splits its search among the jobs; the report is one thread's
+/// exactly: the graph counts, and where a search that stops early stops.
+fn graph_same_with_1_and_4_jobs(b: Builder, protocol: Protocol, what: &str) -> Report {
+    let check = scenario_check(Scenario::CloseUnblocksRead, protocol);
+    let b = b.strategy(Strategy::Graph).memory(MemoryModel::C11);
+    let one = b.clone().jobs(1).explore(check);
+    let four = b.jobs(4).explore(check);
+    assert_eq!(
+        (figures(&one), one.graph),
+        (figures(&four), four.graph),
+        "{what}"
+    );
+    one
+}
+
 #[test]
 fn graph_is_the_same_with_1_and_4_jobs() {
-    let sb = || {
-        let x = Arc::new(AtomicU32::new(0));
-        let y = Arc::new(AtomicU32::new(0));
-        let (x1, y1) = (x.clone(), y.clone());
-        let h = thread::spawn(move || {
-            x1.store(1, Ordering::Relaxed);
-            y1.load(Ordering::Relaxed)
-        });
-        y.store(1, Ordering::Relaxed);
-        let r2 = x.load(Ordering::Relaxed);
-        let r1 = h.join().unwrap();
-        assert!(r1 == 1 || r2 == 1, "store buffering");
-    };
+    let all = Builder::default().schedules(u64::MAX);
+    let r = graph_same_with_1_and_4_jobs(all.clone(), Protocol::Fixed, "complete, fixed");
+    assert!(r.complete() && r.failures == 0, "{r}");
+    assert_eq!(r.graph.unwrap().executions, 293, "{r}");
+    let r = graph_same_with_1_and_4_jobs(all.clone(), Protocol::PreFix45211, "first failure");
+    assert!(r.failures == 1 && r.first_failure.is_some(), "{r}");
+    let r = graph_same_with_1_and_4_jobs(
+        all.stop_at_first_failure(false),
+        Protocol::PreFix45211,
+        "every failure",
+    );
+    assert!(r.complete() && r.failures > 1, "{r}");
+    let r =
+        graph_same_with_1_and_4_jobs(Builder::default().schedules(200), Protocol::Fixed, "capped");
+    assert!(!r.complete() && r.schedules == 200, "{r}");
+}
+
+/// A shard's part is split again among its jobs: what the shard explores does not depend on
+/// how many threads explore it, so shards run with different `--jobs` still add up.
+#[test]
+fn a_graph_shard_is_the_same_with_1_and_3_jobs() {
+    let check = scenario_check(Scenario::CloseUnblocksRead, Protocol::Fixed);
     let b = Builder::default()
         .strategy(Strategy::Graph)
-        .schedules(u64::MAX)
-        .stop_at_first_failure(false);
-    let one = b.clone().jobs(1).explore(sb);
-    let four = b.jobs(4).explore(sb);
-    assert_eq!(figures(&one), figures(&four));
-    assert!(one.complete() && one.failures == 1, "{one}");
+        .memory(MemoryModel::C11)
+        .schedules(u64::MAX);
+    let mut total = 0;
+    for i in 1..=2 {
+        let shard = Some(netpoll_sim::engine::explore::Shard::new(i, 2).unwrap());
+        let one = b.clone().shard(shard).jobs(1).explore_shard(check, |_| {});
+        let three = b.clone().shard(shard).jobs(3).explore_shard(check, |_| {});
+        let (one, three) = (one.report, three.report);
+        assert_eq!(
+            (figures(&one), one.graph),
+            (figures(&three), three.graph),
+            "shard {i}"
+        );
+        total += one.graph.unwrap().executions;
+    }
+    assert_eq!(total, 293);
 }

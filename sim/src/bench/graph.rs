@@ -1,6 +1,7 @@
 //! Figures of the `graph` strategy: executions and time of the #45211 scenarios (complete,
-//! c11, no bound), the growth of a close/block model with 1 to 6 readers on independent
-//! pds, and executions per second beside the random strategy's schedules per second.
+//! c11 and imm, no bound), the growth of a close/block model with 1 to 6 readers on
+//! independent pds, the speed-up on more jobs, and executions per second beside the random
+//! strategy's schedules per second.
 
 use crate::engine::sched;
 use crate::engine::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
@@ -146,10 +147,11 @@ fn line(what: &str, r: &Report) {
     );
 }
 
-/// The three #45211 scenarios, fixed protocol, c11, complete with no bound; and the pre-fix
-/// protocol under c11 (fails), sc and tso (complete).
+/// The three #45211 scenarios, fixed protocol, c11, complete with no bound; the two smaller
+/// ones under imm (the ARMv8 model); and the pre-fix protocol under c11 and imm (fails), sc
+/// and tso (complete).
 pub fn scenarios() {
-    println!("graph strategy, #45211 scenarios (no preemption bound):");
+    println!("graph strategy, #45211 scenarios (no preemption bound, every core):");
     for s in [
         Scenario::CloseUnblocksRead,
         Scenario::DeadlineUnblocksRead,
@@ -159,7 +161,16 @@ pub fn scenarios() {
         line(&format!("{s} fixed c11"), &r);
     }
     for s in [Scenario::CloseUnblocksRead, Scenario::DeadlineUnblocksRead] {
-        for m in [MemoryModel::C11, MemoryModel::Sc, MemoryModel::Tso] {
+        let r = graph(MemoryModel::Imm).explore(scenario_check(s, Protocol::Fixed));
+        line(&format!("{s} fixed imm"), &r);
+    }
+    for s in [Scenario::CloseUnblocksRead, Scenario::DeadlineUnblocksRead] {
+        for m in [
+            MemoryModel::C11,
+            MemoryModel::Imm,
+            MemoryModel::Sc,
+            MemoryModel::Tso,
+        ] {
             let r = graph(m).explore(scenario_check(s, Protocol::PreFix45211));
             line(&format!("{s} pre-fix {m}"), &r);
         }
@@ -189,9 +200,10 @@ pub fn readers() {
 pub fn versus_random() {
     let s = Scenario::CloseUnblocksRead;
     let check = scenario_check(s, Protocol::Fixed);
-    let g = graph(MemoryModel::C11).explore(check);
+    let g = graph(MemoryModel::C11).jobs(1).explore(check);
     let n = g.schedules.max(1);
     let r = Builder::default()
+        .jobs(1)
         .strategy(Strategy::Random)
         .memory(MemoryModel::C11)
         .seed(1)
@@ -199,7 +211,7 @@ pub fn versus_random() {
         .explore(check);
     let ge = g.graph.unwrap_or_default().executions as f64 / g.elapsed.as_secs_f64().max(1e-9);
     let gr = g.schedules as f64 / g.elapsed.as_secs_f64().max(1e-9);
-    println!("graph vs random on {s} (fixed, c11), side by side:");
+    println!("graph vs random on {s} (fixed, c11), side by side, one job each:");
     println!(
         "  graph:  {:>9.0} executions/s ({:>9.0} runs/s, {:.1} steps/run)",
         ge,
@@ -217,9 +229,39 @@ pub fn versus_random() {
     );
 }
 
+/// The speed-up of splitting the search among jobs: the 5-reader model on 1 job and on
+/// every core, side by side (the counts must be equal), with what a perfectly parallel loop
+/// gained from the same threads just after (on a shared machine, often less than the jobs).
+pub fn jobs() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "graph strategy on 1 and {cores} jobs, close/block model with 5 readers (fixed, c11):"
+    );
+    let mut base = (0.0, 0.0);
+    for jobs in [1, cores.max(2)] {
+        let r = graph(MemoryModel::C11)
+            .jobs(jobs)
+            .explore(close_block_model(5, false));
+        let t = r.elapsed.as_secs_f64().max(1e-9);
+        let spin = super::spin_rate(jobs);
+        if jobs == 1 {
+            base = (t, spin);
+        }
+        line(
+            &format!(
+                "{jobs} job(s): x{:.2} (a parallel loop: x{:.2})",
+                base.0 / t,
+                spin / base.1
+            ),
+            &r,
+        );
+    }
+}
+
 /// Every graph figure.
 pub fn all() {
     scenarios();
     readers();
+    jobs();
     versus_random();
 }

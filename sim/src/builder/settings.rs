@@ -161,7 +161,7 @@ pub const SETTINGS: &[Setting] = &[
         name: "jobs",
         env: "NETPOLL_SIM_JOBS",
         default: "the core count",
-        meaning: "threads to explore on (1 to 1024; `graph` uses one for now); the results do not depend on it",
+        meaning: "threads to explore on (1 to 1024); the results do not depend on it",
         flag: true,
         values: Vec::new,
         apply: |b, v| {

@@ -97,8 +97,8 @@ impl Exploration {
         mut observe: Option<Observer<'_>>,
     ) -> Part {
         if self.strategy == Strategy::Graph {
-            // One thread; a shard explores its part of the search (subtrees are
-            // independent: the parts' executions add up to the whole).
+            // A shard explores its part of the search, split again among the jobs
+            // (subtrees are independent: the parts' executions add up to the whole).
             let split = self.shard.map(|s| super::graph::Split {
                 index: s.index() - 1,
                 of: s.count(),
@@ -108,7 +108,9 @@ impl Exploration {
                 self.schedules,
                 self.stop_at_first_failure,
                 split,
+                self.jobs,
                 bodies.local,
+                bodies.factory,
                 progress,
                 observe,
             );
