@@ -2,8 +2,10 @@
 //! all; `... -- throughput` only the throughput figures, `... -- litmus` only the litmus
 //! report (schedules per distinct execution), `... -- relayer` the engine before and after
 //! the re-layering side by side (it builds the old commit in a worktree under `target/`),
-//! `... -- hostile` the time and memory of rendering and replaying the hostile traces of
-//! issue 12 (each in a child process).
+//! `... -- graph` the graph strategy's figures (executions and time, growth with readers,
+//! executions/s beside random's schedules/s), `... -- parallel` the speed-up with 1, 2 and
+//! all jobs, `... -- hostile` the time and memory of rendering and replaying the hostile
+//! traces of issue 12 (each in a child process).
 //! (The project's full bench command, in the README, runs these too.)
 fn main() {
     match std::env::args().nth(1).as_deref() {
@@ -18,6 +20,8 @@ fn main() {
             let path = std::env::args().nth(3).unwrap_or_default();
             netpoll_sim::bench::hostile_child(&mode, std::path::Path::new(&path))
         }
+        Some("graph") => netpoll_sim::bench::graph::all(),
+        Some("parallel") => netpoll_sim::bench::parallel_speedup(5, 100_000),
         _ => netpoll_sim::bench::run_all(),
     }
 }

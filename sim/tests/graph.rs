@@ -268,3 +268,50 @@ fn data_races_are_found_on_graphs() {
     });
     assert!(r.races == 0 && r.complete() && r.failures == 0, "{r}");
 }
+
+/// Subtrees of the search are independent: split into shards, the parts' executions add up
+/// to the whole, whatever the number of shards.
+#[test]
+fn shards_add_up_to_the_whole() {
+    let check = netpoll_sim::bench::graph::close_block_model(2, false);
+    let whole = graph(MemoryModel::C11).explore(check.clone());
+    let (e, b) = executions(&whole);
+    assert_eq!(e, 64, "{whole}");
+    for of in [2u32, 3, 7] {
+        let (mut se, mut sb, mut runs) = (0, 0, 0);
+        for i in 1..=of {
+            let r = graph(MemoryModel::C11)
+                .shard(Some(
+                    netpoll_sim::engine::explore::Shard::new(i, of).unwrap(),
+                ))
+                .explore_shard(check.clone(), |_| {})
+                .report;
+            assert!(r.complete(), "{r}");
+            let (pe, pb) = executions(&r);
+            // A search too small to reach enough pending graphs runs in the first part.
+            assert!(
+                of > 3 || pe < e,
+                "shard {i} of {of} explored everything: {r}"
+            );
+            se += pe;
+            sb += pb;
+            runs += r.schedules;
+        }
+        assert_eq!((se, sb, runs), (e, b, whole.schedules), "{of} shards");
+    }
+}
+
+/// "Broken on ARM64", on a model of ARMv8 itself: under imm (Go's atomics as LDAR/STLR) the
+/// pre-fix protocol deadlocks and the fixed one gets a complete verdict.
+#[test]
+fn imm_shows_45211_on_an_arm_model() {
+    let r = scenario(
+        "close-unblocks-read",
+        Protocol::PreFix45211,
+        MemoryModel::Imm,
+    );
+    let ff = r.first_failure.as_ref().unwrap_or_else(|| panic!("{r}"));
+    assert!(matches!(ff.failure, Failure::Deadlock { .. }), "{r}");
+    let r = scenario("deadline-unblocks-read", Protocol::Fixed, MemoryModel::Imm);
+    assert!(r.complete() && r.first_failure.is_none(), "{r}");
+}

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex as StdMutex};
 fn outcomes<T, F>(memory: MemoryModel, f: F) -> BTreeSet<T>
 where
     T: Ord + Clone + Debug + Send + 'static,
-    F: Fn() -> T + 'static,
+    F: Fn() -> T + Send + Sync + 'static,
 {
     bounded_outcomes(memory, None, f)
 }
@@ -23,7 +23,7 @@ where
 fn bounded_outcomes<T, F>(memory: MemoryModel, bound: Option<u32>, f: F) -> BTreeSet<T>
 where
     T: Ord + Clone + Debug + Send + 'static,
-    F: Fn() -> T + 'static,
+    F: Fn() -> T + Send + Sync + 'static,
 {
     let f = Arc::new(f);
     let dfs = search(Strategy::Dfs, memory, bound, f.clone());
@@ -42,7 +42,7 @@ fn search<T, F>(
 ) -> BTreeSet<T>
 where
     T: Ord + Clone + Debug + Send + 'static,
-    F: Fn() -> T + 'static,
+    F: Fn() -> T + Send + Sync + 'static,
 {
     let seen = Arc::new(StdMutex::new(BTreeSet::new()));
     let s = seen.clone();

@@ -20,7 +20,7 @@ const TSO: MemoryModel = MemoryModel::Tso;
 fn outcomes<T, F>(memory: MemoryModel, bound: Option<u32>, f: F) -> BTreeSet<T>
 where
     T: Ord + Clone + Debug + Send + 'static,
-    F: Fn() -> T + 'static,
+    F: Fn() -> T + Send + Sync + 'static,
 {
     let f = Arc::new(f);
     let dfs = search(Strategy::Dfs, memory, bound, f.clone());
@@ -39,7 +39,7 @@ fn search<T, F>(
 ) -> BTreeSet<T>
 where
     T: Ord + Clone + Debug + Send + 'static,
-    F: Fn() -> T + 'static,
+    F: Fn() -> T + Send + Sync + 'static,
 {
     let seen = Arc::new(StdMutex::new(BTreeSet::new()));
     let s = seen.clone();
@@ -62,7 +62,7 @@ where
 fn tso<T, F>(f: F) -> BTreeSet<T>
 where
     T: Ord + Clone + Debug + Send + 'static,
-    F: Fn() -> T + 'static,
+    F: Fn() -> T + Send + Sync + 'static,
 {
     outcomes(TSO, None, f)
 }

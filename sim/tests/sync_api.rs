@@ -13,7 +13,7 @@ use netpoll_sim::{thread, Builder, FailureKind, MemoryModel, Report, Strategy};
 use std::time::Duration;
 
 /// A complete depth-first search (within `bound` preemptions) under c11.
-fn dfs(bound: Option<u32>, f: impl Fn() + 'static) -> Report {
+fn dfs(bound: Option<u32>, f: impl Fn() + Send + Sync + 'static) -> Report {
     let r = Builder::default()
         .strategy(Strategy::Dfs)
         .memory(MemoryModel::C11)
@@ -714,7 +714,7 @@ fn thread_locals_are_per_task_and_dropped_when_it_ends() {
 // ---- under the execution-graph search -----------------------------------------------------
 
 /// The graph strategy's complete search (every consistent execution once).
-fn graph(f: impl Fn() + 'static) -> Report {
+fn graph(f: impl Fn() + Send + Sync + 'static) -> Report {
     let r = Builder::default()
         .strategy(Strategy::Graph)
         .memory(MemoryModel::C11)

@@ -7,15 +7,18 @@
 //! them, with what each chose), shrinking it to what the failure depends on, and replaying
 //! such a trace.
 
+use super::pool::BodyFactory;
 use super::report::GraphCounts;
 use super::runner::Observer;
 use super::{Coverage, FailureInfo, Report};
 use crate::engine::choice::{Choice, ChoiceCtx, ChoiceKind, ChoiceSource};
 use crate::engine::failure::Failure;
-use crate::engine::graph::graph::Graph;
+use crate::engine::graph::exec_graph::Graph;
 use crate::engine::graph::label::{ERef, Label};
 use crate::engine::rt::{self, Engine, ExecConfig, GraphRun, Guide, Outcome, RunEnd};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// The choice source of graph runs: they draw no choices.
@@ -33,63 +36,214 @@ impl ChoiceSource for NoChoices {
 /// A deterministic split of the search into `of` parts: graphs are run breadth-first,
 /// identically in every part, until at least `SPLIT_WIDTH * of` are pending; part `index`
 /// then explores every `of`-th of them (and counts the runs before the split only if it is
-/// part 0).
+/// part 0). A shard's part is the same whatever the number of threads that explore it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Split {
     pub(crate) index: u32,
     pub(crate) of: u32,
 }
 
-const SPLIT_WIDTH: usize = 4;
+const SPLIT_WIDTH: usize = 2;
 
-/// Run the graph search of `f`.
+/// Pending graphs per job when the search is handed out to threads: enough that a thread
+/// which drew small subtrees finds more to take while another still works on a large one.
+const HANDOUT_PER_JOB: usize = 32;
+
+/// What the threads of one parallel search share: the subtrees not taken yet, a flag that
+/// stops them all, and the number of runs they counted (to stop where one thread would have
+/// stopped at its cap).
+#[derive(Default)]
+struct Shared {
+    todo: Mutex<Vec<Graph>>,
+    cancel: AtomicBool,
+    runs: AtomicU64,
+}
+
+/// Run the graph search of `f` (or the part of it `split` names) on `jobs` threads: the
+/// calling thread with `f`, the others with bodies from `factory` (without one, or with an
+/// observer, one thread). The report is the one a single thread gives, exactly: the
+/// calling thread runs the search breadth-first until it has a few dozen subtrees per job,
+/// the threads then take subtrees one at a time until none is left, and their counts add up
+/// to the whole; when the search stops early (the run cap, or the first failure when asked
+/// to stop there), or when it found a failure, the first failure and the point where one
+/// thread would have stopped come from re-running on one thread, in its order.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn explore(
     exec: ExecConfig,
     max_runs: u64,
     stop_at_first_failure: bool,
     split: Option<Split>,
+    jobs: usize,
+    f: &Rc<dyn Fn()>,
+    factory: Option<&BodyFactory>,
+    progress: &mut dyn FnMut(&Report),
+    observe: Option<Observer<'_>>,
+) -> Report {
+    let one = |progress: &mut dyn FnMut(&Report), observe, stop| {
+        let p = Part {
+            max_runs,
+            stop_at_first_failure: stop,
+            split,
+            handout: None,
+            shared: None,
+        };
+        explore_part(exec, &p, f, progress, observe).0
+    };
+    let factory = match factory {
+        Some(fac) if jobs > 1 && observe.is_none() => fac,
+        _ => return one(progress, observe, stop_at_first_failure),
+    };
+    let start = Instant::now();
+    let shared = Shared::default();
+    let part = |handout| Part {
+        max_runs,
+        stop_at_first_failure,
+        split,
+        handout,
+        shared: Some(&shared),
+    };
+    // Breadth-first on this thread until there is enough to hand out.
+    let (first, todo) = explore_part(exec, &part(Some(HANDOUT_PER_JOB * jobs)), f, progress, None);
+    *shared.todo.lock().expect("the subtrees to do") = todo.into_iter().rev().collect();
+    let mut reports: Vec<Report> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..jobs)
+            .map(|t| {
+                let p = part(None);
+                std::thread::Builder::new()
+                    .name(format!("netpoll-sim-graph-{t}"))
+                    .spawn_scoped(scope, move || {
+                        let body = factory();
+                        explore_part(exec, &p, &body, &mut |_| {}, None).0
+                    })
+                    .expect("spawn a graph worker thread")
+            })
+            .collect();
+        let mut v = vec![first, explore_part(exec, &part(None), f, progress, None).0];
+        for h in handles {
+            match h.join() {
+                Ok(r) => v.push(r),
+                Err(e) => std::panic::resume_unwind(e),
+            }
+        }
+        v
+    });
+    if shared.cancel.load(Ordering::Relaxed) {
+        // Stopped early: where and how one thread stops is one thread's to say.
+        let mut r = one(progress, None, stop_at_first_failure);
+        r.elapsed = start.elapsed();
+        return r;
+    }
+    let mut total = Report {
+        graph: Some(GraphCounts::default()),
+        coverage: Coverage::Complete,
+        ..Report::default()
+    };
+    for r in reports.iter_mut() {
+        total.schedules += r.schedules;
+        total.steps += r.steps;
+        total.failures += r.failures;
+        total.races += r.races;
+        let (t, g) = (
+            total.graph.as_mut().expect("graph counts"),
+            r.graph.expect("graph counts"),
+        );
+        t.executions += g.executions;
+        t.blocked += g.blocked;
+        t.dropped += g.dropped;
+    }
+    if total.failures > 0 {
+        // Every subtree ran to its end; the first failure is the one one thread meets first.
+        total.first_failure = one(&mut |_| {}, None, true).first_failure;
+    }
+    total.elapsed = start.elapsed();
+    progress(&total);
+    total
+}
+
+/// One thread's share of a search.
+struct Part<'a> {
+    max_runs: u64,
+    stop_at_first_failure: bool,
+    /// The shard's part of the search (the thread that starts the search applies it).
+    split: Option<Split>,
+    /// Stop breadth-first with this many graphs pending and return them (to hand out).
+    handout: Option<usize>,
+    /// What the threads share; with it, a part that does not hand out explores the
+    /// subtrees it takes from there.
+    shared: Option<&'a Shared>,
+}
+
+/// Run the part `p` of the graph search of `f` on this thread; return its report and, when
+/// it hands out, the graphs still to explore.
+fn explore_part(
+    exec: ExecConfig,
+    p: &Part<'_>,
     f: &Rc<dyn Fn()>,
     progress: &mut dyn FnMut(&Report),
     mut observe: Option<Observer<'_>>,
-) -> Report {
+) -> (Report, Vec<Graph>) {
     let start = Instant::now();
     let mut report = Report {
         graph: Some(GraphCounts::default()),
         ..Report::default()
     };
     let mut engine = Engine::new(exec, Box::new(NoChoices));
-    let mut stack: Vec<Graph> = vec![Graph::new()];
+    let takes = p.shared.is_some() && p.handout.is_none();
+    let mut stack: Vec<Graph> = if takes {
+        Vec::new()
+    } else {
+        vec![Graph::new()]
+    };
     let mut coverage = Coverage::Complete;
-    // Before the split: breadth-first, every part the same.
+    // Before the split and before handing out: breadth-first (the stack's front is a queue).
+    let mut split = p.split.filter(|s| s.of > 1);
     let mut counting = split.is_none_or(|s| s.index == 0);
-    let mut pre_split = split.is_some_and(|s| s.of > 1);
     let mut queue_front = 0usize;
     loop {
-        let g = if pre_split {
-            let of = split.expect("split").of as usize;
-            if stack.len() - queue_front >= SPLIT_WIDTH * of || queue_front == stack.len() {
-                // Split: keep every `of`-th pending graph.
-                let s = split.expect("split");
+        if p.shared.is_some_and(|s| s.cancel.load(Ordering::Relaxed)) {
+            coverage = Coverage::Capped;
+            break;
+        }
+        let breadth_first = split.map(|s| SPLIT_WIDTH * s.of as usize).or(p.handout);
+        let g = if let Some(enough) = breadth_first {
+            if stack.len() - queue_front >= enough || queue_front == stack.len() {
                 let pending: Vec<Graph> = stack.drain(queue_front..).collect();
-                stack = pending
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(i, _)| *i as u32 % s.of == s.index)
-                    .map(|(_, g)| g)
-                    .collect();
-                pre_split = false;
-                counting = true;
-                continue;
+                queue_front = 0;
+                match split.take() {
+                    Some(s) => {
+                        // Split: keep every `of`-th pending graph.
+                        stack = pending
+                            .into_iter()
+                            .enumerate()
+                            .filter(|(i, _)| *i as u32 % s.of == s.index)
+                            .map(|(_, g)| g)
+                            .collect();
+                        counting = true;
+                        continue;
+                    }
+                    None => {
+                        report.coverage = Coverage::Complete;
+                        report.elapsed = start.elapsed();
+                        return (report, pending);
+                    }
+                }
             }
             queue_front += 1;
             std::mem::replace(&mut stack[queue_front - 1], Graph::new())
         } else {
             match stack.pop() {
                 Some(g) => g,
+                None if takes => match p.shared.and_then(|s| s.todo.lock().ok()?.pop()) {
+                    Some(g) => g,
+                    None => break,
+                },
                 None => break,
             }
         };
-        if report.schedules >= max_runs {
+        if report.schedules >= p.max_runs {
+            if let Some(sh) = p.shared {
+                sh.cancel.store(true, Ordering::Relaxed);
+            }
             coverage = Coverage::Capped;
             break;
         }
@@ -104,6 +258,14 @@ pub(crate) fn explore(
         stack.extend(found.into_iter().rev());
         if !counting {
             continue;
+        }
+        if let Some(sh) = p.shared {
+            if sh.runs.fetch_add(1, Ordering::Relaxed) >= p.max_runs {
+                // Together the threads passed the cap one thread stops at.
+                sh.cancel.store(true, Ordering::Relaxed);
+                coverage = Coverage::Capped;
+                break;
+            }
         }
         report.schedules += 1;
         report.steps += out.steps;
@@ -127,7 +289,10 @@ pub(crate) fn explore(
                     &mut engine,
                 ));
             }
-            if stop_at_first_failure {
+            if p.stop_at_first_failure {
+                if let Some(sh) = p.shared {
+                    sh.cancel.store(true, Ordering::Relaxed);
+                }
                 coverage = Coverage::StoppedAtFailure;
                 break;
             }
@@ -136,7 +301,7 @@ pub(crate) fn explore(
     }
     report.coverage = coverage;
     report.elapsed = start.elapsed();
-    report
+    (report, Vec::new())
 }
 
 /// The trace of a failing graph run: its events in replay order, encoded as choices, then

@@ -8,11 +8,6 @@
 //! * `search`: how a graph grows by one event and which alternatives that opens.
 
 pub(crate) mod consistency;
-// The graph type is the module's heart and keeps its name.
-#[allow(clippy::module_inception)]
-pub(crate) mod graph;
+pub(crate) mod exec_graph;
 pub(crate) mod label;
 pub(crate) mod search;
-
-#[cfg(test)]
-mod tests;

@@ -18,7 +18,7 @@
 //! needs no memory of what it explored (memory stays polynomial: the pending alternatives).
 
 use super::consistency::consistent;
-use super::graph::Graph;
+use super::exec_graph::Graph;
 use super::label::{ERef, Label, ReadKind};
 use crate::engine::memory::MemoryModel;
 

@@ -98,6 +98,12 @@ impl Engine {
         }
     }
 
+    /// Use `source` for the next schedules (the state and the stacks are kept).
+    pub(crate) fn set_source(&mut self, source: Box<dyn ChoiceSource>) {
+        let old = with(|e| std::mem::replace(&mut e.stream.source, source));
+        drop(old);
+    }
+
     /// Start schedule `index`; false when the strategy is exhausted.
     pub(crate) fn begin(&mut self, index: u64) -> bool {
         with(|e| e.stream.source.begin(index))

@@ -51,8 +51,7 @@ impl Exec {
         if self.failure.is_some() {
             return Next::Suspend(y);
         }
-        self.rec.step += 1;
-        if self.rec.step > self.cfg.max_steps {
+        if self.rec.step >= self.cfg.max_steps {
             self.fail(Failure::StepLimit {
                 max_steps: self.cfg.max_steps,
             });
@@ -60,7 +59,11 @@ impl Exec {
         }
         let gr = self.graph.as_mut().expect("a graph run");
         match gr.step(me, op, timed) {
-            Step::Value(v) => Next::Value(v),
+            Step::Value(v) => {
+                // A step per event of the graph.
+                self.rec.step += 1;
+                Next::Value(v)
+            }
             Step::Suspend => {
                 self.next = None;
                 Next::Suspend(y)

@@ -8,7 +8,7 @@
 
 use crate::engine::event::Ord;
 use crate::engine::graph::consistency::views::HbTracker;
-use crate::engine::graph::graph::{Graph, LocKey};
+use crate::engine::graph::exec_graph::{Graph, LocKey};
 use crate::engine::graph::label::{ERef, Label, MemOrd, ReadKind};
 use crate::engine::graph::search::{Added, Searcher};
 use crate::engine::memory::MemoryModel;
@@ -469,10 +469,22 @@ impl GraphRun {
                 }
             }
         }
-        if let Some(et) = (0..n).find(|&et| {
-            matches!(self.state[et], TState::WaitRf(_)) && self.replaying(self.gt_of[et])
-        }) {
-            if self.search.model == MemoryModel::Imm {
+        if (0..n)
+            .any(|et| matches!(self.state[et], TState::WaitRf(_)) && self.replaying(self.gt_of[et]))
+        {
+            // Only a memory load may go first (never a join, a lock or a park).
+            let load = (0..n).find(|&et| {
+                let gt = self.gt_of[et];
+                matches!(self.state[et], TState::WaitRf(_))
+                    && matches!(
+                        self.g.tasks[gt as usize].events[self.cursor[gt as usize] as usize].label,
+                        Label::Read {
+                            kind: ReadKind::Load | ReadKind::Rmw { .. },
+                            ..
+                        }
+                    )
+            });
+            if let (MemoryModel::Imm, Some(et)) = (self.search.model, load) {
                 // Load buffering: the read goes first with the value the graph gives it;
                 // the store it reads must then be made as the graph says (else the run
                 // diverges and the graph is dropped).

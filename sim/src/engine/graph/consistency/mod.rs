@@ -10,8 +10,8 @@ mod sc;
 mod tso;
 pub(crate) mod views;
 
-use super::graph::Graph;
-use super::label::{ERef, Label};
+use super::exec_graph::Graph;
+use super::label::{ERef, Label, MemOrd};
 use crate::engine::memory::MemoryModel;
 
 /// Whether `g` is consistent under `model`.
@@ -153,6 +153,11 @@ impl Edges {
         }
     }
 
+    /// Make room for nodes up to `n`.
+    pub(crate) fn grow(&mut self, n: usize) {
+        self.n = self.n.max(n);
+    }
+
     #[inline]
     pub(crate) fn add(&mut self, a: usize, b: usize) {
         self.edges.push((a as u32, b as u32));
@@ -195,6 +200,17 @@ impl Edges {
     pub(crate) fn acyclic(&self) -> bool {
         self.topo().is_some()
     }
+
+    /// The edges between nodes in `lo..hi`.
+    #[cfg(test)]
+    pub(crate) fn edges_between(&self, lo: usize, hi: usize) -> Vec<(usize, usize)> {
+        let r = lo as u32..hi as u32;
+        self.edges
+            .iter()
+            .filter(|(a, b)| r.contains(a) && r.contains(b))
+            .map(|&(a, b)| (a as usize, b as usize))
+            .collect()
+    }
 }
 
 /// Add the communication edges every hardware-style model has: reads-from (all, or only
@@ -219,6 +235,82 @@ pub(crate) fn add_com(d: &Dense<'_>, e: &mut Edges, external_rf_only: bool) {
                 if nx != i + 1 || !d.is_rmw_read(i) {
                     e.add(i, nx);
                 }
+            }
+        }
+    }
+}
+
+/// Add edges that generate happens-before among the nodes `ev(i)` of the events: program
+/// order, task creation, and synchronisation - each release head (a release write, the
+/// latest release write of the location or release fence before a write) into the node
+/// `rel(w)` of the write `w` whose release sequence it heads (read-modify-writes pass their
+/// read's sequence on), and from there to each acquiring read, or to the first acquire
+/// fence after a relaxed read. Paths between event nodes are then exactly happens-before.
+pub(crate) fn add_hb_generators(
+    d: &Dense<'_>,
+    e: &mut Edges,
+    ev: impl Fn(usize) -> usize,
+    rel: impl Fn(usize) -> usize,
+) {
+    let n = d.n();
+    for i in 0..n {
+        if let Some(p) = d.po_pred(i) {
+            e.add(ev(p), ev(i));
+        }
+        if let Some(s) = d.tc_pred(i) {
+            e.add(ev(s), ev(i));
+        }
+    }
+    for t in 0..d.nt() {
+        let start = d.base[t];
+        let len = d.g.tasks[t].events.len();
+        let mut last_rel_fence: Option<usize> = None;
+        let mut last_rel_write: Vec<(u32, usize)> = Vec::new();
+        for i in start..start + len {
+            match *d.label(i) {
+                Label::Fence { ord } if MemOrd::Atomic(ord).is_rel() => last_rel_fence = Some(i),
+                Label::Write { loc, ord, rmw, .. } if ord.is_atomic() => {
+                    if ord.is_rel() {
+                        e.add(ev(i), rel(i));
+                    } else if let Some(&(_, w0)) = last_rel_write.iter().find(|(l, _)| *l == loc) {
+                        e.add(ev(w0), rel(i));
+                    }
+                    if let Some(f) = last_rel_fence {
+                        e.add(ev(f), rel(i));
+                    }
+                    if rmw {
+                        if let Some(w) = d.rf(i - 1) {
+                            e.add(rel(w), rel(i));
+                        }
+                    }
+                    if ord.is_rel() {
+                        match last_rel_write.iter_mut().find(|(l, _)| *l == loc) {
+                            Some(x) => x.1 = i,
+                            None => last_rel_write.push((loc, i)),
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    for i in 0..n {
+        let Label::Read { ord, .. } = *d.label(i) else {
+            continue;
+        };
+        let Some(w) = d.rf(i) else { continue };
+        if !ord.is_atomic() || !d.label(w).ord().is_some_and(MemOrd::is_atomic) {
+            continue;
+        }
+        if ord.is_acq() {
+            e.add(rel(w), ev(i));
+        } else {
+            let t = d.evs[i].task as usize;
+            let end = d.base[t] + d.g.tasks[t].events.len();
+            if let Some(f) = ((i + 1)..end).find(
+                |&f| matches!(*d.label(f), Label::Fence { ord } if MemOrd::Atomic(ord).is_acq()),
+            ) {
+                e.add(rel(w), ev(f));
             }
         }
     }

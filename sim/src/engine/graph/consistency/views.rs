@@ -3,7 +3,7 @@
 //! and the coherence check that compares views with modification-order ranks.
 
 use super::Dense;
-use crate::engine::graph::graph::Graph;
+use crate::engine::graph::exec_graph::Graph;
 use crate::engine::graph::label::{ERef, Label, MemOrd};
 
 /// One view per event, `nt` counters each, flat.
@@ -275,11 +275,9 @@ pub(crate) fn hb_views(d: &Dense<'_>, order: &[u32]) -> Views {
 /// earlier write, a write ordered before a read is not newer than what the read reads, and
 /// two ordered reads read in modification order.
 pub(crate) fn coherent(d: &Dense<'_>, before: &Views) -> bool {
-    let nl = d.g.locs.len();
-    let nt = d.nt();
-    // Per location, per task: (index, the highest write rank, the highest read rank among
-    // the task's accesses of the location up to and including this one).
-    let mut acc: Vec<Vec<Vec<(u32, u32, u32)>>> = vec![vec![Vec::new(); nt]; nl];
+    // Every access as (location, task, index, write, rank), sorted: per location and task,
+    // the accesses in program order, with running maxima of the write and read ranks.
+    let mut acc: Vec<(u32, u32, u32, bool, u32)> = Vec::new();
     for i in 0..d.n() {
         let (loc, is_w) = match *d.label(i) {
             Label::Read { loc, .. } => (loc, false),
@@ -287,43 +285,70 @@ pub(crate) fn coherent(d: &Dense<'_>, before: &Views) -> bool {
             _ => continue,
         };
         let e = d.evs[i];
-        let list = &mut acc[loc as usize][e.task as usize];
-        let (mut mw, mut mr) = list.last().map_or((0, 0), |&(_, w, r)| (w, r));
-        if is_w {
-            mw = mw.max(d.rank[i]);
-        } else {
-            mr = mr.max(d.rank[i]);
-        }
-        list.push((e.idx, mw, mr));
+        acc.push((loc, e.task, e.idx, is_w, d.rank[i]));
     }
-    for i in 0..d.n() {
-        let (loc, is_w) = match *d.label(i) {
-            Label::Read { loc, .. } => (loc, false),
-            Label::Write { loc, .. } => (loc, true),
-            _ => continue,
+    if acc.len() < 2 {
+        return true;
+    }
+    acc.sort_unstable();
+    // maxima[k]: the highest write and read rank among acc[start of its (loc, task)..=k].
+    let mut maxima: Vec<(u32, u32)> = Vec::with_capacity(acc.len());
+    for k in 0..acc.len() {
+        let (loc, task, _, w, r) = acc[k];
+        let (mut mw, mut mr) = match k.checked_sub(1) {
+            Some(p) if acc[p].0 == loc && acc[p].1 == task => maxima[p],
+            _ => (0, 0),
         };
-        let e = d.evs[i];
-        let view = before.get(i);
-        let my = d.rank[i];
-        for (u, list) in acc[loc as usize].iter().enumerate() {
-            if list.is_empty() {
-                continue;
+        if w {
+            mw = mw.max(r);
+        } else {
+            mr = mr.max(r);
+        }
+        maxima.push((mw, mr));
+    }
+    // Per location, the (task, first, end) runs of its accesses.
+    let mut k = 0;
+    while k < acc.len() {
+        let loc = acc[k].0;
+        let mut end = k;
+        while end < acc.len() && acc[end].0 == loc {
+            end += 1;
+        }
+        let mut runs: Vec<(u32, usize, usize)> = Vec::new();
+        let mut a = k;
+        while a < end {
+            let t = acc[a].1;
+            let mut b = a;
+            while b < end && acc[b].1 == t {
+                b += 1;
             }
-            let limit = if u == e.task as usize { e.idx } else { view[u] };
-            let k = list.partition_point(|&(idx, _, _)| idx < limit);
-            if k == 0 {
-                continue;
-            }
-            let (_, mw, mr) = list[k - 1];
-            let ok = if is_w {
-                mw < my && mr < my
-            } else {
-                mw <= my && mr <= my
-            };
-            if !ok {
-                return false;
+            runs.push((t, a, b));
+            a = b;
+        }
+        if runs.len() > 1 || end - k > 1 {
+            for x in k..end {
+                let (_, task, idx, is_w, my) = acc[x];
+                let i = d.base[task as usize] + idx as usize;
+                let view = before.get(i);
+                for &(u, a, b) in &runs {
+                    let limit = if u == task { idx } else { view[u as usize] };
+                    let n = acc[a..b].partition_point(|&(_, _, j, _, _)| j < limit);
+                    if n == 0 {
+                        continue;
+                    }
+                    let (mw, mr) = maxima[a + n - 1];
+                    let ok = if is_w {
+                        mw < my && mr < my
+                    } else {
+                        mw <= my && mr <= my
+                    };
+                    if !ok {
+                        return false;
+                    }
+                }
             }
         }
+        k = end;
     }
     true
 }
