@@ -153,6 +153,12 @@ fn the_readme_example_prints_what_the_readme_quotes() {
 fn mentioned_paths(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut keep = |t: &str| {
+        // A folder of the reader's own repository (where a CI workflow goes).
+        if t.trim_start_matches(|c: char| "(`'\"".contains(c))
+            .starts_with(".github/")
+        {
+            return;
+        }
         let t = t.trim_matches(|c: char| ",.;:()`'\"".contains(c));
         let looks_like_path = t.contains('/')
             && !t.starts_with("http")
@@ -170,9 +176,9 @@ fn mentioned_paths(text: &str) -> Vec<String> {
         let file_or_dir = t.ends_with('/')
             || ext.is_some_and(|e| !e.is_empty() && e.chars().all(|c| c.is_ascii_lowercase()))
             || (last.len() > 1 && last.chars().all(|c| c.is_ascii_uppercase()));
-        // Placeholders, what runs make, and Go's sources (`net/timeout_test.go`,
+        // Placeholders (`shard-I-of-N/`), what runs make, and Go's sources (`net/timeout_test.go`,
         // `internal/poll.FD`) are not files of the repository.
-        let placeholder = ["FILE", "PACKAGE", "TARGET", "NAME", "*"]
+        let placeholder = ["FILE", "PACKAGE", "TARGET", "NAME", "I-of-N", "*"]
             .iter()
             .any(|p| t.contains(p));
         if looks_like_path
