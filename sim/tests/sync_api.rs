@@ -749,3 +749,425 @@ fn the_primitives_under_the_graph_search() {
         assert_eq!(h.join().unwrap(), mine);
     }));
 }
+
+// ---- every primitive under every strategy -------------------------------------------------
+
+/// What a case must give: no failure, or a failure of this kind whose text holds this.
+#[derive(Clone, Copy)]
+enum Want {
+    Clean,
+    Fails(FailureKind, &'static str),
+}
+
+/// One use of a primitive: its name, the check, whether data races fail it, what it gives.
+type Case = (
+    &'static str,
+    fn() -> Box<dyn Fn() + Send + Sync>,
+    bool,
+    Want,
+);
+
+/// Each primitive's correct use and its misuse (the bug the primitive exists to prevent).
+fn cases() -> Vec<Case> {
+    use Want::*;
+    vec![
+        ("mutex", || Box::new(mutex_mp(true)), false, Clean),
+        (
+            "mutex: an update outside it",
+            || {
+                Box::new(|| {
+                    let m = Arc::new(Mutex::new(0u32));
+                    let n = Arc::new(AtomicU32::new(0));
+                    let (m2, n2) = (m.clone(), n.clone());
+                    let h = thread::spawn(move || {
+                        let _g = m2.lock().unwrap();
+                        let v = n2.load(SeqCst);
+                        n2.store(v + 1, SeqCst);
+                    });
+                    // This task does not take the lock.
+                    let v = n.load(SeqCst);
+                    n.store(v + 1, SeqCst);
+                    h.join().unwrap();
+                    assert_eq!(n.load(SeqCst), 2, "lost update");
+                })
+            },
+            false,
+            Fails(FailureKind::Panic, "lost update"),
+        ),
+        ("condvar", || Box::new(handoff(true)), false, Clean),
+        (
+            "condvar: a wait without checking first",
+            || Box::new(handoff(false)),
+            false,
+            Fails(FailureKind::Deadlock, ""),
+        ),
+        (
+            "condvar: timed waits",
+            || {
+                Box::new(|| {
+                    let pair = (Mutex::new(()), Condvar::new());
+                    let t0 = netpoll_sim::sched::now_ns();
+                    let g = pair.0.lock().unwrap();
+                    let (_g, r) = pair.1.wait_timeout(g, Duration::from_millis(5)).unwrap();
+                    assert!(r.timed_out());
+                    assert_eq!(netpoll_sim::sched::now_ns() - t0, 5_000_000);
+                })
+            },
+            false,
+            Clean,
+        ),
+        ("rwlock", || Box::new(rwlock_pair(true)), true, Clean),
+        (
+            "rwlock: a write under a read lock",
+            || Box::new(rwlock_pair(false)),
+            true,
+            Fails(FailureKind::DataRace, "pair"),
+        ),
+        ("barrier", || Box::new(barrier_mp(true)), false, Clean),
+        (
+            "barrier: none",
+            || Box::new(barrier_mp(false)),
+            false,
+            Fails(FailureKind::Panic, "published"),
+        ),
+        ("once", || Box::new(once_init(true)), false, Clean),
+        (
+            "once: a flag instead",
+            || Box::new(once_init(false)),
+            false,
+            Fails(FailureKind::Panic, "ran once"),
+        ),
+        (
+            "oncelock",
+            || {
+                Box::new(|| {
+                    let cell = Arc::new(OnceLock::new());
+                    let c2 = cell.clone();
+                    let h = thread::spawn(move || *c2.get_or_init(|| 1u32));
+                    let mine = *cell.get_or_init(|| 2);
+                    assert_eq!(h.join().unwrap(), mine);
+                })
+            },
+            false,
+            Clean,
+        ),
+        (
+            "oncelock: get, then set",
+            || {
+                Box::new(|| {
+                    let cell = Arc::new(OnceLock::new());
+                    let c2 = cell.clone();
+                    let h = thread::spawn(move || {
+                        if c2.get().is_none() {
+                            c2.set(1u32).expect("set once");
+                        }
+                    });
+                    if cell.get().is_none() {
+                        cell.set(2).expect("set once");
+                    }
+                    h.join().unwrap();
+                })
+            },
+            false,
+            Fails(FailureKind::Panic, "set once"),
+        ),
+        (
+            "lazy_static",
+            || {
+                Box::new(|| {
+                    let h = thread::spawn(|| *COUNTER.lock().unwrap() += 1);
+                    *COUNTER.lock().unwrap() += 1;
+                    h.join().unwrap();
+                    assert_eq!(*COUNTER.lock().unwrap(), 2);
+                })
+            },
+            false,
+            Clean,
+        ),
+        ("mpsc", || Box::new(channel_mp(true)), false, Clean),
+        (
+            "mpsc: a flag beside it",
+            || Box::new(channel_mp(false)),
+            false,
+            Fails(FailureKind::Panic, "published"),
+        ),
+        (
+            "mpsc: nobody sends",
+            || {
+                Box::new(|| {
+                    let (tx, rx) = mpsc::channel::<u32>();
+                    let h = thread::spawn(move || rx.recv());
+                    let _ = h.join();
+                    drop(tx);
+                })
+            },
+            false,
+            Fails(FailureKind::Deadlock, ""),
+        ),
+        (
+            "arc",
+            || {
+                Box::new(|| {
+                    let x = std::sync::Arc::new(AtomicU32::new(0));
+                    let a = Arc::new(Witness { x: x.clone() });
+                    let b = a.clone();
+                    let x2 = x.clone();
+                    let h = thread::spawn(move || {
+                        x2.store(1, Relaxed);
+                        drop(b);
+                    });
+                    drop(a);
+                    h.join().unwrap();
+                })
+            },
+            false,
+            Clean,
+        ),
+        ("atomic_ptr", || Box::new(ptr_mp(Release)), false, Clean),
+        (
+            "atomic_ptr: relaxed",
+            || Box::new(ptr_mp(Relaxed)),
+            false,
+            Fails(FailureKind::Panic, "published with the pointer"),
+        ),
+        (
+            "fetch_update",
+            || {
+                Box::new(|| {
+                    let n = Arc::new(AtomicI16::new(0));
+                    let n2 = n.clone();
+                    let h =
+                        thread::spawn(move || n2.fetch_update(AcqRel, Acquire, |v| Some(v - 1)));
+                    let _ = n.fetch_update(AcqRel, Acquire, |v| Some(v - 1));
+                    h.join().unwrap().unwrap();
+                    assert_eq!(n.load(SeqCst), -2);
+                })
+            },
+            false,
+            Clean,
+        ),
+        ("park", || Box::new(park_mp(true)), false, Clean),
+        (
+            "park: unparked before the store",
+            || Box::new(park_mp(false)),
+            false,
+            Fails(FailureKind::Panic, "published"),
+        ),
+        (
+            "park_timeout and sleep",
+            || {
+                Box::new(|| {
+                    let t0 = netpoll_sim::sched::now_ns();
+                    thread::park_timeout(Duration::from_micros(3));
+                    thread::sleep(Duration::from_nanos(5));
+                    assert_eq!(netpoll_sim::sched::now_ns() - t0, 3_005);
+                })
+            },
+            false,
+            Clean,
+        ),
+        (
+            "thread_local",
+            || {
+                Box::new(|| {
+                    let h = thread::spawn(|| {
+                        DEPTH.set(DEPTH.get() + 1);
+                        DEPTH.get()
+                    });
+                    DEPTH.set(DEPTH.get() + 10);
+                    assert_eq!(h.join().unwrap(), 1);
+                    assert_eq!(DEPTH.get(), 10);
+                })
+            },
+            false,
+            Clean,
+        ),
+    ]
+}
+
+/// Two writers add 1 to a pair of plain cells and a reader compares them (`locked`), or two
+/// tasks write under read locks.
+fn rwlock_pair(locked: bool) -> impl Fn() {
+    move || {
+        use netpoll_sim::sync::Plain;
+        use netpoll_sim::LocName;
+        let l = Arc::new(RwLock::new((
+            Plain::named(0u32, LocName::single("pair", "a")),
+            Plain::named(0u32, LocName::single("pair", "b")),
+        )));
+        let l2 = l.clone();
+        let h = thread::spawn(move || {
+            if locked {
+                let w = l2.write().unwrap();
+                w.0.set(w.0.get() + 1);
+                w.1.set(w.1.get() + 1);
+            } else {
+                let w = l2.read().unwrap();
+                w.0.set(w.0.get() + 1);
+            }
+        });
+        if locked {
+            let w = l.write().unwrap();
+            w.0.set(w.0.get() + 1);
+            w.1.set(w.1.get() + 1);
+        } else {
+            let w = l.read().unwrap();
+            w.0.set(w.0.get() + 1);
+        }
+        {
+            let r = l.read().unwrap();
+            assert!(r.0.get() >= r.1.get(), "a reader saw half a write");
+        }
+        h.join().unwrap();
+    }
+}
+
+/// Two tasks store, meet at a barrier (`with_it`) and read each other's store.
+fn barrier_mp(with_it: bool) -> impl Fn() {
+    move || {
+        let b = Arc::new(Barrier::new(2));
+        let x = Arc::new(AtomicU32::new(0));
+        let (b2, x2) = (b.clone(), x.clone());
+        let h = thread::spawn(move || {
+            x2.store(1, Relaxed);
+            if with_it {
+                b2.wait();
+            }
+        });
+        if with_it {
+            b.wait();
+        }
+        assert_eq!(x.load(Relaxed), 1, "the barrier published the store");
+        h.join().unwrap();
+    }
+}
+
+static INIT2: Once = Once::new();
+static RUNS2: LazyLock<AtomicU32> = LazyLock::new(|| AtomicU32::new(0));
+static FLAG2: LazyLock<AtomicBool> = LazyLock::new(|| AtomicBool::new(false));
+
+/// Two tasks initialise once, with a `Once` (`with_once`) or a check-then-set flag.
+fn once_init(with_once: bool) -> impl Fn() {
+    move || {
+        let init = move || {
+            if with_once {
+                INIT2.call_once(|| {
+                    RUNS2.fetch_add(1, Relaxed);
+                });
+            } else if !FLAG2.load(Acquire) {
+                RUNS2.fetch_add(1, Relaxed);
+                FLAG2.store(true, Release);
+            }
+        };
+        let h = thread::spawn(init);
+        init();
+        h.join().unwrap();
+        assert_eq!(RUNS2.load(Relaxed), 1, "ran once");
+    }
+}
+
+/// A store, then a message (`through_it`) or a flag beside the channel; the receiver reads.
+fn channel_mp(through_it: bool) -> impl Fn() {
+    move || {
+        let data = Arc::new(AtomicU32::new(0));
+        let flag = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = mpsc::channel::<()>();
+        let (d, f) = (data.clone(), flag.clone());
+        let h = thread::spawn(move || {
+            d.store(7, Relaxed);
+            if through_it {
+                tx.send(()).unwrap();
+            } else {
+                f.store(true, Relaxed);
+                drop(tx);
+            }
+        });
+        let got = if through_it {
+            rx.recv().is_ok()
+        } else {
+            flag.load(Relaxed)
+        };
+        if got {
+            assert_eq!(data.load(Relaxed), 7, "the channel published the store");
+        }
+        h.join().unwrap();
+    }
+}
+
+/// A store then an unpark (`store_first`), or the unpark first; the parked task reads.
+fn park_mp(store_first: bool) -> impl Fn() {
+    move || {
+        let data = Arc::new(AtomicU32::new(0));
+        let d = data.clone();
+        let h = thread::spawn(move || {
+            thread::park();
+            d.load(Relaxed)
+        });
+        if store_first {
+            data.store(1, Relaxed);
+            h.thread().unpark();
+        } else {
+            h.thread().unpark();
+            data.store(1, Relaxed);
+        }
+        assert_eq!(h.join().unwrap(), 1, "the unpark published the store");
+    }
+}
+
+/// Run every case under `strategy` (c11): a complete search for graph and for dfs (within 2
+/// preemptions), 4000 schedules of seed 3 for random and pct.
+fn every_case_under(strategy: Strategy) {
+    let mut wrong = Vec::new();
+    for (name, make, races, want) in cases() {
+        let b = Builder::default()
+            .strategy(strategy)
+            .memory(MemoryModel::C11)
+            .fail_on_data_race(races)
+            .preemption_bound(Some(2))
+            .seed(3)
+            .jobs(1)
+            .schedules(if matches!(strategy, Strategy::Dfs | Strategy::Graph) {
+                200_000
+            } else {
+                4_000
+            });
+        let r = b.explore(make());
+        let ok = match (want, &r.first_failure) {
+            (Want::Clean, None) => {
+                !matches!(strategy, Strategy::Dfs | Strategy::Graph) || r.complete()
+            }
+            (Want::Fails(kind, what), Some(ff)) => {
+                ff.failure.kind() == kind && ff.failure.to_string().contains(what)
+            }
+            _ => false,
+        };
+        if !ok {
+            wrong.push(format!("{name}: {r}"));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "under {strategy:?}:\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn every_primitive_under_random() {
+    every_case_under(Strategy::Random);
+}
+
+#[test]
+fn every_primitive_under_pct() {
+    every_case_under(Strategy::Pct);
+}
+
+#[test]
+fn every_primitive_under_dfs() {
+    every_case_under(Strategy::Dfs);
+}
+
+#[test]
+fn every_primitive_under_graph() {
+    every_case_under(Strategy::Graph);
+}

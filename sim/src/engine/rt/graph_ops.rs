@@ -46,7 +46,18 @@ impl Exec {
         let me = self.cur;
         let y = self.tasks[me as usize].yielder;
         if self.aborting {
-            return Next::Value(0);
+            // Tearing the run down: no event is added. A read (in a destructor that runs while
+            // its task unwinds, such as the last owner's drop of an `Arc`'d value) sees the
+            // newest value stored so far, as it would when the run ended there - not a 0
+            // nobody stored, which such a destructor could fail on (and a panic while
+            // unwinding aborts the process).
+            let peeked = match op {
+                GOp::Read {
+                    at: Where::Loc(l), ..
+                } => self.graph.as_mut().and_then(|g| g.peek_aborting(l)),
+                _ => None,
+            };
+            return Next::Value(peeked.unwrap_or(0));
         }
         if self.failure.is_some() {
             return Next::Suspend(y);

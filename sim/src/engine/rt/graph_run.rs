@@ -656,6 +656,13 @@ impl GraphRun {
         }
     }
 
+    /// [`GraphRun::peek`] for a read while the run is being torn down: `None` when `l` is not
+    /// a location of this run (no assertion: a panic there would abort the process).
+    pub(crate) fn peek_aborting(&mut self, l: u32) -> Option<u64> {
+        let gl = self.gl_of.get(l as usize).copied().unwrap_or(NONE);
+        (gl != NONE).then(|| self.peek(l))
+    }
+
     /// The newest value of engine location `l` among the stores replayed so far.
     pub(crate) fn peek(&mut self, l: u32) -> u64 {
         let gl = self.gloc(Where::Loc(l));
