@@ -148,6 +148,8 @@ const NONE: u32 = u32::MAX;
 
 impl GraphRun {
     pub(crate) fn new(model: MemoryModel, g: Graph, start_ns: i64) -> GraphRun {
+        // Room for the graph it replays and as much again (it grows past that).
+        let hb = HbTracker::with_capacity(g.tasks.len(), 2 * g.len() + 64);
         GraphRun {
             search: Searcher::new(model),
             g,
@@ -162,7 +164,7 @@ impl GraphRun {
             order: Vec::new(),
             end: None,
             start_ns,
-            hb: HbTracker::default(),
+            hb,
             reads_of: Vec::new(),
             force: None,
             last_access: Vec::new(),
