@@ -437,4 +437,11 @@ fn peterson_holds_with_seqcst_and_fails_with_release_acquire() {
         "{}",
         f.failure
     );
+    // A failure with spinning tasks replays byte for byte, and shrinks.
+    let b = graph(MemoryModel::C11);
+    let again = b.replay_choices(&f.choices, || peterson(false));
+    let f2 = again.first_failure.expect("replays");
+    assert_eq!(f2.log.to_bytes(), f.log.to_bytes());
+    let small = b.shrink(f, || peterson(false));
+    assert!(small.failure.same_as(&f.failure), "{small}");
 }
