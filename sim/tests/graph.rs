@@ -315,3 +315,133 @@ fn imm_shows_45211_on_an_arm_model() {
     let r = scenario("deadline-unblocks-read", Protocol::Fixed, MemoryModel::Imm);
     assert!(r.complete() && r.first_failure.is_none(), "{r}");
 }
+
+/// A message passed through a flag that the reader spins on, with `yield_now` ending each
+/// iteration of the loop. `release`: the flag's store and load synchronise.
+fn spin_handoff(release: bool) {
+    let (st, ld) = if release {
+        (Release, Acquire)
+    } else {
+        (Relaxed, Relaxed)
+    };
+    let data = Arc::new(AtomicU32::new(0));
+    let flag = Arc::new(AtomicU32::new(0));
+    let (d, f) = (data.clone(), flag.clone());
+    let h = thread::spawn(move || {
+        d.store(42, Relaxed);
+        f.store(1, st);
+    });
+    while flag.load(ld) == 0 {
+        thread::yield_now();
+    }
+    assert_eq!(data.load(Relaxed), 42, "the message after the flag");
+    h.join().unwrap();
+}
+
+/// Spin loops (GenMC's spin-assume): an iteration that only read blocks its task there; the
+/// graph where the read sees the flag's store carries on. The loop's stale iterations are
+/// blocked executions, not deadlocks; the message-passing bug with relaxed accesses is
+/// found.
+#[test]
+fn spin_loops_end_and_stale_spins_are_pruned() {
+    let r = graph(MemoryModel::C11).explore(|| spin_handoff(true));
+    assert!(r.complete() && r.failures == 0, "{r}");
+    // An iteration counts from the previous yield (the first from the task's start, here
+    // with the spawn in it): so the first read may read 0 or 1, and after a 0 the second
+    // reads 1 (two complete executions) or 0 with the store after it (a stale spin:
+    // blocked). The data read then has one store it may read.
+    assert_eq!(executions(&r), (2, 1), "{r}");
+    let r = graph(MemoryModel::C11).explore(|| spin_handoff(false));
+    assert!(r.failures == 1, "{r}");
+    let f = r.first_failure.as_ref().unwrap();
+    assert!(
+        f.failure.to_string().contains("the message after the flag"),
+        "{}",
+        f.failure
+    );
+    let r = graph(MemoryModel::Sc).explore(|| spin_handoff(false));
+    assert!(r.complete() && r.failures == 0, "{r}");
+}
+
+/// A spin on a flag no task ever sets is a livelock: reported as a deadlock that names the
+/// spinning task.
+#[test]
+fn a_spin_that_nothing_ends_is_reported() {
+    let r = graph(MemoryModel::C11).explore(|| {
+        let flag = Arc::new(AtomicU32::new(0));
+        let f = flag.clone();
+        let h = thread::spawn(move || f.store(2, Relaxed));
+        while flag.load(Relaxed) != 1 {
+            thread::yield_now();
+        }
+        h.join().unwrap();
+    });
+    assert_eq!(r.failures, 1, "{r}");
+    let f = r.first_failure.as_ref().unwrap();
+    assert!(
+        matches!(f.failure, Failure::Deadlock { .. }),
+        "{}",
+        f.failure
+    );
+    assert!(f.failure.to_string().contains("spinning"), "{}", f.failure);
+}
+
+/// Peterson's lock, spinning on its two flags and its turn: mutual exclusion holds with
+/// SeqCst accesses and fails with release/acquire (store buffering), complete both ways.
+fn peterson(sc: bool) {
+    let (st, ld) = if sc {
+        (SeqCst, SeqCst)
+    } else {
+        (Release, Acquire)
+    };
+    let flags = Arc::new([AtomicU32::new(0), AtomicU32::new(0)]);
+    let turn = Arc::new(AtomicU32::new(0));
+    let inside = Arc::new(AtomicU32::new(0));
+    let side = move |i: usize,
+                     flags: Arc<[AtomicU32; 2]>,
+                     turn: Arc<AtomicU32>,
+                     inside: Arc<AtomicU32>| {
+        let other = 1 - i;
+        flags[i].store(1, st);
+        turn.store(other as u32, st);
+        while flags[other].load(ld) == 1 && turn.load(ld) == other as u32 {
+            thread::yield_now();
+        }
+        assert_eq!(
+            inside.fetch_add(1, Relaxed),
+            0,
+            "two tasks in the critical section"
+        );
+        inside.fetch_sub(1, Relaxed);
+        flags[i].store(0, st);
+    };
+    let (f, t, n) = (flags.clone(), turn.clone(), inside.clone());
+    let h = thread::spawn(move || side(1, f, t, n));
+    side(0, flags, turn, inside);
+    h.join().unwrap();
+}
+
+#[test]
+fn peterson_holds_with_seqcst_and_fails_with_release_acquire() {
+    let r = graph(MemoryModel::C11).explore(|| peterson(true));
+    assert!(r.complete() && r.failures == 0, "{r}");
+    let (e, b) = executions(&r);
+    assert!(e > 0 && b > 0, "{r}");
+    let r = graph(MemoryModel::C11)
+        .stop_at_first_failure(false)
+        .explore(|| peterson(false));
+    assert!(r.complete() && r.failures > 0, "{r}");
+    let f = r.first_failure.as_ref().unwrap();
+    assert!(
+        f.failure.to_string().contains("critical section"),
+        "{}",
+        f.failure
+    );
+    // A failure with spinning tasks replays byte for byte, and shrinks.
+    let b = graph(MemoryModel::C11);
+    let again = b.replay_choices(&f.choices, || peterson(false));
+    let f2 = again.first_failure.expect("replays");
+    assert_eq!(f2.log.to_bytes(), f.log.to_bytes());
+    let small = b.shrink(f, || peterson(false));
+    assert!(small.failure.same_as(&f.failure), "{small}");
+}

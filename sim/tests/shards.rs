@@ -213,6 +213,67 @@ fn four_dfs_shards_merge_into_the_single_process_run() {
     four_shards_equal_one_process("dfs", false);
 }
 
+/// Graph shards: their counts add up to the single process's (schedules, steps, failures,
+/// executions), with the fixed protocol (complete, no failure) and the pre-fix one (every
+/// failure); a merged failure's trace is one of the shards' and replays.
+#[test]
+fn three_graph_shards_add_up_to_the_single_process_run() {
+    for (protocol, code) in [("fixed", 0), ("prefix-45211", 1)] {
+        let dir = tmp(&format!("graph-{protocol}"));
+        let args = vec![
+            "explore",
+            "--scenario",
+            "close-unblocks-read",
+            "--protocol",
+            protocol,
+            "--memory",
+            "c11",
+            "--strategy",
+            "graph",
+            "--schedules",
+            "1000000",
+            "--keep-going",
+        ];
+        let mut single_args = args.clone();
+        let single_dir = dir.join("single");
+        single_args.extend(["--out", single_dir.to_str().unwrap()]);
+        let single = run(&single_args);
+        let sharded = dir.join("shards");
+        shards(&args, 3, &sharded);
+        let merged = run(&["merge", sharded.to_str().unwrap()]);
+        let (s, m) = (stdout(&single), stdout(&merged));
+        assert_eq!(single.status.code(), Some(code), "{s}\n{}", stderr(&single));
+        assert_eq!(merged.status.code(), Some(code), "{m}\n{}", stderr(&merged));
+        let (fs, fm) = (figures(&s), figures(&m));
+        assert_eq!(
+            (fs.0, fs.1, fs.2, &fs.4),
+            (fm.0, fm.1, fm.2, &fm.4),
+            "{s}\n{m}"
+        );
+        assert!(fs.4.starts_with("complete: "), "{s}");
+        if code == 1 {
+            let path = m
+                .lines()
+                .skip_while(|l| !l.contains("distinct failure"))
+                .nth(1)
+                .unwrap()
+                .trim()
+                .split(" (")
+                .next()
+                .unwrap()
+                .to_string();
+            // Replay exits 0 when the trace is reproduced (its failure with it).
+            let replay = run(&["replay", &path]);
+            let out = stdout(&replay);
+            assert_eq!(replay.status.code(), Some(0), "{out}");
+            assert!(
+                out.contains("reproduced byte for byte") && out.contains("deadlock"),
+                "{out}"
+            );
+        }
+    }
+}
+
 /// A small campaign without failures, for the refusals.
 fn small(seed: &'static str) -> Vec<&'static str> {
     vec![

@@ -16,11 +16,13 @@ const BYTE: u8 = b'r';
 /// A first pipe's read end is an FD; a byte written to the pipe makes the poller report it
 /// readable, and while that event may still be in flight the FD is closed. A second pipe's
 /// read end then gets a poll descriptor straight from the poller (the pd, and in the
-/// simulator also the fd number, of the first). A task waits on it for readability the way
-/// Go's connect waits for writability, and after each wake checks that the fd really is
-/// ready, waiting again if not. After `SETTLE_NS` the scenario writes a byte to the second
-/// pipe; the waiter must get it, and the stale event must break nothing (no panic, no lost
-/// wake, no wrong error).
+/// simulator also the fd number, of the first). A task prepares it for reading and then, as
+/// [`NetPoll::reset`]'s contract asks, tries the read before each wait; like Go's connect it
+/// re-checks after every wake and waits again if the fd is not really ready. After
+/// `SETTLE_NS` the scenario writes a byte to the second pipe; the waiter must get it, and the
+/// stale event must break nothing (no panic, no lost wake, no wrong error). The waiter may
+/// start before or after the write (on a loaded machine a new thread can wait longer than
+/// `SETTLE_NS` for a CPU): neither order may hang.
 ///
 /// The re-check is the contract, not caution: Go's poller may wake a waiter spuriously, and
 /// one source is exactly this. The fdseq check on an event (golang/go#59545) happens before
@@ -42,16 +44,19 @@ pub fn reused_pd_stale_event<P: Platform>(np: &Arc<NetPoll<P>>) {
     let np2 = np.clone();
     let waiter = spawn(np, "waiter", move || {
         np2.reset(pd, Mode::Read).expect("waiter: prepare to read");
+        // Try the read before every wait, the first one included: `reset` erases a readiness
+        // notification the poller already recorded, so if the byte came before this task
+        // first ran (a thread that starts late on a loaded machine), only the read finds it.
         loop {
-            np2.wait(pd, Mode::Read)
-                .expect("waiter: wait for readability");
             let mut b = [0u8; 1];
             match np2.platform().backend().read(r2, &mut b) {
                 Ok(1) if b[0] == BYTE => return,
-                // A spurious wake: wait again, as Go's connect does.
+                // Not yet, or a spurious wake: wait (again), as Go's connect does.
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 other => panic!("waiter: expected the byte, got {other:?}"),
             }
+            np2.wait(pd, Mode::Read)
+                .expect("waiter: wait for readability");
         }
     });
     sleep_ns(np, SETTLE_NS);

@@ -11,6 +11,11 @@
 //! verdict and the first failing schedule are those of the single-process run), and groups
 //! the shards' failures by their shrunk trace.
 //!
+//! A `graph` search has no campaign order among its parts (each execution graph is reached
+//! once, wherever it is searched): its shards write their graph counts instead of units,
+//! the merge adds them up, and each shard's first failure is named by its run within that
+//! shard.
+//!
 //! The files are JSON (serde_json): a person or a script can read them, and a damaged or
 //! forged one is refused with an error naming the file, never a panic.
 
@@ -18,7 +23,9 @@ use super::save::{replay_command, save_failure, Saved};
 use super::{Builder, IntoCheck, ShardRun, Subject, Trace};
 use crate::engine::explore::shard::Shard;
 use crate::engine::explore::unit::{tally, Slot, UnitKey, UnitResult};
-use crate::engine::explore::{FailureInfo, Report, Strategy, PCT_WARMUP, SHARD_DEPTH, SPLIT_DEPTH};
+use crate::engine::explore::{
+    Coverage, FailureInfo, GraphCounts, Report, Strategy, PCT_WARMUP, SHARD_DEPTH, SPLIT_DEPTH,
+};
 use crate::engine::failure::FailureKind;
 use crate::engine::memory::MemoryModel;
 use crate::engine::trace::read_file;
@@ -215,9 +222,10 @@ impl UnitRecord {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FailureRecord {
-    /// The unit it is in.
-    pub unit: UnitKey,
-    /// Its offset in the unit.
+    /// The unit it is in (none for a `graph` shard, which has no units).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<UnitKey>,
+    /// Its offset in the unit (for a `graph` shard: its run within the shard).
     pub offset: u64,
     /// Its index in the campaign, when the shard can know it (random, PCT; a dfs shard does
     /// not know the sizes of other shards' subtrees: the merge computes it).
@@ -227,6 +235,18 @@ pub struct FailureRecord {
     /// Its shrunk (or, with `--no-shrink`, as found) trace, relative to the result file's
     /// directory, `/`-separated.
     pub trace: String,
+}
+
+/// What a `graph` shard counted (see [`GraphCounts`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GraphRecord {
+    /// Complete executions.
+    pub executions: u64,
+    /// Blocked executions.
+    pub blocked: u64,
+    /// Runs dropped.
+    pub dropped: u64,
 }
 
 /// Which shard a file is of.
@@ -263,8 +283,11 @@ pub struct ShardResult {
     pub complete: bool,
     /// The shard's verdict on its own part, in words.
     pub verdict: String,
-    /// The units it ran, in campaign order.
+    /// The units it ran, in campaign order (none for `graph`).
     pub units: Vec<UnitRecord>,
+    /// For `graph`: the execution graphs its part counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph: Option<GraphRecord>,
     /// Its first failure, if any.
     pub failure: Option<FailureRecord>,
     /// Wall time, in seconds (statistics only).
@@ -407,7 +430,12 @@ pub fn run_shard<C: IntoCheck>(
     });
     let first = first.and_then(|info| {
         let r = records.iter().find(|r| r.first_failure.is_some())?;
-        Some((r.unit.clone(), r.first_failure?, info))
+        Some((Some(r.unit.clone()), r.first_failure?, info))
+    });
+    // A graph shard has no units: its first failure is the report's, at its run.
+    let first = first.or_else(|| {
+        let info = r.first_failure.as_ref().filter(|_| r.graph.is_some())?;
+        Some((None, info.schedule_index, info))
     });
     let mut saved = None;
     let mut failure = None;
@@ -423,7 +451,7 @@ pub fn run_shard<C: IntoCheck>(
             .collect::<Vec<_>>()
             .join("/");
         failure = Some(FailureRecord {
-            index: matches!(unit, UnitKey::Range { .. }).then_some(info.schedule_index),
+            index: matches!(unit, Some(UnitKey::Range { .. })).then_some(info.schedule_index),
             unit,
             offset,
             kind: info.failure.kind(),
@@ -446,6 +474,11 @@ pub fn run_shard<C: IntoCheck>(
         complete: r.complete(),
         verdict: r.verdict(),
         units: records,
+        graph: r.graph.map(|g| GraphRecord {
+            executions: g.executions,
+            blocked: g.blocked,
+            dropped: g.dropped,
+        }),
         failure,
         elapsed_secs: r.elapsed.as_secs_f64(),
     };
@@ -714,6 +747,9 @@ pub struct Merged {
     pub overrun: u64,
     /// The longest shard's wall time.
     pub slowest: Duration,
+    /// Failures are named by their run within their shard, not by an index in the campaign
+    /// (a `graph` search: its parts have no order among them).
+    pub per_shard: bool,
 }
 
 /// Merge the result files at `paths` (files or directories holding them).
@@ -767,6 +803,9 @@ pub fn merge(paths: &[PathBuf]) -> Result<Merged, MergeError> {
     }
     let shards: Vec<(PathBuf, ShardResult)> = by_index.into_iter().flatten().collect();
     let campaign = shards[0].1.campaign.clone();
+    if campaign.strategy == Strategy::Graph {
+        return merge_graph(campaign, shards);
+    }
 
     // Every unit, in campaign order, and where each shard's first failure lies.
     let mut slots: Vec<Slot<Shard>> = Vec::new();
@@ -808,16 +847,16 @@ pub fn merge(paths: &[PathBuf]) -> Result<Merged, MergeError> {
     )
     .map_err(|e| MergeError::Inconsistent(e.to_string()))?;
 
-    let mut distinct: Vec<(Trace, DistinctFailure)> = Vec::new();
-    let mut first_failure = None;
     let mut failing: Vec<(u64, Shard, PathBuf, FailureKind)> = Vec::new();
     for (p, r) in &shards {
         let Some(f) = &r.failure else { continue };
         let shard = r.shard().expect("checked when read");
-        let index = starts.get(&f.unit).map(|s| s + f.offset).ok_or_else(|| {
+        let unit = f.unit.as_ref().ok_or_else(|| {
+            MergeError::Inconsistent(format!("shard {shard}'s failure names no unit"))
+        })?;
+        let index = starts.get(unit).map(|s| s + f.offset).ok_or_else(|| {
             MergeError::Inconsistent(format!(
-                "shard {shard}'s failure is in {}, which it did not run",
-                f.unit
+                "shard {shard}'s failure is in {unit}, which it did not run"
             ))
         })?;
         let within = match &t.first_failure {
@@ -832,6 +871,49 @@ pub fn merge(paths: &[PathBuf]) -> Result<Merged, MergeError> {
         failing.push((index, shard, trace, f.kind));
     }
     failing.sort_by_key(|f| f.0);
+    let (first_failure, distinct) = failures(failing)?;
+    if t.first_failure.is_some() != first_failure.is_some()
+        || first_failure.as_ref().map(|f| f.index) != t.first_failure.as_ref().map(|f| f.0)
+    {
+        return Err(MergeError::Inconsistent(
+            "the first failing schedule has no failure record in its shard's result".into(),
+        ));
+    }
+    let report = Report {
+        schedules: t.schedules,
+        steps: t.steps,
+        failures: t.failures,
+        races: t.races,
+        coverage: t.coverage,
+        first_failure: None,
+        elapsed: Duration::ZERO,
+        graph: None,
+    };
+    let slowest = shards
+        .iter()
+        .map(|(_, r)| Duration::try_from_secs_f64(r.elapsed_secs).unwrap_or_default())
+        .max()
+        .unwrap_or_default();
+    Ok(Merged {
+        campaign,
+        files: shards.into_iter().map(|(p, _)| p).collect(),
+        report,
+        first: first_failure,
+        distinct,
+        overrun: t.overrun,
+        slowest,
+        per_shard: false,
+    })
+}
+
+/// The shards' failures (index, shard, trace, kind), in order: the first, and the distinct
+/// ones by shrunk trace.
+#[allow(clippy::type_complexity)]
+fn failures(
+    failing: Vec<(u64, Shard, PathBuf, FailureKind)>,
+) -> Result<(Option<MergedFailure>, Vec<DistinctFailure>), MergeError> {
+    let mut distinct: Vec<(Trace, DistinctFailure)> = Vec::new();
+    let mut first_failure = None;
     for (index, shard, path, kind) in failing {
         let trace: Trace = read_file(&path).map_err(|e| MergeError::Trace {
             path: path.clone(),
@@ -865,23 +947,70 @@ pub fn merge(paths: &[PathBuf]) -> Result<Merged, MergeError> {
             )),
         }
     }
-    if t.first_failure.is_some() != first_failure.is_some()
-        || first_failure.as_ref().map(|f| f.index) != t.first_failure.as_ref().map(|f| f.0)
-    {
-        return Err(MergeError::Inconsistent(
-            "the first failing schedule has no failure record in its shard's result".into(),
-        ));
-    }
-    let report = Report {
-        schedules: t.schedules,
-        steps: t.steps,
-        failures: t.failures,
-        races: t.races,
-        coverage: t.coverage,
-        first_failure: None,
-        elapsed: Duration::ZERO,
-        graph: None,
+    Ok((
+        first_failure,
+        distinct.into_iter().map(|(_, d)| d).collect(),
+    ))
+}
+
+/// Merge the shards of a `graph` search: their counts add up; each shard's first failure is
+/// named by its run within the shard, the first listed is the lowest shard's.
+fn merge_graph(
+    campaign: Campaign,
+    shards: Vec<(PathBuf, ShardResult)>,
+) -> Result<Merged, MergeError> {
+    let mut report = Report {
+        graph: Some(GraphCounts::default()),
+        coverage: Coverage::Complete,
+        ..Report::default()
     };
+    let mut failing = Vec::new();
+    let (mut capped, mut stopped) = (false, false);
+    for (p, r) in &shards {
+        let shard = r.shard().expect("checked when read");
+        let g = r.graph.ok_or_else(|| {
+            MergeError::Inconsistent(format!(
+                "shard {shard} of a graph search has no graph counts"
+            ))
+        })?;
+        if !r.units.is_empty() {
+            return Err(MergeError::Inconsistent(format!(
+                "shard {shard} of a graph search lists units"
+            )));
+        }
+        report.schedules += r.schedules;
+        report.steps += r.steps;
+        report.failures += r.failures;
+        report.races += r.races;
+        let t = report.graph.as_mut().expect("graph counts");
+        t.executions += g.executions;
+        t.blocked += g.blocked;
+        t.dropped += g.dropped;
+        if !r.complete {
+            if r.failure.is_some() && campaign.stop_at_first_failure {
+                stopped = true;
+            } else {
+                capped = true;
+            }
+        }
+        if let Some(f) = &r.failure {
+            let dir = p.parent().unwrap_or(Path::new("."));
+            let trace = dir.join(f.trace.split('/').collect::<PathBuf>());
+            failing.push((f.offset, shard, trace, f.kind));
+        } else if r.failures > 0 {
+            return Err(MergeError::Inconsistent(format!(
+                "shard {shard} counts failures but has no failure record"
+            )));
+        }
+    }
+    report.coverage = if capped {
+        Coverage::Capped
+    } else if stopped {
+        Coverage::StoppedAtFailure
+    } else {
+        Coverage::Complete
+    };
+    let (first, distinct) = failures(failing)?;
     let slowest = shards
         .iter()
         .map(|(_, r)| Duration::try_from_secs_f64(r.elapsed_secs).unwrap_or_default())
@@ -891,9 +1020,10 @@ pub fn merge(paths: &[PathBuf]) -> Result<Merged, MergeError> {
         campaign,
         files: shards.into_iter().map(|(p, _)| p).collect(),
         report,
-        first: first_failure,
-        distinct: distinct.into_iter().map(|(_, d)| d).collect(),
-        overrun: t.overrun,
+        first,
+        distinct,
+        overrun: 0,
         slowest,
+        per_shard: true,
     })
 }

@@ -44,13 +44,6 @@ pub fn run(a: &ExploreArgs) -> Result<(), Exit> {
         b.shard.map_or(String::new(), |s| format!(", shard {s}"))
     );
     if let Some(shard) = b.shard {
-        if b.strategy == Strategy::Graph && shard.count() > 1 {
-            return Err(Exit::usage(
-                "--shard with --strategy graph: graph shards run through the library \
-                 (Builder::shard); their result files do not merge yet"
-                    .to_string(),
-            ));
-        }
         return run_shard(a, &b, shard);
     }
     let r = explore_with_bar(&b, check);
@@ -89,9 +82,10 @@ fn run_shard(a: &ExploreArgs, b: &Builder, shard: Shard) -> Result<(), Exit> {
         .map_err(|e| Exit::usage(format!("shard {shard}: {e}")))?;
     println!("shard {shard}: {}", stats(&out.report));
     if let (Some(f), Some(saved)) = (&out.result.failure, &out.saved) {
-        let at = match f.index {
-            Some(i) => format!("schedule {i}"),
-            None => format!("schedule {} of {}", f.offset, f.unit),
+        let at = match (f.index, &f.unit) {
+            (Some(i), _) => format!("schedule {i}"),
+            (None, Some(unit)) => format!("schedule {} of {unit}", f.offset),
+            (None, None) => format!("run {} of this shard", f.offset),
         };
         let n = out.result.failures;
         println!(

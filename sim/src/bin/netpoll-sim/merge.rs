@@ -36,12 +36,15 @@ pub fn run(paths: &[PathBuf]) -> Result<(), Exit> {
         println!("no failure ({})", r.verdict());
         return Ok(());
     };
+    let at = |shard, index| match m.per_shard {
+        false => format!("schedule {index} (shard {shard})"),
+        true => format!("run {index} of shard {shard}"),
+    };
     println!(
-        "{} failing schedule{}; the first is schedule {} (shard {}):",
+        "{} failing schedule{}; the first is {}:",
         r.failures,
         if r.failures == 1 { "" } else { "s" },
-        first.index,
-        first.shard
+        at(first.shard, first.index)
     );
     print!("{}", indent(&first.message, "  "));
     println!(
@@ -53,7 +56,10 @@ pub fn run(paths: &[PathBuf]) -> Result<(), Exit> {
         let by: Vec<String> = d
             .found_by
             .iter()
-            .map(|(s, i)| format!("shard {s} at schedule {i}"))
+            .map(|(s, i)| match m.per_shard {
+                false => format!("shard {s} at schedule {i}"),
+                true => format!("shard {s} at its run {i}"),
+            })
             .collect();
         println!(
             "  {} ({}; {})",

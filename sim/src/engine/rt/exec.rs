@@ -378,8 +378,12 @@ impl Exec {
             if t.status == Status::Finished || idle_daemon {
                 continue;
             }
+            let spinning = self.graph.as_ref().is_some_and(|g| g.spinning(i as u32));
             let state = match t.status {
                 Status::Finished => continue,
+                _ if spinning => {
+                    "spinning in a loop (yield_now) on values no task will change".to_string()
+                }
                 Status::Runnable | Status::Parking => "runnable".to_string(),
                 Status::BlockedLock(l) => self.locks.describe_wait(l, &self.names),
                 Status::BlockedJoin(j) => format!("joining task {j}"),

@@ -123,6 +123,31 @@ fn me_gt() -> u32 {
     })
 }
 
+/// `yield_now` in a graph run: the end of a spin loop's iteration. An iteration that only
+/// read would read the same values and spin forever, so the task waits here for good (a
+/// graph where one of its reads reads a later store lets it out: the search makes that one
+/// too); otherwise nothing happens.
+pub(crate) fn spin_point() {
+    loop {
+        let y = with(|e| {
+            let me = e.cur;
+            if e.aborting || e.failure.is_some() {
+                return None;
+            }
+            let gr = e.graph.as_mut().expect("a graph run");
+            if !gr.spin_point(me) {
+                return None;
+            }
+            e.next = None;
+            Some(e.tasks[me as usize].yielder)
+        });
+        match y {
+            Some(y) => suspend(y),
+            None => return,
+        }
+    }
+}
+
 pub(crate) fn load(loc: u32, ord: Ord) -> u64 {
     let v = op(
         GOp::Read {

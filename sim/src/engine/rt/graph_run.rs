@@ -60,6 +60,21 @@ pub(crate) enum TState {
     Frontier { op: GOp, timed: bool },
     /// Its function returned.
     Finished,
+    /// It reached `yield_now` at the end of a loop iteration that only read (GenMC's
+    /// spin-assume): run again on the same values, the iteration would do the same forever,
+    /// so the task waits here for good. Another graph, in which one of those reads reads a
+    /// later store, lets it out.
+    Spinning,
+}
+
+/// What a task did since it last called `yield_now` (for spin loops).
+#[derive(Clone, Debug, Default)]
+struct Iteration {
+    /// Its reads.
+    reads: Vec<ERef>,
+    /// Whether it did anything else another task could observe (a write, a spawn, a
+    /// choice).
+    effect: bool,
 }
 
 /// How a graph run ended (when it did not fail).
@@ -125,12 +140,16 @@ pub(crate) struct GraphRun {
     /// The first data race replayed: an access, and a later one of another task that
     /// conflicts with it and does not happen after it.
     pub(crate) race: Option<(ERef, ERef)>,
+    /// Per engine task: what it did since it last called `yield_now`.
+    iteration: Vec<Iteration>,
 }
 
 const NONE: u32 = u32::MAX;
 
 impl GraphRun {
     pub(crate) fn new(model: MemoryModel, g: Graph, start_ns: i64) -> GraphRun {
+        // Room for the graph it replays and as much again (it grows past that).
+        let hb = HbTracker::with_capacity(g.tasks.len(), 2 * g.len() + 64);
         GraphRun {
             search: Searcher::new(model),
             g,
@@ -145,11 +164,12 @@ impl GraphRun {
             order: Vec::new(),
             end: None,
             start_ns,
-            hb: HbTracker::default(),
+            hb,
             reads_of: Vec::new(),
             force: None,
             last_access: Vec::new(),
             race: None,
+            iteration: Vec::new(),
         }
     }
 
@@ -170,6 +190,8 @@ impl GraphRun {
         if self.gt_of.len() <= et as usize {
             self.gt_of.resize(et as usize + 1, NONE);
             self.state.resize(et as usize + 1, TState::Finished);
+            self.iteration
+                .resize_with(et as usize + 1, Iteration::default);
         }
         self.gt_of[et as usize] = gt;
         self.state[et as usize] = TState::Fresh;
@@ -359,7 +381,46 @@ impl GraphRun {
             self.reads_of[loc as usize].push(e);
         }
         self.check_race(e, &label);
+        let it = &mut self.iteration[et as usize];
+        match label {
+            Label::Read { .. } => it.reads.push(e),
+            Label::Fence { .. } => {}
+            _ => it.effect = true,
+        }
         Step::Value(value)
+    }
+
+    /// Engine task `et` calls `yield_now`: true when the loop iteration it ends only read,
+    /// so the task spins for good on these values (it is then [`TState::Spinning`]).
+    pub(crate) fn spin_point(&mut self, et: u32) -> bool {
+        if self.state[et as usize] == TState::Spinning {
+            return true;
+        }
+        let it = std::mem::take(&mut self.iteration[et as usize]);
+        if it.effect || it.reads.is_empty() {
+            return false;
+        }
+        self.iteration[et as usize] = it;
+        self.state[et as usize] = TState::Spinning;
+        true
+    }
+
+    /// Whether engine task `et` spins for good.
+    pub(crate) fn spinning(&self, et: u32) -> bool {
+        self.state.get(et as usize) == Some(&TState::Spinning)
+    }
+
+    /// Whether every read of the spinning task `et`'s last iteration read the newest store
+    /// of its location: then no other order lets it out (a livelock), else it is a
+    /// blocked execution, which GenMC's liveness rule prunes.
+    fn spins_on_newest(&self, et: u32) -> bool {
+        self.iteration[et as usize]
+            .reads
+            .iter()
+            .all(|&r| match *self.g.label(r) {
+                Label::Read { loc, rf, .. } => self.g.locs[loc as usize].co.last().copied() == rf,
+                _ => true,
+            })
     }
 
     /// Race detection at each replayed access (vector clocks, as FastTrack): the latest
@@ -605,6 +666,11 @@ impl GraphRun {
                 TState::Finished => {}
                 TState::Frontier { timed: t, .. } => {
                     timed |= t;
+                    all_done &= self.g.tasks[gt as usize].daemon;
+                }
+                TState::Spinning => {
+                    // A stale read in a spin loop: pruned, as a wait that could time out.
+                    timed |= !self.spins_on_newest(et as u32);
                     all_done &= self.g.tasks[gt as usize].daemon;
                 }
                 _ => all_done &= self.g.tasks[gt as usize].daemon,

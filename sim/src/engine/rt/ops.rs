@@ -191,7 +191,9 @@ pub(crate) fn join(t: u32) {
 /// Let others run; the next choice prefers any other task (without counting a preemption).
 pub(crate) fn yield_now() {
     if graph_ops::active() {
-        // No schedule to influence: a graph run explores every order anyway.
+        // No schedule to influence (a graph run explores every order anyway); it ends a
+        // spin loop's iteration.
+        graph_ops::spin_point();
         return;
     }
     with(|e| {

@@ -92,6 +92,8 @@ pub(crate) struct HbTracker {
     write_rel: Vec<Vec<(u32, Saved)>>,
     /// Per task: the view of the spawn that created it (its first event starts there).
     start: Vec<Saved>,
+    /// A buffer for the view a write releases (kept to save an allocation per write).
+    scratch: Vec<u32>,
 }
 
 /// A view saved in the arena (`len` 0: none).
@@ -113,6 +115,20 @@ fn join(dst: &mut Vec<u32>, src: &[u32]) {
 }
 
 impl HbTracker {
+    /// A tracker with room for `events` events of `tasks` tasks (it grows past that).
+    pub(crate) fn with_capacity(tasks: usize, events: usize) -> HbTracker {
+        let mut t = HbTracker {
+            arena: Vec::with_capacity(events * tasks.max(1)),
+            ..HbTracker::default()
+        };
+        t.fit(tasks);
+        let per_task = events / tasks.max(1) + 1;
+        for r in &mut t.rel {
+            r.reserve(per_task);
+        }
+        t
+    }
+
     fn fit(&mut self, n: usize) {
         if self.view.len() < n {
             self.view.resize_with(n, Vec::new);
@@ -202,7 +218,8 @@ impl HbTracker {
             }
             Label::Write { loc, ord, rmw, .. } => {
                 if ord.is_atomic() {
-                    let mut r: Vec<u32> = Vec::new();
+                    let mut r = std::mem::take(&mut self.scratch);
+                    r.clear();
                     if ord.is_rel() {
                         let v = std::mem::take(&mut self.view[t]);
                         let s = self.save(&v);
@@ -234,6 +251,7 @@ impl HbTracker {
                     if !r.is_empty() {
                         rel_out = self.save(&r);
                     }
+                    self.scratch = r;
                 }
             }
             Label::Spawn { child } => {
@@ -257,7 +275,7 @@ impl HbTracker {
 pub(crate) fn hb_views(d: &Dense<'_>, order: &[u32]) -> Views {
     let nt = d.nt();
     let mut v = Views::zeros(d.n(), nt);
-    let mut tr = HbTracker::default();
+    let mut tr = HbTracker::with_capacity(nt, d.n());
     for &i in order {
         let i = i as usize;
         let e = d.evs[i];
