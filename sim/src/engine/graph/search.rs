@@ -293,6 +293,12 @@ impl Searcher {
             } = *alt.label(r)
             {
                 if !until.satisfied(alt.read_value(r)) {
+                    if r.idx as usize + 1 != alt.tasks[r.task as usize].events.len() {
+                        // The revisit keeps events after the wait in its task (a
+                        // load-buffering revisit under imm: w's prefix holds them), but a wait
+                        // this store does not satisfy would still be waiting: no such graph.
+                        continue;
+                    }
                     // A wait that the store does not satisfy: the task waits again.
                     alt.pop_last(r.task);
                 }
