@@ -476,3 +476,35 @@ fn a_version_2_trace_is_refused_naming_both_versions() {
         "{err}"
     );
 }
+
+/// `explore` reads the `NETPOLL_SIM_*` variables its `--help` names: a variable sets the
+/// default, a flag wins over it, and an unknown variable or a bad value is a one-line error
+/// naming it (exit 2).
+#[test]
+fn explore_reads_the_variables_and_flags_win() {
+    let env_run = |vars: &[(&str, &str)], extra: &[&str]| {
+        let mut args = vec!["explore", "--scenario", "close-unblocks-read"];
+        args.extend_from_slice(extra);
+        Command::new(BIN)
+            .args(&args)
+            .envs(vars.iter().copied())
+            .output()
+            .expect("run netpoll-sim")
+    };
+    let o = env_run(&[("NETPOLL_SIM_SCHEDULES", "7")], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("up to 7 schedules"), "{}", stdout(&o));
+    let o = env_run(&[("NETPOLL_SIM_SCHEDULES", "7")], &["--schedules", "9"]);
+    assert!(stdout(&o).contains("up to 9 schedules"), "{}", stdout(&o));
+    for (var, value, says) in [
+        ("NETPOLL_SIM_SCHEDULES", "0", "NETPOLL_SIM_SCHEDULES"),
+        ("NETPOLL_SIM_SEEDS", "3", "did you mean NETPOLL_SIM_SEED?"),
+        ("NETPOLL_SIM_MEMORY", "arm", "NETPOLL_SIM_MEMORY"),
+    ] {
+        let o = env_run(&[(var, value)], &[]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{var}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{var}: one line: {err}");
+        assert!(err.contains(says), "{var}: {err}");
+    }
+}

@@ -466,6 +466,13 @@ impl Env {
     /// Apply every setting present to `b`; an unknown `NETPOLL_SIM_*` variable or a bad value
     /// is an error naming it.
     pub fn apply(&self, b: &mut Builder) -> Result<(), ConfigError> {
+        self.set(b)?;
+        self.validate(b)
+    }
+
+    /// [`Env::apply`] without the final check of the settings together (for a caller that
+    /// sets more before checking: the command line's flags).
+    pub fn set(&self, b: &mut Builder) -> Result<(), ConfigError> {
         for (k, v) in &self.vars {
             if !k.starts_with(PREFIX) {
                 continue;
@@ -495,6 +502,11 @@ impl Env {
                 reason,
             })?;
         }
+        Ok(())
+    }
+
+    /// Check `b`'s settings together; an error names the variable.
+    pub fn validate(&self, b: &Builder) -> Result<(), ConfigError> {
         b.validate().map_err(|(var, reason)| ConfigError {
             var: var.to_string(),
             value: self.get(var).unwrap_or("").to_string(),

@@ -5,7 +5,7 @@ use clap::builder::PossibleValuesParser;
 use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};
 use netpoll::scenarios::Scenario;
 use netpoll::Protocol;
-use netpoll_sim::builder::settings::{Setting, SETTINGS};
+use netpoll_sim::builder::settings::{Env, Setting, SETTINGS};
 use netpoll_sim::{scenario_check, Builder, ScenarioCheck};
 use std::path::PathBuf;
 
@@ -25,9 +25,19 @@ pub struct ExploreArgs {
 }
 
 impl ExploreArgs {
-    /// The builder these arguments describe (defaults, then the flags; no environment).
-    pub fn builder(&self) -> Result<Builder, String> {
+    /// The builder these arguments describe: the defaults, then the `NETPOLL_SIM_*`
+    /// variables of `env` (an unknown one or a bad value is an error naming it), then the
+    /// flags, which win.
+    pub fn builder(&self, env: &Env) -> Result<Builder, String> {
         let mut b = Builder::default();
+        env.set(&mut b).map_err(|e| {
+            format!(
+                "bad {}={}: {}",
+                e.var,
+                crate::common::escaped(&format!("{:?}", e.value)),
+                e.reason
+            )
+        })?;
         for (s, v) in &self.settings {
             s.apply(&mut b, v)
                 .map_err(|e| format!("bad --{} {v:?}: {e}", s.name))?;

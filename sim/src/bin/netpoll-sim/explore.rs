@@ -9,9 +9,10 @@ use netpoll_sim::{Builder, Strategy, Subject};
 use std::fmt::Write as _;
 
 pub fn run(a: &ExploreArgs) -> Result<(), Exit> {
-    let b = a.builder().map_err(Exit::usage)?;
+    let env = Env::read();
+    let b = a.builder(&env).map_err(Exit::usage)?;
     // Without --shard, a batch engine may say which part this process runs.
-    let b = b.shard_from_batch_env(&Env::read()).map_err(|e| {
+    let b = b.shard_from_batch_env(&env).map_err(|e| {
         Exit::usage(format!(
             "bad {}={}: {}",
             e.var,

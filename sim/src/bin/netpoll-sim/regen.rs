@@ -10,6 +10,7 @@ use crate::args::ExploreArgs;
 use crate::common::{escaped, stats, Exit};
 use clap::{Args, Command, FromArgMatches};
 use netpoll_sim::builder::save::save_failure;
+use netpoll_sim::builder::settings::Env;
 use std::path::{Path, PathBuf};
 
 /// The manifest's file name in the traces directory.
@@ -48,8 +49,9 @@ pub fn run(dir: &Path) -> Result<(), Exit> {
         }
         let where_ = format!("{}:{}", manifest.display(), i + 1);
         let a = parse_line(line).map_err(|e| Exit::usage(format!("{where_}: {}", escaped(&e))))?;
+        // The manifest alone decides: no NETPOLL_SIM_* variable changes a committed trace.
         let b = a
-            .builder()
+            .builder(&Env::from_pairs(std::iter::empty()))
             .map_err(|e| Exit::usage(format!("{where_}: {e}")))?;
         let c = b.prepare(a.check());
         let r = b.explore(a.check());
