@@ -22,6 +22,8 @@ use std::fmt;
 use std::io;
 use std::sync::atomic::Ordering;
 
+use crate::observe::Observation;
+
 /// A value that fits in a machine word, so that platforms can store every shared field as
 /// 64 bits (the simulator keeps one kind of store history for all of them).
 pub trait Word: Copy + Send + Sync + fmt::Debug + PartialEq + 'static {
@@ -370,4 +372,17 @@ pub trait Platform: Send + Sync + Sized + 'static {
     fn backend(&self) -> &Self::Backend;
     /// The platform's scheduler.
     fn sched(&self) -> &Self::Sched;
+
+    /// Whether the platform watches the FD layer ([`Platform::observe`]). Default false: the
+    /// FD layer then builds no observation at all (the test is on this constant).
+    const OBSERVES: bool = false;
+
+    /// An observation point of the FD layer (see [`crate::observe`]), made by the running
+    /// task. Called only when [`Platform::OBSERVES`] is true; the default does nothing.
+    ///
+    /// Contract: the platform only records; it must not call back into the core.
+    #[inline(always)]
+    fn observe(&self, what: Observation) {
+        let _ = what;
+    }
 }

@@ -43,16 +43,33 @@ pub enum Protocol {
     /// as running) reports "all goroutines are asleep". Go now returns the adjustment as a
     /// delta that callers apply after `goready`/`injectglist`. (The other fixes are in place.)
     PreFix61454,
+    /// During Go 1.14's development (golang/go#35532, fixed by CL 207348): `runOneTimer` kept
+    /// the timers lock while it ran the timer function. netpoll's deadline callbacks take the
+    /// pd lock, and `set_deadline` holds the pd lock while it re-arms a timer (which takes the
+    /// timers lock): a deadline changed just as the previous one fires deadlocks. The switch
+    /// is in the platform's timer driver (the simulator's dispatcher; Go's `runOneTimer`),
+    /// which reads [`Protocol::runs_timers_unlocked`].
+    PreFix35532,
+    /// Go 1.16 before CL 277332 (golang/go#42515): timers are run by the M that sleeps in
+    /// `netpoll(delay)` until the earliest one, woken by `netpollBreak` when an earlier timer
+    /// is armed. NetBSD's kernel sometimes lost that wake-up, and nothing else noticed an
+    /// overdue timer: it fired only when the poller's old timeout ran out. The fix: `sysmon`
+    /// checks for overdue timers and starts an M to run them. The switch is in the platform's
+    /// model of sysmon ([`Protocol::sysmon_runs_overdue_timers`]); the lost break is a fault
+    /// of the simulated kernel.
+    PreFix42515,
 }
 
 impl Protocol {
     /// Every variant, in a stable order.
-    pub const ALL: [Protocol; 5] = [
+    pub const ALL: [Protocol; 7] = [
         Protocol::Fixed,
         Protocol::PreFix45211,
         Protocol::PreFix59545,
         Protocol::PreFix60782,
         Protocol::PreFix61454,
+        Protocol::PreFix35532,
+        Protocol::PreFix42515,
     ];
 
     /// The command-line name.
@@ -63,15 +80,15 @@ impl Protocol {
             Protocol::PreFix59545 => "prefix-59545",
             Protocol::PreFix60782 => "prefix-60782",
             Protocol::PreFix61454 => "prefix-61454",
+            Protocol::PreFix35532 => "prefix-35532",
+            Protocol::PreFix42515 => "prefix-42515",
         }
     }
 
     /// One line about the variant.
     pub fn description(self) -> &'static str {
         match self {
-            Protocol::Fixed => {
-                "Go's netpoll today: with the fixes for #45211, #59545, #60782 and #61454"
-            }
+            Protocol::Fixed => "Go's netpoll today: with the fixes of every other variant",
             Protocol::PreFix45211 => {
                 "before golang/go#45211: checkerr reads closing/rd/wd/everr without the lock"
             }
@@ -83,6 +100,12 @@ impl Protocol {
             }
             Protocol::PreFix61454 => {
                 "before golang/go#61454: netpollunblock drops the waiters count before the task is ready"
+            }
+            Protocol::PreFix35532 => {
+                "before golang/go#35532: timers run with the timers lock held (pd lock order inverted)"
+            }
+            Protocol::PreFix42515 => {
+                "before golang/go#42515: nothing notices a timer overdue after a lost poller break"
             }
         }
     }
@@ -103,6 +126,18 @@ impl Protocol {
     /// it at once).
     pub fn defers_waiters_delta(self) -> bool {
         !matches!(self, Protocol::PreFix61454)
+    }
+
+    /// Whether the platform's timer driver runs a timer's function without the timers lock
+    /// (false only for the pre-#35532 code). Read by platforms, not by the core.
+    pub fn runs_timers_unlocked(self) -> bool {
+        !matches!(self, Protocol::PreFix35532)
+    }
+
+    /// Whether the platform's sysmon starts a thread for timers that are overdue (false only
+    /// for the pre-#42515 code). Read by platforms, not by the core.
+    pub fn sysmon_runs_overdue_timers(self) -> bool {
+        !matches!(self, Protocol::PreFix42515)
     }
 
     /// Whether the poller drops events whose token carries an older fdseq than the pd's

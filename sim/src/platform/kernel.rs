@@ -18,6 +18,7 @@ use std::sync::{Arc, OnceLock, Weak};
 
 use netpoll::platform::{Backend, Event, LocName, Mode, RawFd, Token};
 
+use super::checkers::Checkers;
 use super::faults::{Faults, DELIVERY_DELAY_NS};
 use super::SimNetPoll;
 use crate::engine::sched::{self, Wake};
@@ -67,6 +68,8 @@ impl FdKind {
 
 struct FdEntry {
     kind: FdKind,
+    /// Which open file this is (a number never reused, unlike the fd's).
+    file: u64,
     /// The poller registration, if any.
     token: Option<Token>,
 }
@@ -77,8 +80,10 @@ struct Kernel {
     fds: Vec<Option<FdEntry>>,
     buffers: Vec<Buffer>,
     /// Events not yet collected by a poll, each with the virtual time from which the poller
-    /// can see it.
-    queue: Vec<(Event, i64)>,
+    /// can see it and the open file it is for.
+    queue: Vec<(Event, i64, u64)>,
+    /// Open files made so far.
+    files: u64,
     /// The poller task, while it waits in `poll` for an event or a break.
     poller_waiting: Option<u32>,
     /// A break (`wake`) arrived that the poller has not yet seen.
@@ -89,7 +94,12 @@ struct Kernel {
 
 impl Kernel {
     fn alloc_fd(&mut self, kind: FdKind) -> RawFd {
-        let entry = FdEntry { kind, token: None };
+        self.files += 1;
+        let entry = FdEntry {
+            kind,
+            file: self.files,
+            token: None,
+        };
         // POSIX: the lowest free number.
         if let Some(i) = self.fds.iter().position(Option::is_none) {
             self.fds[i] = Some(entry);
@@ -124,33 +134,35 @@ impl Kernel {
     /// Queue one event for every registered fd that `event_for` picks, given what the fd
     /// refers to.
     fn notify(&mut self, event_for: impl Fn(FdKind) -> Option<(Mode, bool)>) {
-        let evs: Vec<Event> = self
+        let evs: Vec<(Event, u64)> = self
             .fds
             .iter()
             .flatten()
             .filter_map(|e| {
                 let (mode, error) = event_for(e.kind)?;
-                Some(Event {
+                let ev = Event {
                     token: e.token?,
                     mode,
                     error,
-                })
+                };
+                Some((ev, e.file))
             })
             .collect();
-        for ev in evs {
-            self.push_event(ev);
+        for (ev, file) in evs {
+            self.push_event(ev, file);
         }
     }
 
-    /// Queue `ev`, visible at once or (a delayed-delivery fault) a little later.
-    fn push_event(&mut self, ev: Event) {
+    /// Queue `ev` for open file `file`, visible at once or (a delayed-delivery fault) a
+    /// little later.
+    fn push_event(&mut self, ev: Event, file: u64) {
         let now = sched::now_ns();
         let at = if self.faults.delayed_delivery.draw() {
             now + DELIVERY_DELAY_NS
         } else {
             now
         };
-        self.queue.push((ev, at));
+        self.queue.push((ev, at, file));
     }
 
     /// Readiness edges for buffer `b`: its registered readers when it became `readable`, its
@@ -185,16 +197,23 @@ fn epipe() -> io::Error {
 pub struct SimBackend {
     kernel: Mutex<Kernel>,
     np: Arc<OnceLock<Weak<SimNetPoll>>>,
+    /// Told of every descriptor made and closed, and of error events delivered.
+    checkers: Checkers,
 }
 
 impl SimBackend {
     /// A backend whose poller reaches the netpoll in `np` (set once it exists).
-    pub(crate) fn new(np: Arc<OnceLock<Weak<SimNetPoll>>>, faults: Faults) -> SimBackend {
+    pub(crate) fn new(
+        np: Arc<OnceLock<Weak<SimNetPoll>>>,
+        faults: Faults,
+        checkers: Checkers,
+    ) -> SimBackend {
         let kernel = Kernel {
             faults,
             fds: Vec::new(),
             buffers: Vec::new(),
             queue: Vec::new(),
+            files: 0,
             poller_waiting: None,
             woken: false,
             poller_started: false,
@@ -205,6 +224,7 @@ impl SimBackend {
                 crate::platform::cells::loc_name(LocName::single("kernel", "lock")),
             ),
             np,
+            checkers,
         }
     }
 
@@ -242,6 +262,7 @@ impl Backend for SimBackend {
         e.token = Some(token);
         // Edge-triggered registration reports the current state once (as epoll does).
         let kind = e.kind;
+        let file = e.file;
         let readable = kind.reads().is_some_and(|b| {
             let b = &k.buffers[b];
             !b.bytes.is_empty() || !b.writer_open
@@ -250,14 +271,20 @@ impl Backend for SimBackend {
             .writes()
             .is_some_and(|b| k.buffers[b].bytes.len() < PIPE_CAPACITY);
         if let Some(mode) = Mode::from_rw(readable, writable) {
-            k.push_event(Event {
-                token,
-                mode,
-                error: false,
-            });
+            k.push_event(
+                Event {
+                    token,
+                    mode,
+                    error: false,
+                },
+                file,
+            );
         }
         if !std::mem::replace(&mut k.poller_started, true) {
-            k.poller_waiting = Some(super::poller::start(self.np.clone()));
+            let poller = super::poller::start(self.np.clone());
+            // It stands for sysmon's netpoll in the model of Go's idle check.
+            sched::mark_system(poller);
+            k.poller_waiting = Some(poller);
         }
         self.kick(&mut k);
         Ok(())
@@ -281,7 +308,7 @@ impl Backend for SimBackend {
             let faults = k.faults;
             let mut i = 0;
             while i < k.queue.len() {
-                let (mut ev, at) = k.queue[i];
+                let (mut ev, at, file) = k.queue[i];
                 if at > now {
                     later = Some(later.map_or(at, |l| l.min(at)));
                     i += 1;
@@ -290,6 +317,9 @@ impl Backend for SimBackend {
                 k.queue.remove(i);
                 if faults.error_event.draw() {
                     ev.error = true;
+                }
+                if ev.error {
+                    self.checkers.kernel_error_event(file);
                 }
                 events.push(ev);
                 n += 1;
@@ -391,6 +421,7 @@ impl Backend for SimBackend {
 
     fn close_fd(&self, fd: RawFd) -> io::Result<()> {
         let mut k = self.kernel();
+        self.checkers.kernel_closed(fd);
         let kind = k.entry(fd)?.kind;
         k.fds[(fd - FIRST_FD) as usize] = None;
         // The peer sees hang-up: a reader gets EOF readiness, a writer error readiness.
@@ -411,6 +442,10 @@ impl Backend for SimBackend {
         let b = Self::new_buffer(&mut k);
         let r = k.alloc_fd(FdKind::PipeRead(b));
         let w = k.alloc_fd(FdKind::PipeWrite(b));
+        let file = |fd| k.entry(fd).map_or(0, |e| e.file);
+        self.checkers.kernel_opened(r, file(r), "a pipe's read end");
+        self.checkers
+            .kernel_opened(w, file(w), "a pipe's write end");
         Ok((r, w))
     }
 
@@ -420,6 +455,9 @@ impl Backend for SimBackend {
         let ba = Self::new_buffer(&mut k);
         let a = k.alloc_fd(FdKind::Socket { rx: ba, tx: ab });
         let b = k.alloc_fd(FdKind::Socket { rx: ab, tx: ba });
+        let file = |fd| k.entry(fd).map_or(0, |e| e.file);
+        self.checkers.kernel_opened(a, file(a), "a socket");
+        self.checkers.kernel_opened(b, file(b), "a socket");
         Ok((a, b))
     }
 }

@@ -25,11 +25,13 @@ mod time;
 
 pub(crate) use driver::{Engine, Outcome};
 pub(crate) use exec::ExecConfig;
+pub use exec::{Quiet, QuietKind};
 pub(crate) use lock::{lock, new_lock, try_lock, unlock};
 pub use ops::Wake;
 pub(crate) use ops::{
-    add_end_check, bring_forward, current, fail_check, fence, join, load, location_count,
-    new_location, now_ns, park, peek, plain_read, plain_write, ready, rmw, set_deadlock_hook,
-    shutting_down, sleep_ns, spawn, spawn_parked, store, user_choice, yield_now,
+    add_end_check, add_quiet_check, bring_forward, current, fail_check, fence, join, load,
+    location_count, mark_system, new_location, now_ns, park, peek, plain_read, plain_write, ready,
+    rmw, set_deadlock_hook, shutting_down, sleep_ns, spawn, spawn_parked, store, task_name,
+    user_choice, yield_now,
 };
 pub use time::START_TIME_NS;
