@@ -39,6 +39,7 @@ pub mod engine;
 pub mod litmus;
 pub mod platform;
 pub mod trace;
+pub mod zoo;
 
 pub use builder::check::{Check, IntoCheck};
 pub use builder::settings::ConfigError;

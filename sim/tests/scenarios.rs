@@ -69,6 +69,8 @@ scenario_tests! {
     close_races_deadline => CloseRacesDeadline,
     peer_close_eof => PeerCloseEof,
     reused_pd_stale_event => ReusedPdStaleEvent,
+    deadline_moved_earlier => DeadlineMovedEarlier,
+    deadline_reset_at_expiry => DeadlineResetAtExpiry,
 }
 
 #[test]

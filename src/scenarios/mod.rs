@@ -22,9 +22,11 @@ mod close_unblocks_read;
 mod close_unblocks_write;
 mod combined_deadline;
 mod deadline_extended_while_blocked;
+mod deadline_moved_earlier;
 mod deadline_moved_to_past_unblocks;
 mod deadline_now_and_zero;
 mod deadline_race;
+mod deadline_reset_at_expiry;
 mod deadline_unblocks_read;
 mod peer_close_eof;
 mod read_timeout;
@@ -42,9 +44,11 @@ pub use close_unblocks_read::close_unblocks_read;
 pub use close_unblocks_write::close_unblocks_write;
 pub use combined_deadline::combined_deadline;
 pub use deadline_extended_while_blocked::deadline_extended_while_blocked;
+pub use deadline_moved_earlier::deadline_moved_earlier;
 pub use deadline_moved_to_past_unblocks::deadline_moved_to_past_unblocks;
 pub use deadline_now_and_zero::deadline_now_and_zero;
 pub use deadline_race::deadline_race;
+pub use deadline_reset_at_expiry::deadline_reset_at_expiry;
 pub use deadline_unblocks_read::deadline_unblocks_read;
 pub use peer_close_eof::peer_close_eof;
 pub use read_timeout::read_timeout;
@@ -100,6 +104,12 @@ pub enum Scenario {
     /// A readiness event in flight for a closed fd meets the pd's next user, who re-checks after
     /// every wake (as Go's connect does since #19289) and must get its data.
     ReusedPdStaleEvent,
+    /// A deadline moved earlier (still ahead) while a read blocks brings the timeout forward
+    /// (golang/go#42515's shape: the poller sleeping until the old deadline must be woken).
+    DeadlineMovedEarlier,
+    /// A deadline set again exactly as the previous one expires, while a read blocks
+    /// (golang/go#35532's sequence).
+    DeadlineResetAtExpiry,
 }
 
 impl Scenario {
@@ -124,6 +134,8 @@ impl Scenario {
         Scenario::CloseRacesDeadline,
         Scenario::PeerCloseEof,
         Scenario::ReusedPdStaleEvent,
+        Scenario::DeadlineMovedEarlier,
+        Scenario::DeadlineResetAtExpiry,
     ];
 
     /// The command-line name.
@@ -148,6 +160,8 @@ impl Scenario {
             Scenario::CloseRacesDeadline => "close-races-deadline",
             Scenario::PeerCloseEof => "peer-close-eof",
             Scenario::ReusedPdStaleEvent => "reused-pd-stale-event",
+            Scenario::DeadlineMovedEarlier => "deadline-moved-earlier",
+            Scenario::DeadlineResetAtExpiry => "deadline-reset-at-expiry",
         }
     }
 
@@ -185,6 +199,12 @@ impl Scenario {
             Scenario::ReusedPdStaleEvent => {
                 "a stale readiness event meets the pd's next user, who re-checks each wake (#19289)"
             }
+            Scenario::DeadlineMovedEarlier => {
+                "a deadline moved earlier (still ahead) while a read blocks brings its timeout forward (#42515)"
+            }
+            Scenario::DeadlineResetAtExpiry => {
+                "a deadline set again exactly as the previous one fires, a read blocked (#35532)"
+            }
         }
     }
 
@@ -210,6 +230,8 @@ impl Scenario {
             Scenario::CloseRacesDeadline => close_races_deadline(np),
             Scenario::PeerCloseEof => peer_close_eof(np),
             Scenario::ReusedPdStaleEvent => reused_pd_stale_event(np),
+            Scenario::DeadlineMovedEarlier => deadline_moved_earlier(np),
+            Scenario::DeadlineResetAtExpiry => deadline_reset_at_expiry(np),
         }
     }
 }
