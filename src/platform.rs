@@ -228,21 +228,31 @@ pub trait Clock: Send + Sync + 'static {
 
 /// A backend token for a pd: its cache index tagged with (low bits of) its fdseq, so that an
 /// event for a closed-and-reused pd can be recognised as stale (Go: `taggedPointerPack`).
+///
+/// The layout is Go's tagged pointer as it lies in `epoll_event.data` on a 32-bit
+/// little-endian machine, the layout golang/go#72900 is about: the tag (the low 32 bits of
+/// fdseq) in the low word, the pd in the high word - its cache index plus one, because Go's
+/// pointer is never 0 and neither is this word. A backend that tells its own tokens (the
+/// break's) from the pds' must compare whole tokens: the low word alone is a pd's fdseq.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Token(pub u64);
 
 impl Token {
     /// Pack a cache index and an fdseq tag.
     pub fn pack(index: u32, fdseq: usize) -> Token {
-        Token(((fdseq as u64) << 32) | index as u64)
+        Token(((index as u64 + 1) << 32) | (fdseq as u32 as u64))
     }
-    /// The cache index.
+    /// The cache index (`u32::MAX` for a token that names no pd).
     pub fn index(self) -> u32 {
-        self.0 as u32
+        ((self.0 >> 32) as u32).wrapping_sub(1)
     }
     /// The fdseq tag (the low 32 bits of fdseq).
     pub fn tag(self) -> usize {
-        (self.0 >> 32) as usize
+        self.0 as u32 as usize
+    }
+    /// The low word: what a 32-bit `uintptr` read of the event's data sees.
+    pub fn low_word(self) -> u32 {
+        self.0 as u32
     }
 }
 

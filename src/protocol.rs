@@ -58,11 +58,19 @@ pub enum Protocol {
     /// model of sysmon ([`Protocol::sysmon_runs_overdue_timers`]); the lost break is a fault
     /// of the simulated kernel.
     PreFix42515,
+    /// Go 1.23 to 1.25 on 32-bit little-endian machines (golang/go#72900, fixed by golang/go
+    /// pull request #81037): `netpoll` told the break's eventfd from a pd by comparing only
+    /// the low word of the event's data with the eventfd's address. A pd's low word is its
+    /// fdseq tag, so once a pd has been reused often enough for its fdseq to equal that
+    /// address, its events are taken for the break: "netpoll: eventfd ready for something
+    /// unexpected", or a readiness swallowed. The switch is in the backend's `netpoll`
+    /// ([`Protocol::compares_whole_tokens`]).
+    PreFix72900,
 }
 
 impl Protocol {
     /// Every variant, in a stable order.
-    pub const ALL: [Protocol; 7] = [
+    pub const ALL: [Protocol; 8] = [
         Protocol::Fixed,
         Protocol::PreFix45211,
         Protocol::PreFix59545,
@@ -70,6 +78,7 @@ impl Protocol {
         Protocol::PreFix61454,
         Protocol::PreFix35532,
         Protocol::PreFix42515,
+        Protocol::PreFix72900,
     ];
 
     /// The command-line name.
@@ -82,6 +91,7 @@ impl Protocol {
             Protocol::PreFix61454 => "prefix-61454",
             Protocol::PreFix35532 => "prefix-35532",
             Protocol::PreFix42515 => "prefix-42515",
+            Protocol::PreFix72900 => "prefix-72900",
         }
     }
 
@@ -106,6 +116,9 @@ impl Protocol {
             }
             Protocol::PreFix42515 => {
                 "before golang/go#42515: nothing notices a timer overdue after a lost poller break"
+            }
+            Protocol::PreFix72900 => {
+                "before golang/go#72900: the break is told from a pd by the token's low word alone"
             }
         }
     }
@@ -138,6 +151,12 @@ impl Protocol {
     /// for the pre-#42515 code). Read by platforms, not by the core.
     pub fn sysmon_runs_overdue_timers(self) -> bool {
         !matches!(self, Protocol::PreFix42515)
+    }
+
+    /// Whether the backend's `netpoll` compares whole tokens to tell its break from a pd
+    /// (false only for the pre-#72900 code, which compared the low word). Read by platforms.
+    pub fn compares_whole_tokens(self) -> bool {
+        !matches!(self, Protocol::PreFix72900)
     }
 
     /// Whether the poller drops events whose token carries an older fdseq than the pd's

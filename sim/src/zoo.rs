@@ -149,6 +149,17 @@ pub const BUGS: &[ZooBug] = &[
         seed: 1,
         budget: 10_000,
     },
+    ZooBug {
+        issue: 72900,
+        class: BugClass::Aging,
+        protocol: Protocol::PreFix72900,
+        scenario: Scenario::SocketChurn,
+        faults: "none",
+        memory: MemoryModel::C11,
+        strategy: Strategy::Random,
+        seed: 0,
+        budget: 10_000,
+    },
 ];
 
 impl ZooBug {

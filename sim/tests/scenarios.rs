@@ -71,6 +71,7 @@ scenario_tests! {
     reused_pd_stale_event => ReusedPdStaleEvent,
     deadline_moved_earlier => DeadlineMovedEarlier,
     deadline_reset_at_expiry => DeadlineResetAtExpiry,
+    socket_churn => SocketChurn,
 }
 
 #[test]

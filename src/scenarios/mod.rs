@@ -33,6 +33,7 @@ mod read_timeout;
 mod read_timeout_must_not_return;
 mod reused_pd_stale_error;
 mod reused_pd_stale_event;
+mod socket_churn;
 mod various_deadlines;
 mod write_timeout;
 mod write_timeout_must_not_return;
@@ -55,6 +56,7 @@ pub use read_timeout::read_timeout;
 pub use read_timeout_must_not_return::read_timeout_must_not_return;
 pub use reused_pd_stale_error::reused_pd_stale_error;
 pub use reused_pd_stale_event::reused_pd_stale_event;
+pub use socket_churn::socket_churn;
 pub use various_deadlines::various_deadlines;
 pub use write_timeout::write_timeout;
 pub use write_timeout_must_not_return::write_timeout_must_not_return;
@@ -110,6 +112,9 @@ pub enum Scenario {
     /// A deadline set again exactly as the previous one expires, while a read blocks
     /// (golang/go#35532's sequence).
     DeadlineResetAtExpiry,
+    /// Short-lived connections one after the other on one reused pd, each read getting its
+    /// byte (golang/go#72900's aging: the pd's fdseq grows with every use).
+    SocketChurn,
 }
 
 impl Scenario {
@@ -136,6 +141,7 @@ impl Scenario {
         Scenario::ReusedPdStaleEvent,
         Scenario::DeadlineMovedEarlier,
         Scenario::DeadlineResetAtExpiry,
+        Scenario::SocketChurn,
     ];
 
     /// The command-line name.
@@ -162,6 +168,7 @@ impl Scenario {
             Scenario::ReusedPdStaleEvent => "reused-pd-stale-event",
             Scenario::DeadlineMovedEarlier => "deadline-moved-earlier",
             Scenario::DeadlineResetAtExpiry => "deadline-reset-at-expiry",
+            Scenario::SocketChurn => "socket-churn",
         }
     }
 
@@ -205,6 +212,9 @@ impl Scenario {
             Scenario::DeadlineResetAtExpiry => {
                 "a deadline set again exactly as the previous one fires, a read blocked (#35532)"
             }
+            Scenario::SocketChurn => {
+                "short-lived connections reuse one pd, its fdseq growing; every read gets its byte (#72900)"
+            }
         }
     }
 
@@ -232,6 +242,7 @@ impl Scenario {
             Scenario::ReusedPdStaleEvent => reused_pd_stale_event(np),
             Scenario::DeadlineMovedEarlier => deadline_moved_earlier(np),
             Scenario::DeadlineResetAtExpiry => deadline_reset_at_expiry(np),
+            Scenario::SocketChurn => socket_churn(np),
         }
     }
 }

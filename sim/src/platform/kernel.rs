@@ -29,6 +29,16 @@ pub const PIPE_CAPACITY: usize = 64;
 /// The first fd number handed out (0-2 are stdio).
 const FIRST_FD: RawFd = 3;
 
+/// The address of the break's eventfd as the simulated 32-bit machine sees it: the low word
+/// of the break's token ([`BREAK_TOKEN`]). A real address is ~10^8; this one is small so that
+/// a pd reaches it after a few reuses instead of ~10^8 (golang/go#72900's aging, compressed).
+pub const BREAK_ADDR: u32 = 4;
+/// The break's token: its address in the low word, the high word untouched (0), as Go's
+/// `netpollinit` stores it on a 32-bit machine.
+pub const BREAK_TOKEN: Token = Token(BREAK_ADDR as u64);
+/// The open file of the break's eventfd (files of fds count from 1).
+const BREAK_FILE: u64 = 0;
+
 /// One direction of a byte stream.
 struct Buffer {
     bytes: VecDeque<u8>,
@@ -86,8 +96,10 @@ struct Kernel {
     files: u64,
     /// The poller task, while it waits in `poll` for an event or a break.
     poller_waiting: Option<u32>,
-    /// A break (`wake`) arrived that the poller has not yet seen.
+    /// A break was collected by the poller's current `poll` (it returns even without events).
     woken: bool,
+    /// A break's event is queued and not yet collected (Go: `netpollWakeSig`).
+    break_pending: bool,
     /// The poller daemon has been started.
     poller_started: bool,
 }
@@ -216,6 +228,7 @@ impl SimBackend {
             files: 0,
             poller_waiting: None,
             woken: false,
+            break_pending: false,
             poller_started: false,
         };
         SimBackend {
@@ -306,6 +319,11 @@ impl Backend for SimBackend {
             let mut n = 0;
             let mut later: Option<i64> = None;
             let faults = k.faults;
+            let whole = self
+                .np
+                .get()
+                .and_then(Weak::upgrade)
+                .is_none_or(|np| np.protocol().compares_whole_tokens());
             let mut i = 0;
             while i < k.queue.len() {
                 let (mut ev, at, file) = k.queue[i];
@@ -315,11 +333,31 @@ impl Backend for SimBackend {
                     continue;
                 }
                 k.queue.remove(i);
-                if faults.error_event.draw() {
+                if file != BREAK_FILE && faults.error_event.draw() {
                     ev.error = true;
                 }
                 if ev.error {
                     self.checkers.kernel_error_event(file);
+                }
+                // Go's netpoll: is this the break's eventfd? (Before golang/go#72900's fix, on
+                // a 32-bit machine, only the low word was compared: a pd's fdseq.)
+                let is_break = if whole {
+                    ev.token == BREAK_TOKEN
+                } else {
+                    ev.token.low_word() == BREAK_ADDR
+                };
+                if is_break {
+                    if ev.mode != Mode::Read || ev.error {
+                        panic!(
+                            "netpoll: eventfd ready for something unexpected ({:?}{})",
+                            ev.mode,
+                            if ev.error { ", error" } else { "" }
+                        );
+                    }
+                    // Go reads the eventfd and clears netpollWakeSig.
+                    k.break_pending = false;
+                    k.woken = true;
+                    continue;
                 }
                 events.push(ev);
                 n += 1;
@@ -364,13 +402,24 @@ impl Backend for SimBackend {
         }
     }
 
-    /// Go: `netpollBreak`: a blocked `poll` returns (with no events if there are none).
+    /// Go: `netpollBreak`: the break's eventfd becomes readable (once until the poller has
+    /// seen it: Go's `netpollWakeSig`), so a blocked `poll` returns, with no events if there
+    /// are none.
     fn wake(&self) {
         let mut k = self.kernel();
-        k.woken = true;
-        if let Some(p) = k.poller_waiting.take() {
-            sched::ready(p);
+        if std::mem::replace(&mut k.break_pending, true) {
+            return;
         }
+        k.queue.push((
+            Event {
+                token: BREAK_TOKEN,
+                mode: Mode::Read,
+                error: false,
+            },
+            sched::now_ns(),
+            BREAK_FILE,
+        ));
+        self.kick(&mut k);
     }
 
     fn read(&self, fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
