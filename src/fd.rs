@@ -8,13 +8,16 @@
 
 use std::fmt;
 use std::io;
+use std::net::SocketAddrV4;
 use std::sync::Arc;
 
 use crate::fd_mutex::{self, FdMutex, Side};
 use crate::netpoll::{NetPoll, PollError};
 use crate::observe::{Observation, OpKind, OpOutcome};
 use crate::pd::Pd;
-use crate::platform::{Backend, Clock, LocName, Mode, PlainCell, Platform, ProtectedBy, RawFd};
+use crate::platform::{
+    Backend, Clock, LocName, Mode, PlainCell, Platform, ProtectedBy, RawFd, SocketError,
+};
 use crate::sema::{Sema, SemaNames};
 
 /// What an FD operation can fail with.
@@ -404,6 +407,64 @@ impl<P: Platform> Fd<P> {
                     self.np.wait(self.pd, Mode::Read)?;
                 }
                 Err(e) => return Err(Error::Io(e)),
+            }
+        }
+    }
+
+    /// Go: `netFD.connect` (net/fd_unix.go). Connect the FD's socket (a fresh
+    /// [`Backend::tcp_socket`]) to `addr`: start a non-blocking connect and, while it is in
+    /// progress, wait for writability, then read `SO_ERROR`: an error ends the connect with
+    /// it; 0 means connected - if `getpeername` agrees, since the poller may wake a waiter
+    /// spuriously (golang/go#14548, #19289), for instance with an event meant for the pd's
+    /// previous user. The write deadline applies (a caller cancels a connect by setting it in
+    /// the past, as Go's dialer does), and so does Close.
+    pub fn connect(&self, addr: SocketAddrV4) -> Result<(), Error> {
+        self.observe(|pd| Observation::OpStart {
+            pd,
+            op: OpKind::Connect,
+        });
+        // The write lock: a connect waits on the pd's write semaphore, as a write does.
+        let res = self.write_lock().and_then(|()| {
+            let res = self.connect_locked(addr);
+            self.write_unlock();
+            res
+        });
+        self.observe(|pd| Observation::OpEnd {
+            pd,
+            op: OpKind::Connect,
+            outcome: match &res {
+                Ok(()) => OpOutcome::Data(0),
+                Err(e) => OpOutcome::of_error(e),
+            },
+        });
+        res
+    }
+
+    fn connect_locked(&self, addr: SocketAddrV4) -> Result<(), Error> {
+        let backend = self.np.platform().backend();
+        match backend.connect(self.syscall_fd(), addr) {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::Io(e)),
+        }
+        loop {
+            self.np.wait(self.pd, Mode::Write)?;
+            match backend.take_socket_error(self.syscall_fd()) {
+                Err(e) | Ok(SocketError::Failed(e)) => return Err(Error::Io(e)),
+                Ok(SocketError::InProgress) => {}
+                Ok(SocketError::None) => {
+                    if !self.np.protocol().connect_checks_peer() {
+                        // Before golang/go#19289: a wake with no error is taken for a
+                        // connection, though a socket still connecting has none either.
+                        return Ok(());
+                    }
+                    // The poller may have woken us spuriously: connected only if it has a
+                    // peer; otherwise wait again.
+                    if backend.peer_name(self.syscall_fd()).is_ok() {
+                        return Ok(());
+                    }
+                }
             }
         }
     }

@@ -20,6 +20,7 @@
 
 use std::fmt;
 use std::io;
+use std::net::SocketAddrV4;
 use std::sync::atomic::Ordering;
 
 use crate::observe::Observation;
@@ -327,6 +328,45 @@ pub trait Backend: Send + Sync + 'static {
     fn pipe(&self) -> io::Result<(RawFd, RawFd)>;
     /// `socketpair(AF_UNIX, SOCK_STREAM)`, both ends non-blocking.
     fn socket_pair(&self) -> io::Result<(RawFd, RawFd)>;
+
+    /// A non-blocking TCP socket, not connected (for [`Fd::connect`](crate::fd::Fd::connect)).
+    /// The default: unsupported.
+    fn tcp_socket(&self) -> io::Result<RawFd> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+    /// `connect(2)` on a non-blocking socket: `Ok(true)` connected at once, `Ok(false)` in
+    /// progress (EINPROGRESS). The default: unsupported.
+    fn connect(&self, fd: RawFd, addr: SocketAddrV4) -> io::Result<bool> {
+        let _ = (fd, addr);
+        Err(io::ErrorKind::Unsupported.into())
+    }
+    /// `getsockopt(SO_ERROR)`: the socket's pending error, cleared. The default: unsupported.
+    fn take_socket_error(&self, fd: RawFd) -> io::Result<SocketError> {
+        let _ = fd;
+        Err(io::ErrorKind::Unsupported.into())
+    }
+    /// `getpeername(2)`: `Ok` when the socket is connected (ENOTCONN when it is not). The
+    /// default: unsupported.
+    fn peer_name(&self, fd: RawFd) -> io::Result<()> {
+        let _ = fd;
+        Err(io::ErrorKind::Unsupported.into())
+    }
+    /// An address of this host where nothing listens: connecting to it is refused. The
+    /// default: unsupported.
+    fn refused_addr(&self) -> io::Result<SocketAddrV4> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
+/// What `getsockopt(SO_ERROR)` says of a socket after a connect.
+#[derive(Debug)]
+pub enum SocketError {
+    /// No error (0): connected - or still connecting, which looks the same.
+    None,
+    /// EINPROGRESS, EALREADY or EINTR: still connecting.
+    InProgress,
+    /// The connect failed with this error.
+    Failed(io::Error),
 }
 
 /// A task (Go: a `g`). Ids are small positive integers assigned by the scheduler.

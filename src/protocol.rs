@@ -66,11 +66,18 @@ pub enum Protocol {
     /// unexpected", or a readiness swallowed. The switch is in the backend's `netpoll`
     /// ([`Protocol::compares_whole_tokens`]).
     PreFix72900,
+    /// Go 1.8's `netFD.connect` (golang/go#19289, with #14548 before it): after a wake,
+    /// `SO_ERROR` 0 meant "connected". But the poller may wake a waiter spuriously - an event
+    /// in flight for a closed fd can wake the next user of its pd - and a socket still
+    /// connecting has `SO_ERROR` 0 too, so Dial returned an unconnected socket, and its first
+    /// Write reported the refusal meant for Dial. Go 1.9 checks `getpeername` and waits again
+    /// if it fails. The switch is in the FD layer's connect ([`Protocol::connect_checks_peer`]).
+    PreFix19289,
 }
 
 impl Protocol {
     /// Every variant, in a stable order.
-    pub const ALL: [Protocol; 8] = [
+    pub const ALL: [Protocol; 9] = [
         Protocol::Fixed,
         Protocol::PreFix45211,
         Protocol::PreFix59545,
@@ -79,6 +86,7 @@ impl Protocol {
         Protocol::PreFix35532,
         Protocol::PreFix42515,
         Protocol::PreFix72900,
+        Protocol::PreFix19289,
     ];
 
     /// The command-line name.
@@ -92,6 +100,7 @@ impl Protocol {
             Protocol::PreFix35532 => "prefix-35532",
             Protocol::PreFix42515 => "prefix-42515",
             Protocol::PreFix72900 => "prefix-72900",
+            Protocol::PreFix19289 => "prefix-19289",
         }
     }
 
@@ -119,6 +128,9 @@ impl Protocol {
             }
             Protocol::PreFix72900 => {
                 "before golang/go#72900: the break is told from a pd by the token's low word alone"
+            }
+            Protocol::PreFix19289 => {
+                "before golang/go#19289: connect takes any wake with SO_ERROR 0 for a connection"
             }
         }
     }
@@ -157,6 +169,12 @@ impl Protocol {
     /// (false only for the pre-#72900 code, which compared the low word). Read by platforms.
     pub fn compares_whole_tokens(self) -> bool {
         !matches!(self, Protocol::PreFix72900)
+    }
+
+    /// Whether the FD layer's connect checks that a socket whose `SO_ERROR` is 0 really is
+    /// connected (`getpeername`) before returning (false only for the pre-#19289 code).
+    pub fn connect_checks_peer(self) -> bool {
+        !matches!(self, Protocol::PreFix19289)
     }
 
     /// Whether the poller drops events whose token carries an older fdseq than the pd's

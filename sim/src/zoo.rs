@@ -128,6 +128,17 @@ pub const BUGS: &[ZooBug] = &[
         budget: 10_000,
     },
     ZooBug {
+        issue: 19289,
+        class: BugClass::Interleaving,
+        protocol: Protocol::PreFix19289,
+        scenario: Scenario::DialRefusedReusedPd,
+        faults: "none",
+        memory: MemoryModel::C11,
+        strategy: Strategy::Pct,
+        seed: 1,
+        budget: 10_000,
+    },
+    ZooBug {
         issue: 35532,
         class: BugClass::Interleaving,
         protocol: Protocol::PreFix35532,

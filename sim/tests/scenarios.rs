@@ -72,6 +72,7 @@ scenario_tests! {
     deadline_moved_earlier => DeadlineMovedEarlier,
     deadline_reset_at_expiry => DeadlineResetAtExpiry,
     socket_churn => SocketChurn,
+    dial_refused_reused_pd => DialRefusedReusedPd,
 }
 
 #[test]

@@ -28,6 +28,7 @@ mod deadline_now_and_zero;
 mod deadline_race;
 mod deadline_reset_at_expiry;
 mod deadline_unblocks_read;
+mod dial_refused_reused_pd;
 mod peer_close_eof;
 mod read_timeout;
 mod read_timeout_must_not_return;
@@ -51,6 +52,7 @@ pub use deadline_now_and_zero::deadline_now_and_zero;
 pub use deadline_race::deadline_race;
 pub use deadline_reset_at_expiry::deadline_reset_at_expiry;
 pub use deadline_unblocks_read::deadline_unblocks_read;
+pub use dial_refused_reused_pd::dial_refused_reused_pd;
 pub use peer_close_eof::peer_close_eof;
 pub use read_timeout::read_timeout;
 pub use read_timeout_must_not_return::read_timeout_must_not_return;
@@ -115,6 +117,9 @@ pub enum Scenario {
     /// Short-lived connections one after the other on one reused pd, each read getting its
     /// byte (golang/go#72900's aging: the pd's fdseq grows with every use).
     SocketChurn,
+    /// A dial cancelled while its refusal is in flight, then another on the reused pd: it
+    /// must end refused, whatever woke it (golang/go#19289, #14548).
+    DialRefusedReusedPd,
 }
 
 impl Scenario {
@@ -142,6 +147,7 @@ impl Scenario {
         Scenario::DeadlineMovedEarlier,
         Scenario::DeadlineResetAtExpiry,
         Scenario::SocketChurn,
+        Scenario::DialRefusedReusedPd,
     ];
 
     /// The command-line name.
@@ -169,6 +175,7 @@ impl Scenario {
             Scenario::DeadlineMovedEarlier => "deadline-moved-earlier",
             Scenario::DeadlineResetAtExpiry => "deadline-reset-at-expiry",
             Scenario::SocketChurn => "socket-churn",
+            Scenario::DialRefusedReusedPd => "dial-refused-reused-pd",
         }
     }
 
@@ -215,6 +222,9 @@ impl Scenario {
             Scenario::SocketChurn => {
                 "short-lived connections reuse one pd, its fdseq growing; every read gets its byte (#72900)"
             }
+            Scenario::DialRefusedReusedPd => {
+                "a dial cancelled while refused, then another on the reused pd: it must end refused (#19289)"
+            }
         }
     }
 
@@ -243,6 +253,7 @@ impl Scenario {
             Scenario::DeadlineMovedEarlier => deadline_moved_earlier(np),
             Scenario::DeadlineResetAtExpiry => deadline_reset_at_expiry(np),
             Scenario::SocketChurn => socket_churn(np),
+            Scenario::DialRefusedReusedPd => dial_refused_reused_pd(np),
         }
     }
 }

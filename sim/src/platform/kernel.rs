@@ -14,9 +14,10 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::{Arc, OnceLock, Weak};
 
-use netpoll::platform::{Backend, Event, LocName, Mode, RawFd, Token};
+use netpoll::platform::{Backend, Event, LocName, Mode, RawFd, SocketError, Token};
 
 use super::checkers::Checkers;
 use super::faults::{Faults, DELIVERY_DELAY_NS};
@@ -39,6 +40,14 @@ pub const BREAK_TOKEN: Token = Token(BREAK_ADDR as u64);
 /// The open file of the break's eventfd (files of fds count from 1).
 const BREAK_FILE: u64 = 0;
 
+/// How long a connect takes to be answered (a loopback round trip, give or take).
+pub const CONNECT_DELAY_NS: i64 = 1_000_000;
+/// The address that refuses connections (nothing listens anywhere in the simulated host).
+pub const REFUSED_ADDR: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 1);
+
+const ECONNREFUSED: i32 = 111;
+const ENOTCONN: i32 = 107;
+
 /// One direction of a byte stream.
 struct Buffer {
     bytes: VecDeque<u8>,
@@ -57,6 +66,20 @@ enum FdKind {
     PipeWrite(usize),
     /// One end of a socket pair: reads `rx`, writes `tx`.
     Socket { rx: usize, tx: usize },
+    /// A TCP socket that has no connection (there are no listeners in the simulated host:
+    /// every connect is refused).
+    Tcp(TcpState),
+}
+
+/// Where a TCP socket of the simulated host stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TcpState {
+    /// Made, never connected.
+    Fresh,
+    /// Connecting; the refusal arrives at this virtual time.
+    Connecting { until_ns: i64 },
+    /// Refused; the error not yet taken (by `SO_ERROR`, a read or a write).
+    Refused { pending: bool },
 }
 
 impl FdKind {
@@ -64,14 +87,14 @@ impl FdKind {
         match self {
             FdKind::PipeRead(b) => Some(b),
             FdKind::Socket { rx, .. } => Some(rx),
-            FdKind::PipeWrite(_) => None,
+            FdKind::PipeWrite(_) | FdKind::Tcp(_) => None,
         }
     }
     fn writes(self) -> Option<usize> {
         match self {
             FdKind::PipeWrite(b) => Some(b),
             FdKind::Socket { tx, .. } => Some(tx),
-            FdKind::PipeRead(_) => None,
+            FdKind::PipeRead(_) | FdKind::Tcp(_) => None,
         }
     }
 }
@@ -141,6 +164,30 @@ impl Kernel {
             .get_mut(i as usize)
             .and_then(Option::as_mut)
             .ok_or_else(ebadf)
+    }
+
+    /// The TCP socket `fd`'s state, its connect's answer applied if its time has come.
+    fn tcp(&mut self, fd: RawFd) -> io::Result<&mut TcpState> {
+        let now = sched::now_ns();
+        let FdKind::Tcp(state) = &mut self.entry_mut(fd)?.kind else {
+            return Err(io::Error::from_raw_os_error(88)); // ENOTSOCK
+        };
+        if matches!(*state, TcpState::Connecting { until_ns } if until_ns <= now) {
+            *state = TcpState::Refused { pending: true };
+        }
+        Ok(state)
+    }
+
+    /// Take a refused socket's pending error (as Linux hands it to the next call that
+    /// looks: `SO_ERROR`, a read, a write).
+    fn take_refusal(state: &mut TcpState) -> Option<io::Error> {
+        match state {
+            TcpState::Refused { pending } if *pending => {
+                *pending = false;
+                Some(io::Error::from_raw_os_error(ECONNREFUSED))
+            }
+            _ => None,
+        }
     }
 
     /// Queue one event for every registered fd that `event_for` picks, given what the fd
@@ -424,6 +471,17 @@ impl Backend for SimBackend {
 
     fn read(&self, fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
         let mut k = self.kernel();
+        if matches!(k.entry(fd)?.kind, FdKind::Tcp(_)) {
+            // Linux: no data on a socket still connecting; a refusal, once; then end of file.
+            let state = k.tcp(fd)?;
+            if let Some(e) = Kernel::take_refusal(state) {
+                return Err(e);
+            }
+            return match state {
+                TcpState::Connecting { .. } => Err(io::ErrorKind::WouldBlock.into()),
+                _ => Ok(0),
+            };
+        }
         let Some(b) = k.entry(fd)?.kind.reads() else {
             return Err(ebadf());
         };
@@ -448,6 +506,20 @@ impl Backend for SimBackend {
 
     fn write(&self, fd: RawFd, buf: &[u8]) -> io::Result<usize> {
         let mut k = self.kernel();
+        if matches!(k.entry(fd)?.kind, FdKind::Tcp(_)) {
+            // Linux: a socket still connecting would block (tcp_sendmsg waits for the
+            // connection); a refused one reports the refusal once, then a broken pipe; one
+            // never connected is not connected.
+            let state = k.tcp(fd)?;
+            if let Some(e) = Kernel::take_refusal(state) {
+                return Err(e);
+            }
+            return match state {
+                TcpState::Connecting { .. } => Err(io::ErrorKind::WouldBlock.into()),
+                TcpState::Refused { .. } => Err(epipe()),
+                TcpState::Fresh => Err(io::Error::from_raw_os_error(ENOTCONN)),
+            };
+        }
         let Some(b) = k.entry(fd)?.kind.writes() else {
             return Err(ebadf());
         };
@@ -508,5 +580,67 @@ impl Backend for SimBackend {
         self.checkers.kernel_opened(a, file(a), "a socket");
         self.checkers.kernel_opened(b, file(b), "a socket");
         Ok((a, b))
+    }
+
+    fn tcp_socket(&self) -> io::Result<RawFd> {
+        let mut k = self.kernel();
+        let fd = k.alloc_fd(FdKind::Tcp(TcpState::Fresh));
+        let file = k.entry(fd).map_or(0, |e| e.file);
+        self.checkers.kernel_opened(fd, file, "a TCP socket");
+        Ok(fd)
+    }
+
+    /// Every connect is in progress at first, and refused [`CONNECT_DELAY_NS`] later (there
+    /// are no listeners): the socket then reports EPOLLOUT|EPOLLERR|EPOLLHUP, and `SO_ERROR`
+    /// ECONNREFUSED.
+    fn connect(&self, fd: RawFd, addr: SocketAddrV4) -> io::Result<bool> {
+        let mut k = self.kernel();
+        let state = k.tcp(fd)?;
+        if *state != TcpState::Fresh {
+            return Err(io::Error::from_raw_os_error(114)); // EALREADY
+        }
+        let until_ns = sched::now_ns() + CONNECT_DELAY_NS;
+        *state = TcpState::Connecting { until_ns };
+        let _ = addr;
+        let e = k.entry(fd)?;
+        let file = e.file;
+        if let Some(token) = e.token {
+            // The refusal's readiness: visible to the poller from its time on.
+            k.queue.push((
+                Event {
+                    token,
+                    mode: Mode::ReadWrite,
+                    error: false,
+                },
+                until_ns,
+                file,
+            ));
+            self.kick(&mut k);
+        }
+        Ok(false)
+    }
+
+    fn take_socket_error(&self, fd: RawFd) -> io::Result<SocketError> {
+        let mut k = self.kernel();
+        let state = k.tcp(fd)?;
+        Ok(match Kernel::take_refusal(state) {
+            Some(e) => SocketError::Failed(e),
+            // A socket still connecting has no error either (golang/go#19289).
+            None => SocketError::None,
+        })
+    }
+
+    fn peer_name(&self, fd: RawFd) -> io::Result<()> {
+        let mut k = self.kernel();
+        let connected = matches!(k.entry(fd)?.kind, FdKind::Socket { .. });
+        if connected {
+            return Ok(());
+        }
+        k.tcp(fd)?;
+        Err(io::Error::from_raw_os_error(ENOTCONN))
+    }
+
+    fn refused_addr(&self) -> io::Result<SocketAddrV4> {
+        Ok(REFUSED_ADDR)
     }
 }
