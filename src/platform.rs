@@ -310,6 +310,12 @@ pub type RawFd = i32;
 /// `events`; `wake` interrupts a blocked `poll` (repeated calls may be coalesced). The fd calls
 /// are non-blocking: "would block" is `io::ErrorKind::WouldBlock`.
 pub trait Backend: Send + Sync + 'static {
+    /// Go: `netpollinit`. Make the OS poller (once, before the first `open`; the core calls
+    /// it from [`NetPoll::generic_init`](crate::netpoll::NetPoll::generic_init) under its init
+    /// lock). The default does nothing: a backend that made its poller when it was built.
+    fn init(&self) -> io::Result<()> {
+        Ok(())
+    }
     /// Go: `netpollopen`. Register `fd`, to be reported with `token`.
     fn open(&self, fd: RawFd, token: Token) -> io::Result<()>;
     /// Go: `netpollclose`. Deregister `fd`.

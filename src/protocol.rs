@@ -73,11 +73,19 @@ pub enum Protocol {
     /// Write reported the refusal meant for Dial. Go 1.9 checks `getpeername` and waits again
     /// if it fails. The switch is in the FD layer's connect ([`Protocol::connect_checks_peer`]).
     PreFix19289,
+    /// Go 1.9 (golang/go#22606, fixed in Go 1.10): `sysmon` polled the network without
+    /// checking that the poller had been initialised, and `netpoll` only checked that the
+    /// descriptor was not -1. On a kernel without `epoll_create1`, `netpollinit` first stored
+    /// that call's -ENOSYS in the descriptor and then the fallback's result: a poll in between
+    /// used descriptor -38 and threw. The fix: every caller of `netpoll` checks
+    /// `netpollinited()` first. The switch is in the platform's poller
+    /// ([`Protocol::polls_after_init_only`]).
+    PreFix22606,
 }
 
 impl Protocol {
     /// Every variant, in a stable order.
-    pub const ALL: [Protocol; 9] = [
+    pub const ALL: [Protocol; 10] = [
         Protocol::Fixed,
         Protocol::PreFix45211,
         Protocol::PreFix59545,
@@ -87,6 +95,7 @@ impl Protocol {
         Protocol::PreFix42515,
         Protocol::PreFix72900,
         Protocol::PreFix19289,
+        Protocol::PreFix22606,
     ];
 
     /// The command-line name.
@@ -101,6 +110,7 @@ impl Protocol {
             Protocol::PreFix42515 => "prefix-42515",
             Protocol::PreFix72900 => "prefix-72900",
             Protocol::PreFix19289 => "prefix-19289",
+            Protocol::PreFix22606 => "prefix-22606",
         }
     }
 
@@ -131,6 +141,9 @@ impl Protocol {
             }
             Protocol::PreFix19289 => {
                 "before golang/go#19289: connect takes any wake with SO_ERROR 0 for a connection"
+            }
+            Protocol::PreFix22606 => {
+                "before golang/go#22606: the poller polls before init has published the descriptor"
             }
         }
     }
@@ -175,6 +188,12 @@ impl Protocol {
     /// connected (`getpeername`) before returning (false only for the pre-#19289 code).
     pub fn connect_checks_peer(self) -> bool {
         !matches!(self, Protocol::PreFix19289)
+    }
+
+    /// Whether a platform's poller waits for [`NetPoll::inited`](crate::NetPoll::inited)
+    /// before it polls (false only for the pre-#22606 code). Read by platforms.
+    pub fn polls_after_init_only(self) -> bool {
+        !matches!(self, Protocol::PreFix22606)
     }
 
     /// Whether the poller drops events whose token carries an older fdseq than the pd's

@@ -139,6 +139,17 @@ pub const BUGS: &[ZooBug] = &[
         budget: 10_000,
     },
     ZooBug {
+        issue: 22606,
+        class: BugClass::Interleaving,
+        protocol: Protocol::PreFix22606,
+        scenario: Scenario::WriteWakesRead,
+        faults: "enosys=1/2",
+        memory: MemoryModel::C11,
+        strategy: Strategy::Random,
+        seed: 0,
+        budget: 10_000,
+    },
+    ZooBug {
         issue: 35532,
         class: BugClass::Interleaving,
         protocol: Protocol::PreFix35532,

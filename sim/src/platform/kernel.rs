@@ -23,7 +23,7 @@ use super::checkers::Checkers;
 use super::faults::{Faults, DELIVERY_DELAY_NS};
 use super::SimNetPoll;
 use crate::engine::sched::{self, Wake};
-use crate::engine::sync::Mutex;
+use crate::engine::sync::{Mutex, Plain};
 
 /// How many bytes a simulated pipe (or one direction of a socket pair) buffers.
 pub const PIPE_CAPACITY: usize = 64;
@@ -39,6 +39,18 @@ pub const BREAK_ADDR: u32 = 4;
 pub const BREAK_TOKEN: Token = Token(BREAK_ADDR as u64);
 /// The open file of the break's eventfd (files of fds count from 1).
 const BREAK_FILE: u64 = 0;
+
+/// The epoll descriptor `init` makes. It lies outside the table of the simulated fds (whose
+/// numbers it would otherwise shift); only its sign matters to the poller.
+pub const EPOLL_FD: RawFd = 1_000;
+/// What a failed `epoll_create1` returns on a kernel without it: -ENOSYS. Go's `netpollinit`
+/// stored it in its descriptor before trying the fallback (golang/go#22606).
+pub const EPOLL_CREATE1_ENOSYS: RawFd = -38;
+/// The descriptor before `init`: "no poller yet" to `netpoll`.
+const NO_EPOLL_FD: RawFd = -1;
+/// How long a poller that found no poller to poll sleeps before it looks again (Go: sysmon's
+/// longest sleep) - unless an event wakes it first.
+pub(crate) const NOT_INITED_SLEEP_NS: i64 = 10_000_000;
 
 /// How long a connect takes to be answered (a loopback round trip, give or take).
 pub const CONNECT_DELAY_NS: i64 = 1_000_000;
@@ -255,6 +267,15 @@ fn epipe() -> io::Error {
 /// Simulated pipes and socket pairs plus the simulated poller.
 pub struct SimBackend {
     kernel: Mutex<Kernel>,
+    /// Go's `epfd`: -1 until `init`, written by `init` (under the core's init lock) and read
+    /// without a lock by every poll - which is safe only once the poll has seen the core's
+    /// `inited` flag set (golang/go#22606).
+    epfd: Plain<RawFd>,
+    /// The kernel's faults (a copy, for draws made outside the kernel's lock).
+    faults: Faults,
+    /// The poller has read a valid `epfd` (it never changes after that, and a task's later
+    /// reads cannot see an older store: they need not be simulated). Outside the model.
+    epfd_seen: std::sync::atomic::AtomicBool,
     np: Arc<OnceLock<Weak<SimNetPoll>>>,
     /// Told of every descriptor made and closed, and of error events delivered.
     checkers: Checkers,
@@ -283,6 +304,12 @@ impl SimBackend {
                 kernel,
                 crate::platform::cells::loc_name(LocName::single("kernel", "lock")),
             ),
+            epfd: Plain::named(
+                NO_EPOLL_FD,
+                crate::platform::cells::loc_name(LocName::single("netpoll", "epfd")),
+            ),
+            faults,
+            epfd_seen: std::sync::atomic::AtomicBool::new(false),
             np,
             checkers,
         }
@@ -290,6 +317,26 @@ impl SimBackend {
 
     fn kernel(&self) -> crate::engine::sync::MutexGuard<'_, Kernel> {
         self.kernel.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Start the poller daemon (stopped: a kick or `ready` starts it); it stands for sysmon's
+    /// netpoll in the model of Go's idle check, so it is a system task.
+    fn start_poller(np: &Arc<OnceLock<Weak<SimNetPoll>>>) -> u32 {
+        let poller = super::poller::start(np.clone());
+        sched::mark_system(poller);
+        poller
+    }
+
+    /// The poller waits for an event (a kick), or until `until_ns`.
+    pub(crate) fn wait_for_events(&self, until_ns: Option<i64>) {
+        self.kernel().poller_waiting = Some(sched::current());
+        let wake = match until_ns {
+            Some(t) => sched::park_until("netpoll", t, || true),
+            None => sched::park("netpoll", || true),
+        };
+        if wake == Wake::TimedOut {
+            self.kernel().poller_waiting = None;
+        }
     }
 
     /// After queueing events: wake the poller if it waits.
@@ -341,12 +388,35 @@ impl Backend for SimBackend {
             );
         }
         if !std::mem::replace(&mut k.poller_started, true) {
-            let poller = super::poller::start(self.np.clone());
-            // It stands for sysmon's netpoll in the model of Go's idle check.
-            sched::mark_system(poller);
-            k.poller_waiting = Some(poller);
+            // Registered without init (a backend used on its own): start the poller now.
+            k.poller_waiting = Some(Self::start_poller(&self.np));
         }
         self.kick(&mut k);
+        Ok(())
+    }
+
+    /// Go: `netpollinit` on Linux. The poller (which stands for sysmon, running from the
+    /// start) is started first; then the descriptor is made: on an old kernel (the `enosys`
+    /// fault) `epoll_create1`'s -ENOSYS is stored first, as Go did, then the fallback's
+    /// descriptor. Only then is there a window for a poll to see a bad descriptor, so only
+    /// then does the poller start runnable, racing the rest of init (otherwise it starts
+    /// parked, until the first event: fewer interleavings that cannot differ).
+    fn init(&self) -> io::Result<()> {
+        {
+            let mut k = self.kernel();
+            if !std::mem::replace(&mut k.poller_started, true) {
+                let poller = Self::start_poller(&self.np);
+                if self.faults.old_kernel.is_zero() {
+                    k.poller_waiting = Some(poller);
+                } else {
+                    sched::ready(poller);
+                }
+            }
+        }
+        if self.faults.old_kernel.draw() {
+            self.epfd.set(EPOLL_CREATE1_ENOSYS);
+        }
+        self.epfd.set(EPOLL_FD);
         Ok(())
     }
 
@@ -361,6 +431,22 @@ impl Backend for SimBackend {
     fn poll(&self, delay_ns: i64, events: &mut Vec<Event>) -> io::Result<usize> {
         let deadline = (delay_ns > 0).then(|| sched::now_ns().saturating_add(delay_ns));
         loop {
+            // Go's netpoll: `if epfd == -1 { return }` - and nothing else about it.
+            let seen = self.epfd_seen.load(std::sync::atomic::Ordering::Relaxed);
+            let epfd = if seen { EPOLL_FD } else { self.epfd.get() };
+            if epfd == NO_EPOLL_FD {
+                if delay_ns == 0 || sched::shutting_down() {
+                    return Ok(0);
+                }
+                self.wait_for_events(Some(sched::now_ns() + NOT_INITED_SLEEP_NS));
+                continue;
+            }
+            if epfd < 0 {
+                // Go: epollwait returns -EBADF and netpoll throws.
+                panic!("netpoll: epollwait on fd {epfd} failed: bad file descriptor");
+            }
+            self.epfd_seen
+                .store(true, std::sync::atomic::Ordering::Relaxed);
             let mut k = self.kernel();
             let now = sched::now_ns();
             let mut n = 0;
