@@ -8,6 +8,8 @@ use netpoll::scenarios::Scenario;
 use netpoll::Protocol;
 use std::sync::Arc;
 
+pub mod graph;
+
 /// The store-buffering litmus test with relaxed accesses (two tasks, each stores one location
 /// and loads the other).
 pub fn sb_relaxed() {
@@ -323,6 +325,155 @@ pub fn relayer_comparison(rounds: u32, schedules: u64) {
     );
 }
 
+/// The machine's CPU time so far (all cores, in the kernel's ticks): (busy, total), from
+/// `/proc/stat`; `None` where there is no such file.
+fn machine_ticks() -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let cpu: Vec<u64> = text
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal ...
+    let total: u64 = cpu.iter().take(8).sum();
+    let idle = cpu.get(3)? + cpu.get(4).copied().unwrap_or(0);
+    Some((total - idle, total))
+}
+
+/// This process's CPU time (user and system) so far.
+fn process_cpu() -> std::time::Duration {
+    // SAFETY: `getrusage` only writes the `rusage` it is given, which is plain data that
+    // may start zeroed.
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
+        ru
+    };
+    let tv = |t: libc::timeval| {
+        std::time::Duration::new(t.tv_sec.max(0) as u64, (t.tv_usec.max(0) as u32) * 1000)
+    };
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// The load averages, as `/proc/loadavg` says them.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// One timed exploration for [`parallel_speedup`]: schedules/s, the cores this process kept
+/// busy, the share of the machine's CPU time others used, and the figures that must not
+/// depend on the jobs.
+fn timed_run(jobs: usize, schedules: u64) -> (f64, f64, f64, (u64, u64, u64)) {
+    let before = (machine_ticks(), process_cpu());
+    let r = Builder::default()
+        .strategy(Strategy::Random)
+        .memory(MemoryModel::C11)
+        .seed(1)
+        .schedules(schedules)
+        .jobs(jobs)
+        .explore(scenario_check(Scenario::CloseUnblocksRead, Protocol::Fixed));
+    let after = (machine_ticks(), process_cpu());
+    let wall = r.elapsed.as_secs_f64().max(1e-9);
+    let ours = (after.1 - before.1).as_secs_f64();
+    let others = match (before.0, after.0) {
+        (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => {
+            // Ticks are per core; `ours` is in seconds of one core.
+            let tick_s = wall / ((t1 - t0) as f64 / cores() as f64);
+            let busy = (b1 - b0) as f64 * tick_s;
+            ((busy - ours).max(0.0) / (wall * cores() as f64)).min(1.0)
+        }
+        _ => f64::NAN,
+    };
+    (
+        r.schedules_per_sec(),
+        ours / wall,
+        others,
+        (r.schedules, r.steps, r.failures),
+    )
+}
+
+fn cores() -> usize {
+    crate::builder::default_jobs()
+}
+
+/// Iterations of [`spin_rate`]'s loop per thread (a few hundred milliseconds).
+const SPIN_ITERATIONS: u64 = 400_000_000;
+
+/// A perfectly parallel reference: `threads` threads each spinning through integer mixing,
+/// sharing nothing; iterations per second. What it gains from more threads is what the
+/// machine gives a process at that moment (on a shared machine, often less than its cores).
+fn spin_rate(threads: usize) -> f64 {
+    let t = std::time::Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                let mut x = 0u64;
+                for i in 0..SPIN_ITERATIONS {
+                    x = x.wrapping_add(i ^ (x >> 3));
+                }
+                std::hint::black_box(x);
+            });
+        }
+    });
+    (threads as u64 * SPIN_ITERATIONS) as f64 / t.elapsed().as_secs_f64().max(1e-9)
+}
+
+/// Parallel speed-up of `close-unblocks-read` (fixed, c11, random, seed 1): schedules/s with
+/// 1, 2 and all jobs (the core count), in `rounds` alternating rounds of `schedules`
+/// schedules, the median of each side by side, with the ratio to one job, the cores this
+/// process kept busy, how much of the machine other processes used meanwhile, and - in the
+/// same rounds - the ratio a perfectly parallel loop got (`spin_rate`), so that a ratio
+/// below the jobs on a shared machine can be read for what it is.
+pub fn parallel_speedup(rounds: u32, schedules: u64) {
+    let mut jobs = vec![1, 2, cores()];
+    jobs.dedup();
+    println!(
+        "parallel speed-up (close-unblocks-read, fixed, c11, random, seed 1; {schedules} schedules a run, median of {rounds} alternating rounds; {} cores; load average before: {})",
+        cores(),
+        load_average()
+    );
+    type Run = (f64, f64, f64, (u64, u64, u64));
+    let mut runs: Vec<Vec<Run>> = vec![Vec::new(); jobs.len()];
+    let mut spins: Vec<Vec<f64>> = vec![Vec::new(); jobs.len()];
+    for _ in 0..rounds {
+        for (i, &j) in jobs.iter().enumerate() {
+            runs[i].push(timed_run(j, schedules));
+            spins[i].push(spin_rate(j));
+        }
+    }
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let rates: Vec<f64> = runs
+        .iter()
+        .map(|r| median(&r.iter().map(|x| x.0).collect::<Vec<_>>()))
+        .collect();
+    let spin: Vec<f64> = spins.iter().map(|s| median(s)).collect();
+    for (i, &j) in jobs.iter().enumerate() {
+        let busy = median(&runs[i].iter().map(|r| r.1).collect::<Vec<_>>());
+        let others = median(&runs[i].iter().map(|r| r.2).collect::<Vec<_>>());
+        let same = runs[i].iter().all(|r| r.3 == runs[0][0].3);
+        let (sim, reference) = (rates[i] / rates[0], spin[i] / spin[0]);
+        println!(
+            "  {j} job{}: {:>8.0} schedules/s  x{sim:.2} of 1 job ({:.2} per job); a parallel loop got x{reference:.2} meanwhile (the simulator: {:.0}% of that); CPU per schedule {:.1} us; this process kept {busy:.2} cores busy, others used {:.0}% of the machine{}",
+            if j == 1 { " " } else { "s" },
+            rates[i],
+            sim / j as f64,
+            100.0 * sim / reference.max(1e-9),
+            1e6 * busy / rates[i].max(1e-9),
+            others * 100.0,
+            if same { "" } else { "  (REPORT DIFFERS FROM 1 JOB)" }
+        );
+    }
+    println!("  load average after: {}", load_average());
+}
+
 /// The throughput figures: schedules/s and steps/s on the netpoll scenarios and SB.
 pub fn throughput() {
     scenario_throughput(Scenario::CloseUnblocksRead, 200_000);
@@ -345,4 +496,6 @@ pub fn run_all() {
     litmus_report();
     trace_figures(Scenario::CloseUnblocksRead, 200);
     trace_figures(Scenario::DeadlineUnblocksRead, 200);
+    graph::all();
+    parallel_speedup(5, 100_000);
 }

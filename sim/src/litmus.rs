@@ -208,6 +208,16 @@ pub const ALL: &[Litmus] = &[
             a.join().unwrap();
         },
     },
+    Litmus {
+        name: "SBx3-rlx",
+        body: || {
+            let a = thread::spawn(|| sb(Relaxed));
+            let b = thread::spawn(|| sb(Relaxed));
+            sb(Relaxed);
+            a.join().unwrap();
+            b.join().unwrap();
+        },
+    },
 ];
 
 /// One access of an execution's signature: (location, value read or written, whether it

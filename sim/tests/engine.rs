@@ -407,11 +407,13 @@ fn pct_reaches_an_order_that_time_ordered_change_points_never_produce() {
     let o = order.clone();
     let runs_seen = Arc::new(std::sync::Mutex::new(Vec::<usize>::new()));
     let rs = runs_seen.clone();
+    // One job: the runs share `order` and must come one at a time.
     let r = Builder::default()
         .strategy(Strategy::Pct)
         .pct_depth(3)
         .seed(11)
         .schedules(2_000)
+        .jobs(1)
         .explore(move || {
             o.lock().unwrap().clear();
             let x = Arc::new(AtomicU32::new(0));

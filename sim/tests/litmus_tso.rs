@@ -20,12 +20,31 @@ const TSO: MemoryModel = MemoryModel::Tso;
 fn outcomes<T, F>(memory: MemoryModel, bound: Option<u32>, f: F) -> BTreeSet<T>
 where
     T: Ord + Clone + Debug + Send + 'static,
-    F: Fn() -> T + 'static,
+    F: Fn() -> T + Send + Sync + 'static,
+{
+    let f = Arc::new(f);
+    let dfs = search(Strategy::Dfs, memory, bound, f.clone());
+    // The graph strategy needs no bound and must give the same verdicts.
+    let graph = search(Strategy::Graph, memory, None, f);
+    assert_eq!(graph, dfs, "graph and depth-first outcomes differ");
+    dfs
+}
+
+/// Every outcome `f` produces over one complete search with `strategy`.
+fn search<T, F>(
+    strategy: Strategy,
+    memory: MemoryModel,
+    bound: Option<u32>,
+    f: Arc<F>,
+) -> BTreeSet<T>
+where
+    T: Ord + Clone + Debug + Send + 'static,
+    F: Fn() -> T + Send + Sync + 'static,
 {
     let seen = Arc::new(StdMutex::new(BTreeSet::new()));
     let s = seen.clone();
     let r = Builder::default()
-        .strategy(Strategy::Dfs)
+        .strategy(strategy)
         .memory(memory)
         .schedules(u64::MAX)
         .preemption_bound(bound)
@@ -35,7 +54,7 @@ where
         });
     assert!(r.first_failure.is_none(), "{r}");
     assert!(r.complete(), "enumeration not complete: {r}");
-    eprintln!("{r}");
+    eprintln!("{strategy}: {r}");
     let out = seen.lock().unwrap().clone();
     out
 }
@@ -43,7 +62,7 @@ where
 fn tso<T, F>(f: F) -> BTreeSet<T>
 where
     T: Ord + Clone + Debug + Send + 'static,
-    F: Fn() -> T + 'static,
+    F: Fn() -> T + Send + Sync + 'static,
 {
     outcomes(TSO, None, f)
 }

@@ -8,28 +8,46 @@ use crate::engine::trace::TestId;
 use crate::platform::scenario::ScenarioCheck;
 use std::cell::Cell;
 use std::rc::Rc;
+use std::sync::Arc;
+
+/// Makes a check's body on another thread: each thread of an exploration runs its own.
+pub type Share = Arc<dyn Fn() -> Rc<dyn Fn()> + Send + Sync>;
 
 /// A check ready to run.
 #[derive(Clone)]
 pub struct Check {
     /// What its traces record (`None`: unknown, so a failure cannot be saved for replay).
     pub subject: Option<Subject>,
-    /// One run.
+    /// One run, on the calling thread.
     pub body: Rc<dyn Fn()>,
+    /// The body for other threads (`None`: the check runs on the calling thread only,
+    /// whatever [`Builder::jobs`] says).
+    pub share: Option<Share>,
 }
 
 /// Something [`Builder::check`] can run: a closure (a check written in a test), or a built-in
 /// scenario check.
+///
+/// A closure must be `Send + Sync`: an exploration runs it on [`Builder::jobs`] threads at
+/// once, each run in its own simulation. State it shares between runs (a set of outcomes
+/// seen, say) is shared between threads too, and runs come in no particular order; a check
+/// that needs its runs one at a time, in schedule order, sets `jobs(1)`.
 pub trait IntoCheck {
     /// The check, under the builder's configuration.
     fn into_check(self, b: &Builder, env: &Env) -> Check;
 }
 
-impl<F: Fn() + 'static> IntoCheck for F {
+impl<F: Fn() + Send + Sync + 'static> IntoCheck for F {
     fn into_check(self, _: &Builder, env: &Env) -> Check {
+        let f = Arc::new(self);
+        let local = f.clone();
         Check {
             subject: current_test(env).map(Subject::Test),
-            body: Rc::new(self),
+            body: Rc::new(move || local()),
+            share: Some(Arc::new(move || {
+                let f = f.clone();
+                Rc::new(move || f()) as Rc<dyn Fn()>
+            })),
         }
     }
 }
@@ -45,6 +63,7 @@ impl IntoCheck for ScenarioCheck {
         Check {
             subject: Some(Subject::Builtin(c)),
             body: Rc::new(move || c.run()),
+            share: Some(Arc::new(move || Rc::new(move || c.run()) as Rc<dyn Fn()>)),
         }
     }
 }

@@ -5,13 +5,15 @@
 //! ([`settings`]) only.
 
 pub mod check;
+pub mod results;
 pub mod save;
 pub mod settings;
 
 use crate::engine::choice::Choice;
 use crate::engine::event::EventLog;
-use crate::engine::explore::replay::ReplaySource;
-use crate::engine::explore::{run_once, Coverage, Exploration, FailureInfo, Report, Strategy};
+use crate::engine::explore::{
+    run_recorded, Bodies, Coverage, Exploration, FailureInfo, Report, Shard, Slot, Strategy,
+};
 use crate::engine::failure::Failure;
 use crate::engine::memory::MemoryModel;
 use crate::engine::rt::ExecConfig;
@@ -72,8 +74,29 @@ pub struct Builder {
     /// A trace that [`Builder::check`] replays instead of exploring (refusing a trace of
     /// another check). Default none; `NETPOLL_SIM_REPLAY`.
     pub replay_trace: Option<PathBuf>,
+    /// Threads an exploration runs on, the calling one included (1 to [`MAX_JOBS`]). The
+    /// report does not depend on it: the same schedules, failures and first failing index.
+    /// Default the core count; `NETPOLL_SIM_JOBS`.
+    pub jobs: usize,
+    /// Run only this part of the campaign (see [`Shard`]); default none (all of it);
+    /// `NETPOLL_SIM_SHARD`. [`Builder::shard_from_batch_env`] takes it from a batch engine.
+    pub shard: Option<Shard>,
+    /// How many shards a Kubernetes Indexed Job has (its `completions`), for
+    /// [`Builder::shard_from_batch_env`]. Default none; `NETPOLL_SIM_SHARD_COUNT`.
+    pub shard_count: Option<u32>,
     /// The environment this builder was made from (what it says about the test).
     env: Env,
+}
+
+/// How an exploration's threads get `c`.
+fn bodies(c: &Check) -> Bodies<'_> {
+    Bodies {
+        local: &c.body,
+        factory: c
+            .share
+            .as_ref()
+            .map(|f| &**f as &crate::engine::explore::BodyFactory),
+    }
 }
 
 /// Whether two test identities are checks of the same test (they differ at most in which
@@ -90,6 +113,28 @@ pub const MAX_LIVE_TASKS: u32 = 16_384;
 
 /// Oracle runs spent shrinking a failing schedule before it is saved.
 pub const SHRINK_RUNS: u64 = 5_000;
+
+/// The most threads an exploration may use.
+pub const MAX_JOBS: usize = 1024;
+
+/// Threads an exploration uses by default: the cores this process may use.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_JOBS)
+}
+
+/// What one shard of a campaign ran (see [`Builder::explore_shard`]).
+#[derive(Clone, Debug)]
+pub struct ShardRun {
+    /// The shard's own figures: its units added up, its first failure (whose
+    /// `schedule_index` is the campaign's index for random and PCT, and its offset in its
+    /// subtree for dfs).
+    pub report: Report,
+    /// Every unit of the campaign this shard ran or dropped, in campaign order (what a merge
+    /// adds up).
+    pub units: Vec<Slot<FailureInfo>>,
+}
 
 impl Default for Builder {
     /// The defaults, without the environment.
@@ -109,6 +154,9 @@ impl Default for Builder {
             shrink_runs: SHRINK_RUNS,
             trace_dir: None,
             replay_trace: None,
+            jobs: default_jobs(),
+            shard: None,
+            shard_count: None,
             env: Env::default(),
         }
     }
@@ -152,6 +200,19 @@ impl Builder {
                     "the step limit must be from 1 to {}",
                     settings::MAX_STEPS_LIMIT
                 ),
+            ));
+        }
+        if self.jobs == 0 || self.jobs > MAX_JOBS {
+            return Err((
+                "NETPOLL_SIM_JOBS",
+                format!("the number of jobs must be from 1 to {MAX_JOBS}"),
+            ));
+        }
+        if self.memory == MemoryModel::Imm && self.strategy != Strategy::Graph {
+            return Err((
+                "NETPOLL_SIM_MEMORY",
+                "memory model imm is explored by the graph strategy only (add --strategy graph)"
+                    .into(),
             ));
         }
         if self.pct_depth == 0 || self.pct_depth as u64 > self.max_steps {
@@ -236,6 +297,35 @@ impl Builder {
         self.replay_trace = v;
         self
     }
+    /// Set [`Builder::jobs`].
+    pub fn jobs(mut self, v: usize) -> Self {
+        self.jobs = v;
+        self
+    }
+    /// Set [`Builder::shard`].
+    pub fn shard(mut self, v: Option<Shard>) -> Self {
+        self.shard = v;
+        self
+    }
+    /// Set [`Builder::shard_count`].
+    pub fn shard_count(mut self, v: Option<u32>) -> Self {
+        self.shard_count = v;
+        self
+    }
+
+    /// With no [`Builder::shard`] set, take it from the batch engine running this process
+    /// (through the settings' one environment reader, [`Env`]): a Kubernetes Indexed Job
+    /// (`JOB_COMPLETION_INDEX`, from 0, with [`Builder::shard_count`]) or a Slurm job array
+    /// (`SLURM_ARRAY_TASK_ID` and `SLURM_ARRAY_TASK_COUNT`, with `SLURM_ARRAY_TASK_MIN` and
+    /// `SLURM_ARRAY_TASK_STEP` when set). `netpoll-sim explore` does this; a test's checks
+    /// do not (a test suite run inside a job array is not sharded behind its back).
+    pub fn shard_from_batch_env(self, env: &Env) -> Result<Self, ConfigError> {
+        if self.shard.is_some() {
+            return Ok(self);
+        }
+        let shard = env.batch_shard(self.shard_count)?;
+        Ok(self.shard(shard))
+    }
 
     /// The engine configuration of a run.
     pub(crate) fn exec_config(&self) -> ExecConfig {
@@ -256,6 +346,8 @@ impl Builder {
             preemption_bound: self.preemption_bound,
             schedules: self.schedules,
             stop_at_first_failure: self.stop_at_first_failure,
+            jobs: self.jobs,
+            shard: self.shard,
         }
     }
 
@@ -294,7 +386,7 @@ impl Builder {
         if let Some(path) = &self.replay_trace {
             return self.check_replay(path, &c);
         }
-        let r = self.exploration().run(&c.body, &mut |_| {}, None);
+        let r = self.exploration().run(&bodies(&c), &mut |_| {}, None);
         let Some(ff) = &r.first_failure else {
             return;
         };
@@ -366,28 +458,61 @@ impl Builder {
         self.explore_with_progress(check, |_| {})
     }
 
-    /// [`Builder::explore`], calling `progress` with the report so far after every schedule
-    /// (its `elapsed` is not kept up to date). The callback only observes: it cannot change
-    /// which schedules run, so the report is the same with or without it.
+    /// [`Builder::explore`], calling `progress` with the figures so far (schedules, steps,
+    /// failures and races, over all threads) after every schedule the calling thread runs.
+    /// The callback only observes: it cannot change which schedules run, so the report is
+    /// the same with or without it.
     pub fn explore_with_progress<C: IntoCheck>(
         &self,
         check: C,
         mut progress: impl FnMut(&Report),
     ) -> Report {
+        if let Err((var, reason)) = self.validate() {
+            panic!("netpoll-sim: bad {var}: {reason}");
+        }
         let c = check.into_check(self, &self.env);
-        self.exploration().run(&c.body, &mut progress, None)
+        self.exploration().run(&bodies(&c), &mut progress, None)
     }
 
     /// [`Builder::explore`], calling `observe` with the event log and failure of every
-    /// schedule run (to count outcomes or distinct executions, say). It only observes.
+    /// schedule run (to count outcomes or distinct executions, say), in schedule order: it
+    /// runs on the calling thread only, whatever [`Builder::jobs`] says. It only observes.
     pub fn explore_observing<C: IntoCheck>(
         &self,
         check: C,
         mut observe: impl FnMut(&EventLog, Option<&Failure>),
     ) -> Report {
+        if let Err((var, reason)) = self.validate() {
+            panic!("netpoll-sim: bad {var}: {reason}");
+        }
         let c = check.into_check(self, &self.env);
         self.exploration()
-            .run(&c.body, &mut |_| {}, Some(&mut observe))
+            .run(&bodies(&c), &mut |_| {}, Some(&mut observe))
+    }
+
+    /// Run this builder's [`Builder::shard`] of the campaign (all of it when none is set,
+    /// as shard 1 of 1), calling `progress` as [`Builder::explore_with_progress`] does: the
+    /// shard's own figures and every unit it ran, for a result file that a merge adds up
+    /// with the other shards' (see [`results`]).
+    pub fn explore_shard<C: IntoCheck>(&self, check: C, progress: impl FnMut(&Report)) -> ShardRun {
+        let c = check.into_check(self, &self.env);
+        self.explore_shard_prepared(&c, progress)
+    }
+
+    /// [`Builder::explore_shard`] of a check already prepared ([`Builder::prepare`]).
+    pub fn explore_shard_prepared(&self, c: &Check, mut progress: impl FnMut(&Report)) -> ShardRun {
+        let shard = self
+            .shard
+            .unwrap_or_else(|| Shard::new(1, 1).expect("1/1 is a shard"));
+        let x = Exploration {
+            shard: Some(shard),
+            ..self.exploration()
+        };
+        let part = x.run_part(&bodies(c), &mut progress, None);
+        ShardRun {
+            report: part.report,
+            units: part.units,
+        }
     }
 
     /// Replay the trace at `path` of a built-in check with that check; a trace of a test is
@@ -418,8 +543,7 @@ impl Builder {
     pub fn replay_choices<C: IntoCheck>(&self, choices: &[Choice], check: C) -> Report {
         let c = check.into_check(self, &self.env);
         let start = std::time::Instant::now();
-        let source = Box::new(ReplaySource::new(choices.to_vec()));
-        let out = run_once(self.exec_config(), source, &c.body);
+        let out = run_recorded(self.exec_config(), self.strategy, choices, &c.body);
         let failed = out.failure.is_some();
         Report {
             schedules: 1,
@@ -431,10 +555,15 @@ impl Builder {
                 failure,
                 seed: self.seed,
                 schedule_index: 0,
-                choices: out.choices,
+                choices: if self.strategy == Strategy::Graph {
+                    choices.to_vec()
+                } else {
+                    out.choices
+                },
                 log: out.log,
             }),
             elapsed: start.elapsed(),
+            graph: None,
         }
     }
 
@@ -460,7 +589,13 @@ impl Builder {
     /// with its exact choices, log and failure.
     pub fn shrink<C: IntoCheck>(&self, ff: &FailureInfo, check: C) -> FailureInfo {
         let c = check.into_check(self, &self.env);
-        crate::engine::shrink::shrink_failure(self.exec_config(), ff, self.shrink_runs, &c.body)
+        crate::engine::shrink::shrink_failure(
+            self.exec_config(),
+            self.strategy,
+            ff,
+            self.shrink_runs,
+            &c.body,
+        )
     }
 
     /// `check` under this builder's configuration: its subject and body (for tools that

@@ -76,7 +76,7 @@ pub fn save_failure(
 ) -> Result<Saved, TraceError> {
     let (info, stats) = if shrink {
         let start = Instant::now();
-        let small = shrink_failure(b.exec_config(), ff, b.shrink_runs, body);
+        let small = shrink_failure(b.exec_config(), b.strategy, ff, b.shrink_runs, body);
         let before = (ff.choices.len(), cost(&ff.choices).0);
         let after = (small.choices.len(), cost(&small.choices).0);
         let stats = ShrinkStats {

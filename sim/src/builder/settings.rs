@@ -5,8 +5,9 @@
 //! The environment is read in one place, [`Env::read`], and every `NETPOLL_SIM_*` variable
 //! must be one of the table's: a misspelt one is an error naming the closest.
 
-use super::Builder;
-use crate::engine::explore::Strategy;
+use super::{Builder, MAX_JOBS};
+use crate::engine::explore::shard::MAX_SHARDS;
+use crate::engine::explore::{Shard, Strategy};
 use crate::engine::memory::MemoryModel;
 use crate::platform::faults::Faults;
 use std::collections::BTreeMap;
@@ -72,7 +73,7 @@ pub const SETTINGS: &[Setting] = &[
         name: "schedules",
         env: "NETPOLL_SIM_SCHEDULES",
         default: "1000",
-        meaning: "schedules to run, at least 1 (a cap for dfs)",
+        meaning: "schedules to run, at least 1 (a cap for dfs, and on graph runs)",
         flag: true,
         values: Vec::new,
         apply: |b, v| {
@@ -84,7 +85,7 @@ pub const SETTINGS: &[Setting] = &[
         name: "strategy",
         env: "NETPOLL_SIM_STRATEGY",
         default: "random",
-        meaning: "`random`, `pct` or `dfs`",
+        meaning: "`random`, `pct`, `dfs` or `graph` (every execution graph once)",
         flag: true,
         values: || Strategy::ALL.iter().map(|s| s.name()).collect(),
         apply: |b, v| {
@@ -96,7 +97,7 @@ pub const SETTINGS: &[Setting] = &[
         name: "memory",
         env: "NETPOLL_SIM_MEMORY",
         default: "c11",
-        meaning: "`sc`, `c11` or `tso`",
+        meaning: "`sc`, `c11`, `tso`, or `imm` (ARMv8/POWER; graph only)",
         flag: true,
         values: || MemoryModel::ALL.iter().map(|m| m.name()).collect(),
         apply: |b, v| {
@@ -153,6 +154,42 @@ pub const SETTINGS: &[Setting] = &[
         values: Vec::new,
         apply: |b, v| {
             b.faults = v.parse::<Faults>()?;
+            Ok(())
+        },
+    },
+    Setting {
+        name: "jobs",
+        env: "NETPOLL_SIM_JOBS",
+        default: "the core count",
+        meaning: "threads to explore on (1 to 1024; `graph` uses one for now); the results do not depend on it",
+        flag: true,
+        values: Vec::new,
+        apply: |b, v| {
+            b.jobs = bounded(v, 1, MAX_JOBS as u64)? as usize;
+            Ok(())
+        },
+    },
+    Setting {
+        name: "shard",
+        env: "NETPOLL_SIM_SHARD",
+        default: "all of it",
+        meaning: "run part `i/n` of the campaign (1-based); without it `explore` takes the part from `JOB_COMPLETION_INDEX` (Kubernetes, with `--shard-count`) or `SLURM_ARRAY_TASK_ID` and `SLURM_ARRAY_TASK_COUNT`",
+        flag: true,
+        values: Vec::new,
+        apply: |b, v| {
+            b.shard = Some(v.parse::<Shard>()?);
+            Ok(())
+        },
+    },
+    Setting {
+        name: "shard-count",
+        env: "NETPOLL_SIM_SHARD_COUNT",
+        default: "unset",
+        meaning: "shards of a Kubernetes Indexed Job (its completions), for `JOB_COMPLETION_INDEX`",
+        flag: true,
+        values: Vec::new,
+        apply: |b, v| {
+            b.shard_count = Some(bounded(v, 1, MAX_SHARDS as u64)? as u32);
             Ok(())
         },
     },
@@ -264,14 +301,32 @@ pub struct Env {
 /// The prefix of every setting's variable.
 pub const PREFIX: &str = "NETPOLL_SIM_";
 
-/// Variables read besides the settings: what cargo sets for a test, and the shell's
-/// directory.
-const CONTEXT: [&str; 4] = [
+/// Variables read besides the settings: what cargo sets for a test, the shell's directory,
+/// and what a batch engine tells a task of an array (see [`Env::batch_shard`]).
+const CONTEXT: [&str; 9] = [
     "CARGO_PKG_NAME",
     "CARGO_MANIFEST_DIR",
     "CARGO_TARGET_DIR",
     "PWD",
+    K8S_INDEX,
+    SLURM_ID,
+    SLURM_COUNT,
+    SLURM_MIN,
+    SLURM_STEP,
 ];
+
+/// The shard count of a Kubernetes Indexed Job (the setting `--shard-count`).
+const SHARD_COUNT: &str = "NETPOLL_SIM_SHARD_COUNT";
+/// A Kubernetes Indexed Job's index of this pod, from 0.
+pub const K8S_INDEX: &str = "JOB_COMPLETION_INDEX";
+/// A Slurm job array's index of this task.
+pub const SLURM_ID: &str = "SLURM_ARRAY_TASK_ID";
+/// How many tasks the Slurm job array has.
+pub const SLURM_COUNT: &str = "SLURM_ARRAY_TASK_COUNT";
+/// The Slurm job array's lowest index (0 when unset).
+pub const SLURM_MIN: &str = "SLURM_ARRAY_TASK_MIN";
+/// The Slurm job array's index step (1 when unset).
+pub const SLURM_STEP: &str = "SLURM_ARRAY_TASK_STEP";
 
 impl Env {
     /// Read the process environment (the only place it is read).
@@ -306,6 +361,82 @@ impl Env {
             (true, Some(pwd)) if !pwd.is_empty() => Path::new(pwd).join(p),
             _ => p.to_path_buf(),
         })
+    }
+
+    /// The shard a batch engine gives this process, if it runs as a task of an array: a
+    /// Kubernetes Indexed Job (`JOB_COMPLETION_INDEX` from 0, with `count` shards, which
+    /// Kubernetes does not tell the pod: a flag or `NETPOLL_SIM_SHARD_COUNT`), else a Slurm
+    /// job array (`SLURM_ARRAY_TASK_ID` and `SLURM_ARRAY_TASK_COUNT`; an array `--array=M-N:S`
+    /// numbers its tasks `M, M+S, ...`, taken from `SLURM_ARRAY_TASK_MIN` and
+    /// `SLURM_ARRAY_TASK_STEP`, 0 and 1 when unset). A bad or inconsistent value is an error
+    /// naming the variable.
+    pub fn batch_shard(&self, count: Option<u32>) -> Result<Option<Shard>, ConfigError> {
+        let num = |var: &str| -> Result<Option<u64>, ConfigError> {
+            let Some(v) = self.get(var) else {
+                return Ok(None);
+            };
+            v.trim().parse::<u64>().map(Some).map_err(|_| ConfigError {
+                var: var.to_string(),
+                value: v.to_string(),
+                reason: "expected a whole number".into(),
+            })
+        };
+        let err = |var: &str, reason: String| ConfigError {
+            var: var.to_string(),
+            value: self.get(var).unwrap_or("").to_string(),
+            reason,
+        };
+        if let Some(index) = num(K8S_INDEX)? {
+            let count = match count {
+                Some(n) => Some(n),
+                None => match num(SHARD_COUNT)? {
+                    Some(n) if (1..=MAX_SHARDS as u64).contains(&n) => Some(n as u32),
+                    Some(_) => {
+                        return Err(err(
+                            SHARD_COUNT,
+                            format!("the shard count must be from 1 to {MAX_SHARDS}"),
+                        ))
+                    }
+                    None => None,
+                },
+            };
+            let Some(count) = count else {
+                return Err(err(
+                    K8S_INDEX,
+                    "a Kubernetes Indexed Job does not say how many shards it has: give --shard-count or NETPOLL_SIM_SHARD_COUNT (its completions)".into(),
+                ));
+            };
+            if index >= count as u64 {
+                return Err(err(
+                    K8S_INDEX,
+                    format!("the index counts from 0 and must be below the shard count {count}"),
+                ));
+            }
+            return Shard::new(index as u32 + 1, count)
+                .map(Some)
+                .map_err(|e| err(K8S_INDEX, e));
+        }
+        let Some(id) = num(SLURM_ID)? else {
+            return Ok(None);
+        };
+        let Some(n) = num(SLURM_COUNT)? else {
+            return Err(err(
+                SLURM_ID,
+                format!("{SLURM_COUNT} is not set: how many shards?"),
+            ));
+        };
+        let min = num(SLURM_MIN)?.unwrap_or(0);
+        let step = num(SLURM_STEP)?.unwrap_or(1).max(1);
+        if id < min || (id - min) % step != 0 || (id - min) / step >= n {
+            return Err(err(
+                SLURM_ID,
+                format!("not one of the {n} tasks of an array from {min} by {step}"),
+            ));
+        }
+        let count = u32::try_from(n).unwrap_or(u32::MAX);
+        Shard::new(((id - min) / step) as u32 + 1, count)
+            .map(Some)
+            .map_err(|e| err(SLURM_COUNT, e))
     }
 
     /// Apply every setting present to `b`; an unknown `NETPOLL_SIM_*` variable or a bad value

@@ -18,15 +18,22 @@ pub enum ChoiceKind {
     /// order) whose store buffer is not empty. When no task can run, the buffers must drain:
     /// option `i` then names the `i + 1`-th such task.
     Flush,
+    /// Strategy `graph`: one event added to the execution graph - for a read, which store
+    /// it reads (0 the initial value, `i` the `i`-th store of the location in modification
+    /// order among those added so far); for a store, its place among them; for a choice,
+    /// the option. Graph traces hold a [`Schedule`](ChoiceKind::Schedule) choice naming
+    /// the task and one of these per event.
+    Graph,
 }
 
 impl ChoiceKind {
     /// Every kind, in a stable order.
-    pub const ALL: [ChoiceKind; 4] = [
+    pub const ALL: [ChoiceKind; 5] = [
         ChoiceKind::Schedule,
         ChoiceKind::LoadStore,
         ChoiceKind::User,
         ChoiceKind::Flush,
+        ChoiceKind::Graph,
     ];
 
     /// A dense index (for per-kind tables).
@@ -36,6 +43,7 @@ impl ChoiceKind {
             ChoiceKind::LoadStore => 1,
             ChoiceKind::User => 2,
             ChoiceKind::Flush => 3,
+            ChoiceKind::Graph => 4,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod choice;
 pub mod event;
 pub mod explore;
 pub mod failure;
+pub(crate) mod graph;
 pub mod memory;
 pub(crate) mod rt;
 pub mod sched;

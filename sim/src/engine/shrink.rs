@@ -188,10 +188,15 @@ pub fn shrink(
 /// Must be called outside any simulation.
 pub(crate) fn shrink_failure(
     exec: ExecConfig,
+    strategy: crate::engine::explore::Strategy,
     info: &FailureInfo,
     max_runs: u64,
     f: &Rc<dyn Fn()>,
 ) -> FailureInfo {
+    if strategy == crate::engine::explore::Strategy::Graph {
+        // A graph trace is shrunk to what the failure depends on.
+        return crate::engine::explore::graph::shrink(exec, info, f);
+    }
     let candidate = Rc::new(RefCell::new(Vec::new()));
     let source = LenientSource::new(candidate.clone());
     let mut engine = Engine::new(exec, Box::new(source));

@@ -240,6 +240,12 @@ fn start_dispatcher(s: Arc<Shared>) -> u32 {
         {
             let mut b = book(&s);
             let b = &mut *b;
+            // Running, not parked: arming a timer needs not bring our wake-up forward. (All
+            // of the book is read and written under the timers lock, so the order of these
+            // accesses is the lock's order in every kind of exploration.)
+            b.dispatcher_parked = None;
+            // Awake, it polls and sees a break that was lost for its blocking wait.
+            b.break_lost = false;
             while let Some(&Reverse((when, _, slot, generation))) = b.heap.peek() {
                 if b.slots[slot].generation != generation {
                     b.heap.pop();
@@ -289,10 +295,6 @@ fn start_dispatcher(s: Arc<Shared>) -> u32 {
             Some(t) => sched::park_until("timers", t, || true),
             None => sched::park("timers", || true),
         };
-        let mut b = book(&s);
-        b.dispatcher_parked = None;
-        // Awake, it polls and sees a break that was lost for its blocking wait.
-        b.break_lost = false;
     })
 }
 

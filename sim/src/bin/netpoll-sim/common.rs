@@ -1,6 +1,7 @@
 //! What the subcommands share: exit statuses, progress bars, figures, trace loading.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use netpoll_sim::builder::results::{run_shard, ShardOutput};
 use netpoll_sim::trace::{read_file, TraceError};
 use netpoll_sim::{Builder, IntoCheck, Report, Trace};
 use std::fmt::Write as _;
@@ -41,8 +42,13 @@ fn progress_bar(b: &Builder) -> ProgressBar {
             "{spinner} {human_pos} schedules  {rate} schedules/s  {elapsed}  {msg}",
         )
     } else {
+        // A shard runs its part of the schedules.
+        let len = b.shard.map_or(b.schedules, |s| {
+            let r = s.range(b.schedules);
+            r.end - r.start
+        });
         (
-            Some(b.schedules),
+            Some(len),
             "{bar:20} {human_pos}/{human_len} schedules  {rate}/s  eta {eta}  {msg}",
         )
     };
@@ -58,12 +64,15 @@ fn progress_bar(b: &Builder) -> ProgressBar {
     pb
 }
 
-/// Explore with a progress bar on stderr (hidden when stderr is not a terminal).
-pub fn explore_with_bar(b: &Builder, check: impl IntoCheck) -> Report {
+/// Run `explore` with a live progress bar on stderr (drawn only when stderr is a terminal),
+/// fed by the figures so far; the bar is cleared at the end.
+fn with_bar<T>(b: &Builder, explore: impl FnOnce(&mut dyn FnMut(&Report)) -> T) -> T {
     let pb = progress_bar(b);
     let mut failures = 0;
-    let r = b.explore_with_progress(check, |r| {
-        if r.schedules % PROGRESS_EVERY == 0 || r.failures != failures {
+    let mut shown = 0;
+    let out = explore(&mut |r: &Report| {
+        if r.schedules >= shown + PROGRESS_EVERY || r.failures != failures {
+            shown = r.schedules;
             failures = r.failures;
             pb.set_position(r.schedules);
             if failures > 0 {
@@ -72,7 +81,22 @@ pub fn explore_with_bar(b: &Builder, check: impl IntoCheck) -> Report {
         }
     });
     pb.finish_and_clear();
-    r
+    out
+}
+
+/// Explore with a progress bar on stderr (hidden when stderr is not a terminal).
+pub fn explore_with_bar(b: &Builder, check: impl IntoCheck) -> Report {
+    with_bar(b, |progress| b.explore_with_progress(check, progress))
+}
+
+/// Run `b`'s shard of `check` with a progress bar, writing its result and trace into `dir`.
+pub fn shard_with_bar(
+    b: &Builder,
+    check: impl IntoCheck,
+    dir: &Path,
+    shrink: bool,
+) -> Result<ShardOutput, String> {
+    with_bar(b, |progress| run_shard(b, check, dir, shrink, progress))
 }
 
 /// A rate as `83.5k`.
@@ -96,7 +120,8 @@ pub fn secs(d: Duration) -> String {
     }
 }
 
-/// The figures of an exploration, and whether it was complete.
+/// The figures of an exploration, its rate, and whether it was complete: the final line of
+/// every exploration, on a terminal or not.
 pub fn stats(r: &Report) -> String {
     format!(
         "{} schedule{}, {} steps in {} ({} schedules/s, {} steps/s); {}",

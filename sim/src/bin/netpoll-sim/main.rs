@@ -10,6 +10,7 @@ mod common;
 mod demo;
 mod explore;
 mod list;
+mod merge;
 mod regen;
 mod replay;
 mod show;
@@ -59,6 +60,15 @@ enum Command {
     },
     /// The golang/go#45211 story end to end: find, shrink, save, replay, show; then the fix.
     Demo(demo::DemoArgs),
+    /// Add up the result files of a campaign's shards (`explore --shard i/n`): check they
+    /// are one campaign, every shard once, and print the single-process run's verdict.
+    /// Exit 0 no failure, 1 a failure found, 2 a missing, duplicate or foreign shard.
+    Merge {
+        /// Directories holding the shards' `shard-I-of-N.json` files (searched a few levels
+        /// deep), or the files themselves.
+        #[arg(required = true, value_name = "DIR")]
+        paths: Vec<PathBuf>,
+    },
     /// Regenerate every trace of a directory from its MANIFEST (the explore flags of each).
     Regen {
         /// The traces directory (the repository's `traces/`).
@@ -117,6 +127,7 @@ fn main() -> ExitCode {
         Command::Replay { file } => replay::run(&file),
         Command::Show { file, svg, full } => show::run(&file, svg.as_deref(), full),
         Command::Demo(a) => demo::run(&a),
+        Command::Merge { paths } => merge::run(&paths),
         Command::Regen { dir } => regen::run(&dir),
         Command::Zoo => zoo::run(),
     };

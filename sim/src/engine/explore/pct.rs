@@ -11,6 +11,11 @@
 //! may rank below one lowered earlier, which an implementation that sorts the points and
 //! numbers them in time order can never produce. Non-schedule choices (which store a load
 //! reads, ...) are uniform.
+//!
+//! The estimate `k` is the longest of the schedules run so far, over the first
+//! [`PCT_WARMUP`] schedules only: from then on it stays fixed, so schedule `i` is a function of
+//! the seed, `i` and those first schedules, and can run on any thread or in any shard, in
+//! any order (a campaign runs the warm-up first, then shares the estimate).
 
 use super::random::schedule_rng;
 use super::uniform;
@@ -24,11 +29,17 @@ const INITIAL_STEP_ESTIMATE: u64 = 64;
 /// Bits of a priority below the task id (ties never happen: ids are unique).
 const TIE_BITS: u32 = 24;
 
+/// Schedules over which PCT's step estimate grows; after them it is fixed (see the module
+/// documentation).
+pub const PCT_WARMUP: u64 = 64;
+
 pub(crate) struct PctSource {
     seed: u64,
     depth: u32,
     rng: ChaCha8Rng,
     max_steps_seen: u64,
+    /// Whether the estimate still grows (during the warm-up).
+    growing: bool,
     priorities: Vec<u64>,
     /// (step, priority) of each change point, in time order; the priority is the point's
     /// index in draw order, plus one.
@@ -37,16 +48,33 @@ pub(crate) struct PctSource {
 }
 
 impl PctSource {
+    /// The source of the warm-up: its estimate grows with every schedule run.
     pub(crate) fn new(seed: u64, depth: u32) -> Self {
         PctSource {
             seed,
             depth: depth.max(1),
             rng: schedule_rng(seed, 0),
             max_steps_seen: INITIAL_STEP_ESTIMATE,
+            growing: true,
             priorities: Vec::new(),
             change_points: Vec::new(),
             next_change: 0,
         }
+    }
+
+    /// The source after the warm-up: the step estimate fixed at `estimate` (what
+    /// [`PctSource::estimate`] said at the warm-up's end).
+    pub(crate) fn with_estimate(seed: u64, depth: u32, estimate: u64) -> Self {
+        PctSource {
+            max_steps_seen: estimate.max(1),
+            growing: false,
+            ..PctSource::new(seed, depth)
+        }
+    }
+
+    /// The current step estimate.
+    pub(crate) fn estimate(&self) -> u64 {
+        self.max_steps_seen
     }
 
     /// The change points of the current schedule: (step, priority), in time order.
@@ -108,7 +136,9 @@ impl ChoiceSource for PctSource {
     }
 
     fn end(&mut self, steps: u64) {
-        self.max_steps_seen = self.max_steps_seen.max(steps);
+        if self.growing {
+            self.max_steps_seen = self.max_steps_seen.max(steps);
+        }
     }
 }
 

@@ -51,6 +51,19 @@ pub enum Coverage {
     Sampled,
 }
 
+/// What the `graph` strategy counted: distinct execution graphs, each explored once.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GraphCounts {
+    /// Complete executions: every task that is not a daemon finished.
+    pub executions: u64,
+    /// Blocked executions: a task waits forever where a time-out or another order lets it
+    /// go on (GenMC's blocked executions: not reported, not counted as executions).
+    pub blocked: u64,
+    /// Runs dropped because their graph broke read-modify-write atomicity (only their
+    /// alternatives count).
+    pub dropped: u64,
+}
+
 /// What an exploration did and found.
 #[derive(Clone, Debug, Default)]
 pub struct Report {
@@ -68,6 +81,8 @@ pub struct Report {
     pub first_failure: Option<FailureInfo>,
     /// Wall time spent (statistics only; nothing in a run depends on it).
     pub elapsed: Duration,
+    /// For the `graph` strategy: what it counted.
+    pub graph: Option<GraphCounts>,
 }
 
 impl Report {
@@ -88,6 +103,22 @@ impl Report {
     /// What the coverage means, in words: `complete`, `stopped after N schedules: not a
     /// complete search`, ...
     pub fn verdict(&self) -> String {
+        match (self.coverage, self.graph) {
+            (Coverage::Complete, Some(g)) => {
+                format!(
+                    "complete: {} executions ({} blocked)",
+                    g.executions, g.blocked
+                )
+            }
+            (Coverage::Capped, Some(g)) => format!(
+                "stopped after {} runs ({} executions, {} blocked): not a complete search",
+                self.schedules, g.executions, g.blocked
+            ),
+            _ => self.coverage_words(),
+        }
+    }
+
+    fn coverage_words(&self) -> String {
         match self.coverage {
             Coverage::Complete => "complete".to_string(),
             Coverage::Capped => format!(

@@ -19,11 +19,20 @@ pub enum Strategy {
     /// the bounds 0, 1, ..., P in turn (so the first failure found has the fewest
     /// preemptions); an exhausted enumeration is a complete verdict within the bound.
     Dfs,
+    /// Execution-graph exploration (TruSt, as GenMC): every consistent execution graph
+    /// (reads-from and modification order) once - no interleaving is run twice, no bound is
+    /// needed. Its verdict counts executions. The models: `sc`, `tso`, `c11` (as RC11), `imm`.
+    Graph,
 }
 
 impl Strategy {
     /// Every strategy, in a stable order.
-    pub const ALL: [Strategy; 3] = [Strategy::Random, Strategy::Pct, Strategy::Dfs];
+    pub const ALL: [Strategy; 4] = [
+        Strategy::Random,
+        Strategy::Pct,
+        Strategy::Dfs,
+        Strategy::Graph,
+    ];
 
     /// The command-line name.
     pub fn name(self) -> &'static str {
@@ -31,6 +40,7 @@ impl Strategy {
             Strategy::Random => "random",
             Strategy::Pct => "pct",
             Strategy::Dfs => "dfs",
+            Strategy::Graph => "graph",
         }
     }
 
@@ -44,12 +54,15 @@ impl Strategy {
             Strategy::Dfs => {
                 "depth-first enumeration, preemption bounds 0..=P (--preemptions): complete within the bound"
             }
+            Strategy::Graph => {
+                "every consistent execution graph once (TruSt): complete with no bound; models sc, tso, c11, imm"
+            }
         }
     }
 
     /// Whether the strategy enumerates a space (and can say it covered all of it).
     pub fn systematic(self) -> bool {
-        matches!(self, Strategy::Dfs)
+        matches!(self, Strategy::Dfs | Strategy::Graph)
     }
 }
 

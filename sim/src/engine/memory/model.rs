@@ -15,11 +15,20 @@ pub enum MemoryModel {
     /// fence (MFENCE), a lock or a scheduler call drains the task's buffer; committing a
     /// buffered store is a scheduling choice.
     Tso,
+    /// IMM, the hardware-level model behind ARMv8 and POWER: load buffering allowed, no
+    /// out-of-thin-air values; SeqCst accesses as ARMv8's LDAR/STLR. Only the `graph`
+    /// strategy explores it.
+    Imm,
 }
 
 impl MemoryModel {
     /// Every model, in a stable order.
-    pub const ALL: [MemoryModel; 3] = [MemoryModel::Sc, MemoryModel::C11, MemoryModel::Tso];
+    pub const ALL: [MemoryModel; 4] = [
+        MemoryModel::Sc,
+        MemoryModel::C11,
+        MemoryModel::Tso,
+        MemoryModel::Imm,
+    ];
 
     /// The command-line name.
     pub fn name(self) -> &'static str {
@@ -27,6 +36,7 @@ impl MemoryModel {
             MemoryModel::Sc => "sc",
             MemoryModel::C11 => "c11",
             MemoryModel::Tso => "tso",
+            MemoryModel::Imm => "imm",
         }
     }
 
@@ -41,6 +51,9 @@ impl MemoryModel {
             }
             MemoryModel::Tso => {
                 "x86-TSO: per-task FIFO store buffers, drained by locked instructions and fences"
+            }
+            MemoryModel::Imm => {
+                "IMM (ARMv8/POWER): load buffering allowed; only with --strategy graph"
             }
         }
     }

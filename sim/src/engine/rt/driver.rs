@@ -70,6 +70,8 @@ pub(crate) struct Outcome {
     pub(crate) choices: Vec<Choice>,
     /// The event log.
     pub(crate) log: EventLog,
+    /// A graph run's state at its end.
+    pub(crate) graph: Option<Box<super::graph_run::GraphRun>>,
 }
 
 /// Runs executions on the calling thread. Installs the thread-local state on creation and
@@ -88,6 +90,12 @@ impl Engine {
             coros: Vec::new(),
             stacks,
         }
+    }
+
+    /// Use `source` for the next schedules (the state and the stacks are kept).
+    pub(crate) fn set_source(&mut self, source: Box<dyn ChoiceSource>) {
+        let old = with(|e| std::mem::replace(&mut e.stream.source, source));
+        drop(old);
     }
 
     /// Start schedule `index`; false when the strategy is exhausted.
@@ -112,16 +120,38 @@ impl Engine {
 
     /// Run one schedule of `f` (a fresh execution).
     pub(crate) fn run(&mut self, f: &Rc<dyn Fn()>) -> Outcome {
+        self.run_with(f, None)
+    }
+
+    /// Run `f` replaying and extending the graph of `graph` (a `graph` strategy run).
+    pub(crate) fn run_graph(
+        &mut self,
+        f: &Rc<dyn Fn()>,
+        graph: Box<super::graph_run::GraphRun>,
+    ) -> Outcome {
+        self.run_with(f, Some(graph))
+    }
+
+    fn run_with(
+        &mut self,
+        f: &Rc<dyn Fn()>,
+        graph: Option<Box<super::graph_run::GraphRun>>,
+    ) -> Outcome {
         let left = with(|e| e.reset());
         drop(left);
+        super::graph_ops::set_active(graph.is_some());
+        with(|e| e.graph = graph);
         let main = f.clone();
         with(|e| {
-            e.new_task(
+            let id = e.new_task(
                 TaskName::Borrowed("main"),
                 false,
                 Box::new(move || main()),
                 None,
-            )
+            );
+            if let Some(g) = e.graph.as_mut() {
+                g.task_created(id, 0);
+            }
         });
         let mut next = Some(0u32);
         let mut checked = false;
@@ -150,6 +180,7 @@ impl Engine {
                         self.report_deadlock();
                         break;
                     }
+                    Idle::Stop => break,
                 },
             };
             self.resume(t, false);
@@ -162,7 +193,7 @@ impl Engine {
             }
         }
         self.abort_all();
-        with(|e| {
+        let out = with(|e| {
             e.stream.source.end(e.rec.step);
             if let Some(msg) = e.stream.source.divergence() {
                 e.failure = Some(Failure::ReplayDiverged { message: msg });
@@ -175,8 +206,11 @@ impl Engine {
                 failure: e.failure.take(),
                 choices: std::mem::take(&mut e.stream.choices),
                 log,
+                graph: e.graph.take(),
             }
-        })
+        });
+        super::graph_ops::set_active(false);
+        out
     }
 
     /// Every task that is not a daemon finished: run the registered end checks; the first
@@ -243,6 +277,9 @@ impl Engine {
             });
             let body = move || {
                 f();
+                if super::graph_ops::active() {
+                    super::graph_ops::finish();
+                }
                 // TSO: a task's end drains its buffer; before that, others may run while
                 // its last stores are still buffered (no such point in other models).
                 if with(|e| e.mem.has_buffered(e.cur)) {

@@ -1,5 +1,6 @@
 //! The state of the running execution, reached through [`with`].
 
+use super::graph_run::GraphRun;
 use super::lock::Locks;
 use super::task::{Status, Task, Yld};
 use super::time::START_TIME_NS;
@@ -145,6 +146,8 @@ pub(crate) struct Exec {
     /// A quiescent point reached inside the engine, whose checks run once the engine state
     /// is no longer borrowed.
     pub(crate) quiet: Option<Quiet>,
+    /// In a run of the `graph` strategy: the graph being replayed and extended.
+    pub(crate) graph: Option<Box<GraphRun>>,
 }
 
 thread_local! {
@@ -210,6 +213,7 @@ impl Exec {
             end_checks: Vec::new(),
             quiet_checks: Vec::new(),
             quiet: None,
+            graph: None,
         }
     }
 
@@ -278,7 +282,11 @@ impl Exec {
     /// A new location holding `init`; its name goes into the event log.
     pub(crate) fn new_location(&mut self, name: LocName, init: u64) -> u32 {
         self.names.locations.push(name);
-        self.mem.new_location(init)
+        let l = self.mem.new_location(init);
+        if let Some(g) = self.graph.as_mut() {
+            g.location_created(self.cur, l, init);
+        }
+        l
     }
 
     /// Create a task that will run `f`; its history starts after `parent`'s so far.
@@ -300,6 +308,15 @@ impl Exec {
 
     /// Task `id`'s function returned.
     pub(crate) fn task_finished(&mut self, id: u32) {
+        if let Some(g) = self.graph.as_mut() {
+            g.task_finished(id);
+            if !self.aborting {
+                self.rec.push(id, Op::Finish);
+            }
+            self.tasks[id as usize].status = Status::Finished;
+            self.tasks[id as usize].yielder = std::ptr::null();
+            return;
+        }
         if !self.aborting {
             // TSO: a task's end goes through the scheduler (locked instructions).
             self.mem.drain(id, &mut self.rec);

@@ -1,6 +1,7 @@
 //! Locks: acquire on lock, release on unlock; blocking is a scheduling point.
 
 use super::exec::with;
+use super::graph_ops;
 use super::schedule::{suspend, yield_point};
 use super::task::Status;
 use crate::engine::event::{EventLog, LocName, Op};
@@ -106,6 +107,15 @@ pub(crate) fn new_lock(name: LocName) -> u32 {
 #[track_caller]
 pub(crate) fn lock(id: u32) {
     let site = Location::caller();
+    if graph_ops::active() {
+        let loc = with(|e| {
+            let me = e.cur as usize;
+            e.tasks[me].site = Some(site);
+            e.locks.get(id).loc
+        });
+        graph_ops::lock(id, loc);
+        return;
+    }
     yield_point();
     let mut first = true;
     loop {
@@ -141,6 +151,10 @@ pub(crate) fn lock(id: u32) {
 
 /// Try to acquire lock `id` without blocking. A step.
 pub(crate) fn try_lock(id: u32) -> bool {
+    if graph_ops::active() {
+        let loc = with(|e| e.locks.get(id).loc);
+        return graph_ops::try_lock(id, loc);
+    }
     yield_point();
     with(|e| {
         let me = e.cur;
@@ -161,6 +175,18 @@ pub(crate) fn try_lock(id: u32) -> bool {
 
 /// Release lock `id` (held by the running task). A step.
 pub(crate) fn unlock(id: u32) {
+    if graph_ops::active() {
+        let (loc, owner, me) = with(|e| {
+            let lk = e.locks.get(id);
+            (lk.loc, lk.owner, e.cur)
+        });
+        if owner != Some(me) {
+            let name = with(|e| e.location_name(loc));
+            panic!("netpoll-sim: task {me} unlocks {name}, which it does not hold");
+        }
+        graph_ops::unlock(id, loc);
+        return;
+    }
     yield_point();
     with(|e| {
         let me = e.cur;

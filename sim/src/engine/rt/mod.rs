@@ -17,6 +17,8 @@
 
 mod driver;
 mod exec;
+mod graph_ops;
+mod graph_run;
 mod lock;
 mod ops;
 mod schedule;
@@ -26,6 +28,7 @@ mod time;
 pub(crate) use driver::{Engine, Outcome};
 pub(crate) use exec::ExecConfig;
 pub use exec::{Quiet, QuietKind};
+pub(crate) use graph_run::{GraphRun, Guide, RunEnd};
 pub(crate) use lock::{lock, new_lock, try_lock, unlock};
 pub use ops::Wake;
 pub(crate) use ops::{

@@ -2,6 +2,7 @@
 //! choices, memory accesses, and the hooks a platform registers.
 
 use super::exec::with;
+use super::graph_ops;
 use super::schedule::{suspend, yield_point};
 use super::task::Status;
 use crate::engine::choice::ChoiceKind;
@@ -51,6 +52,9 @@ fn check_live_tasks() {
 /// can run at the spawner's next one; spawning touches nothing another task can see), except
 /// under `tso` when it drains stores.
 pub(crate) fn spawn(name: TaskName, daemon: bool, f: Box<dyn FnOnce()>) -> u32 {
+    if graph_ops::active() {
+        return graph_spawn(name, daemon, f);
+    }
     drain_point();
     check_live_tasks();
     with(|e| {
@@ -64,6 +68,19 @@ pub(crate) fn spawn(name: TaskName, daemon: bool, f: Box<dyn FnOnce()>) -> u32 {
     })
 }
 
+/// Spawn in a graph run: the spawn event, then the engine task that runs `f`.
+fn graph_spawn(name: TaskName, daemon: bool, f: Box<dyn FnOnce()>) -> u32 {
+    check_live_tasks();
+    let gt = graph_ops::spawn_event(daemon);
+    with(|e| {
+        let me = e.cur;
+        let id = e.new_task(name, daemon, f, Some(me));
+        e.graph.as_mut().expect("a graph run").task_created(id, gt);
+        e.rec.push(me, Op::Spawn { child: id });
+        id
+    })
+}
+
 /// Spawn a task that starts parked: it runs `f` once some task readies it (or, if `until_ns`
 /// is given or later brought forward, once that virtual time comes). Not a scheduling point
 /// (it changes nothing that can run now), except under `tso` when it drains stores.
@@ -73,6 +90,19 @@ pub(crate) fn spawn_parked(
     until_ns: Option<i64>,
     f: Box<dyn FnOnce()>,
 ) -> u32 {
+    if graph_ops::active() {
+        // It starts with its park: a wait for `ready` or, with a time, a time-out.
+        let body = Box::new(move || {
+            if !graph_ops::park_wait(until_ns) {
+                with(|e| {
+                    let me = e.cur;
+                    e.rec.push(me, Op::Unpark { timed_out: false });
+                });
+            }
+            f()
+        });
+        return graph_spawn(name, daemon, body);
+    }
     drain_point();
     check_live_tasks();
     with(|e| {
@@ -90,6 +120,12 @@ pub(crate) fn spawn_parked(
 /// `t` is not parked yet, the time applies to its next park. Not a scheduling point and no
 /// synchronisation (the two tasks synchronise through whatever guards the shared state).
 pub(crate) fn bring_forward(t: u32, until_ns: i64) {
+    if graph_ops::active() {
+        // A graph run has no global clock: wake the task, which parks again with the
+        // earlier time (a relaxed wake-up: no synchronisation, as here).
+        graph_ops::ready(t, crate::engine::event::Ord::Relaxed);
+        return;
+    }
     with(|e| {
         let now = e.now_ns;
         let task = &mut e.tasks[t as usize];
@@ -117,6 +153,14 @@ pub(crate) fn bring_forward(t: u32, until_ns: i64) {
 #[track_caller]
 pub(crate) fn join(t: u32) {
     let site = Location::caller();
+    if graph_ops::active() {
+        with(|e| {
+            let me = e.cur as usize;
+            e.tasks[me].site = Some(site);
+        });
+        graph_ops::join(t);
+        return;
+    }
     drain_point();
     let mut first = true;
     loop {
@@ -146,6 +190,10 @@ pub(crate) fn join(t: u32) {
 
 /// Let others run; the next choice prefers any other task (without counting a preemption).
 pub(crate) fn yield_now() {
+    if graph_ops::active() {
+        // No schedule to influence: a graph run explores every order anyway.
+        return;
+    }
     with(|e| {
         let me = e.cur as usize;
         e.tasks[me].yielded = true;
@@ -177,6 +225,9 @@ pub(crate) fn park(
     commit: impl FnOnce() -> bool,
 ) -> Wake {
     let site = Location::caller();
+    if graph_ops::active() {
+        return graph_park(reason, until_ns, site, commit);
+    }
     yield_point();
     with(|e| {
         e.drain();
@@ -242,9 +293,47 @@ pub(crate) fn park(
     }
 }
 
+/// `park` in a graph run.
+fn graph_park(
+    reason: &'static str,
+    until_ns: Option<i64>,
+    site: &'static Location<'static>,
+    commit: impl FnOnce() -> bool,
+) -> Wake {
+    with(|e| {
+        let me = e.cur as usize;
+        let t = &mut e.tasks[me];
+        t.park_reason = reason;
+        t.site = Some(site);
+        e.rec.push(me as u32, Op::Park { until_ns });
+    });
+    let stay = commit();
+    with(|e| {
+        let me = e.cur;
+        e.rec.push(me, Op::ParkCommit { stays: stay });
+    });
+    if !stay {
+        return Wake::NotParked;
+    }
+    let timed_out = graph_ops::park_wait(until_ns);
+    with(|e| {
+        let me = e.cur;
+        e.rec.push(me, Op::Unpark { timed_out });
+    });
+    if timed_out {
+        Wake::TimedOut
+    } else {
+        Wake::Readied
+    }
+}
+
 /// Go's `goready`: make parked task `t` runnable (or remember the wake-up if it has not
 /// finished parking). A scheduling point.
 pub(crate) fn ready(t: u32) {
+    if graph_ops::active() {
+        graph_ops::ready(t, crate::engine::event::Ord::Release);
+        return;
+    }
     yield_point();
     with(|e| {
         e.drain();
@@ -268,6 +357,11 @@ pub(crate) fn ready(t: u32) {
 #[track_caller]
 pub(crate) fn sleep_ns(ns: i64) {
     let site = Location::caller();
+    if graph_ops::active() {
+        let _ = site;
+        graph_ops::sleep_ns(ns);
+        return;
+    }
     yield_point();
     let blocked = with(|e| {
         e.drain();
@@ -287,6 +381,9 @@ pub(crate) fn sleep_ns(ns: i64) {
 
 /// Current virtual time. Not a step (time only changes when every task is blocked).
 pub(crate) fn now_ns() -> i64 {
+    if graph_ops::active() {
+        return graph_ops::now_ns();
+    }
     with(|e| e.now_ns)
 }
 
@@ -302,6 +399,23 @@ pub(crate) fn current() -> u32 {
 
 /// A choice made by the check or its platform (`n` options). Not a scheduling point.
 pub(crate) fn user_choice(n: usize) -> usize {
+    if graph_ops::active() {
+        if n <= 1 {
+            return 0;
+        }
+        let c = graph_ops::choice(n as u32);
+        with(|e| {
+            let me = e.cur;
+            e.rec.push(
+                me,
+                Op::UserChoice {
+                    chosen: c,
+                    of: n as u32,
+                },
+            );
+        });
+        return c as usize;
+    }
     with(|e| {
         e.stream.current = e.cur;
         e.stream.step = e.rec.step;
@@ -372,6 +486,9 @@ pub(crate) fn add_end_check(checker: String, h: Rc<dyn Fn() -> Option<String>>) 
 
 /// Atomic load. A scheduling point.
 pub(crate) fn load(loc: u32, ord: Ordering) -> u64 {
+    if graph_ops::active() {
+        return graph_ops::load(loc, ord.into());
+    }
     yield_point();
     with(|e| {
         let me = e.cur;
@@ -383,6 +500,9 @@ pub(crate) fn load(loc: u32, ord: Ordering) -> u64 {
 
 /// Atomic store. A scheduling point.
 pub(crate) fn store(loc: u32, val: u64, ord: Ordering) {
+    if graph_ops::active() {
+        return graph_ops::store(loc, val, ord.into());
+    }
     yield_point();
     with(|e| {
         let me = e.cur;
@@ -390,14 +510,19 @@ pub(crate) fn store(loc: u32, val: u64, ord: Ordering) {
     })
 }
 
-/// Read-modify-write; `f` gives the new value, or `None` for a failed compare-exchange.
-/// A scheduling point.
+/// Read-modify-write; `f` gives the new value, or `None` for a failed compare-exchange
+/// (which happens exactly when the value read is not `expected`, if given; without it `f`
+/// always gives one). A scheduling point.
 pub(crate) fn rmw(
     loc: u32,
     success: Ordering,
     failure: Ordering,
+    expected: Option<u64>,
     f: impl FnOnce(u64) -> Option<u64>,
 ) -> Result<u64, u64> {
+    if graph_ops::active() {
+        return graph_ops::rmw(loc, success.into(), failure.into(), expected, f);
+    }
     yield_point();
     with(|e| {
         let me = e.cur;
@@ -407,6 +532,9 @@ pub(crate) fn rmw(
 
 /// A fence. A scheduling point.
 pub(crate) fn fence(ord: Ordering) {
+    if graph_ops::active() {
+        return graph_ops::fence(ord.into());
+    }
     yield_point();
     with(|e| {
         let me = e.cur;
@@ -416,6 +544,9 @@ pub(crate) fn fence(ord: Ordering) {
 
 /// The newest value of `loc`, outside the model: no step, no event.
 pub(crate) fn peek(loc: u32) -> u64 {
+    if graph_ops::active() {
+        return graph_ops::peek(loc);
+    }
     with(|e| e.mem.peek(loc))
 }
 
@@ -435,6 +566,9 @@ fn on_race(e: &mut super::exec::Exec, loc: u32, other: Option<u32>) {
 
 /// Read a plain cell. A scheduling point.
 pub(crate) fn plain_read(loc: u32) -> u64 {
+    if graph_ops::active() {
+        return graph_ops::plain_read(loc);
+    }
     yield_point();
     with(|e| {
         let me = e.cur;
@@ -451,7 +585,10 @@ pub(crate) fn plain_read(loc: u32) -> u64 {
 #[track_caller]
 pub(crate) fn plain_write(loc: u32, val: u64, guard: Option<u32>) {
     let site = Location::caller();
-    yield_point();
+    let graph = graph_ops::active();
+    if !graph {
+        yield_point();
+    }
     with(|e| {
         let me = e.cur;
         if let Some(g) = guard {
@@ -468,9 +605,15 @@ pub(crate) fn plain_write(loc: u32, val: u64, guard: Option<u32>) {
                 });
             }
         }
+        if graph {
+            return;
+        }
         let race = e.mem.plain_write(me, loc, val, &mut e.rec);
         on_race(e, loc, race);
-    })
+    });
+    if graph {
+        graph_ops::plain_write(loc, val);
+    }
 }
 
 /// A new location holding `init`.

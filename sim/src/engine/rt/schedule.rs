@@ -58,6 +58,9 @@ pub(crate) enum Idle {
     Done,
     /// Some task can never run again.
     Deadlock,
+    /// A graph run ends without a verdict of its own: blocked (a time-out or another order
+    /// lets the waiting task go on) or dropped.
+    Stop,
 }
 
 impl Exec {
@@ -66,6 +69,11 @@ impl Exec {
     pub(crate) fn at_yield_point(&mut self) -> Option<*const Yld> {
         if self.aborting {
             return None;
+        }
+        if self.graph.is_some() {
+            // Graph runs switch only where the graph says (inside the operations).
+            let y = self.tasks[self.cur as usize].yielder;
+            return self.failure.is_some().then_some(y);
         }
         self.rec.step += 1;
         let me = self.cur;
@@ -125,9 +133,66 @@ impl Exec {
         }
     }
 
+    /// At the end of a graph run: look for a data race (a failure when the run asks for
+    /// it, counted otherwise). True when it failed the run.
+    fn graph_race(&mut self) -> bool {
+        let gr = self.graph.as_ref().expect("a graph run");
+        if gr.end == Some(super::graph_run::RunEnd::Dropped) {
+            return false;
+        }
+        let Some((a, b)) = gr.race else {
+            return false;
+        };
+        self.mem.races += 1;
+        if !self.cfg.fail_on_race {
+            return false;
+        }
+        let loc = gr.g.label(b).loc().and_then(|l| gr.engine_loc(l));
+        let location = loc.map_or_else(|| "a location".to_string(), |l| self.location_name(l));
+        let task = gr.engine_task(b.task).unwrap_or(u32::MAX);
+        let other = gr.engine_task(a.task).unwrap_or(u32::MAX);
+        let step = self.rec.step;
+        self.fail(Failure::DataRace {
+            location,
+            task,
+            other,
+            step,
+        });
+        true
+    }
+
     /// The engine must pick a task because the running one blocked or finished. `checked`:
-    /// the checks of the idle point it last returned [`Idle::Quiet`] for have run.
+    /// the checks of the idle point it last returned [`Idle::Quiet`] for have run. In a run of
+    /// the `graph` strategy the graph picks, and there are no quiescent points (the checkers'
+    /// quiescent checks do not run; their end-of-run checks do).
     pub(crate) fn pick_idle(&mut self, mut checked: bool) -> Idle {
+        if let Some(g) = self.graph.as_mut() {
+            use super::graph_run::Pick;
+            let pick = g.pick();
+            if matches!(pick, Pick::Complete | Pick::End) && self.graph_race() {
+                return Idle::Stop;
+            }
+            let g = self.graph.as_mut().expect("a graph run");
+            let _ = g;
+            return match pick {
+                Pick::Run(t) => Idle::Run(t),
+                Pick::Complete => Idle::Done,
+                Pick::Deadlock => Idle::Deadlock,
+                Pick::End => Idle::Stop,
+                Pick::Stuck => {
+                    self.fail(Failure::ReplayDiverged {
+                        message: "graph replay: every remaining read waits for a store that \
+                                  waits for it"
+                            .to_string(),
+                    });
+                    Idle::Stop
+                }
+                Pick::GuideDiverged(message) => {
+                    self.fail(Failure::ReplayDiverged { message });
+                    Idle::Stop
+                }
+            };
+        }
         loop {
             self.runnable.clear();
             for (i, t) in self.tasks.iter().enumerate() {

@@ -58,7 +58,7 @@ impl Loc {
             Ordering::Release => Ordering::Relaxed,
             o => o,
         };
-        match rt::rmw(self.0, ord, fail, |v| Some(f(v))) {
+        match rt::rmw(self.0, ord, fail, None, |v| Some(f(v))) {
             Ok(v) | Err(v) => v,
         }
     }
@@ -70,7 +70,9 @@ impl Loc {
         failure: Ordering,
     ) -> Result<u64, u64> {
         check_load_ord(failure);
-        rt::rmw(self.0, success, failure, |v| (v == current).then_some(new))
+        rt::rmw(self.0, success, failure, Some(current), |v| {
+            (v == current).then_some(new)
+        })
     }
     fn peek(&self) -> u64 {
         rt::peek(self.0)

@@ -12,8 +12,7 @@ use super::format::TraceError;
 use super::meta::{Builtin, Subject, Trace};
 use super::render::describe_event;
 use crate::engine::event::{Event, EventLog};
-use crate::engine::explore::replay::ReplaySource;
-use crate::engine::explore::run_once;
+use crate::engine::explore::{run_recorded, Strategy};
 use crate::engine::failure::{Failure, FailureKind};
 use crate::engine::rt::ExecConfig;
 use std::fmt;
@@ -331,11 +330,18 @@ pub fn replay_trace<B: Builtin>(
     f: Rc<dyn Fn()>,
 ) -> Result<ReplayRun, ReplayError> {
     let exec = exec_config(trace)?;
+    // Graph traces record every event (choices of one option included); others only real
+    // choices.
+    let min_n = if trace.meta.strategy == Strategy::Graph {
+        1
+    } else {
+        2
+    };
     if let Some((i, c)) = trace
         .choices
         .iter()
         .enumerate()
-        .find(|(_, c)| c.chosen >= c.n || c.n < 2)
+        .find(|(_, c)| c.chosen >= c.n || c.n < min_n)
     {
         return Err(ReplayError::Diverged(Divergence::Choices {
             message: format!(
@@ -344,8 +350,7 @@ pub fn replay_trace<B: Builtin>(
             ),
         }));
     }
-    let source = Box::new(ReplaySource::new(trace.choices.clone()));
-    let out = run_once(exec, source, &f);
+    let out = run_recorded(exec, trace.meta.strategy, &trace.choices, &f);
     check_run(trace, &out.log, out.failure.as_ref())?;
     Ok(ReplayRun {
         log: out.log,

@@ -1,0 +1,388 @@
+//! The search: how a graph grows by one event, and which other graphs that event makes the
+//! search explore - TruSt (Kokologiannakis, Marmanis, Gladstein and Vafeiadis, "Truly
+//! Stateless, Optimal Dynamic Partial Order Reduction", POPL 2022), as GenMC implements it.
+//!
+//! * A read first reads the newest store of its location; every other store it may
+//!   consistently read is an alternative graph (a *forward revisit*).
+//! * A store is first placed last in modification order; every other consistent place is an
+//!   alternative. The write part of a read-modify-write goes right after what its read part
+//!   read.
+//! * A store may also be read by a read added before it (a *backward revisit*): the graph
+//!   keeps what was added before that read plus everything the store depends on (its
+//!   porf-prefix), drops the rest, and the read reads the store. To explore each graph
+//!   once, a revisit happens only from the one order of addition that is *maximal*: every
+//!   dropped event (and the read) was added with its first option and reads or is the
+//!   newest store among what is kept.
+//!
+//! Every alternative is a whole graph, pushed for the exploration loop to run; the loop
+//! needs no memory of what it explored (memory stays polynomial: the pending alternatives).
+
+use super::consistency::consistent;
+use super::exec_graph::Graph;
+use super::label::{ERef, Label, ReadKind};
+use crate::engine::memory::MemoryModel;
+
+/// What adding an event to a graph did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Added {
+    /// The event is in the graph.
+    Ok(ERef),
+    /// The graph can go no further (a read-modify-write found its store taken: its revisits
+    /// were pushed, the graph itself is dropped).
+    Dropped,
+}
+
+/// The search's part of one run: the model and the alternatives found.
+pub(crate) struct Searcher {
+    pub(crate) model: MemoryModel,
+    /// Graphs to explore later.
+    pub(crate) found: Vec<Graph>,
+    /// Alternatives discarded as inconsistent (for statistics).
+    pub(crate) inconsistent: u64,
+}
+
+impl Searcher {
+    pub(crate) fn new(model: MemoryModel) -> Searcher {
+        Searcher {
+            model,
+            found: Vec::new(),
+            inconsistent: 0,
+        }
+    }
+
+    fn push_if_consistent(&mut self, g: Graph) {
+        if consistent(self.model, &g) {
+            self.found.push(g);
+        } else {
+            self.inconsistent += 1;
+        }
+    }
+
+    /// Push `g`, which differs from a consistent graph only in what its newest event `e`
+    /// reads or where it is placed, within the coherence floor - consistent as it is when
+    /// the model is `c11`, `e` is neither SeqCst nor part of a read-modify-write and there
+    /// is no SeqCst fence (nothing else RC11 asks can involve an event nothing follows).
+    fn push_extension(&mut self, g: Graph, e: ERef) {
+        let l = *g.label(e);
+        let simple = self.model == MemoryModel::C11
+            && !l.is_sc()
+            && match l {
+                Label::Read { kind, .. } => !kind.may_be_exclusive(),
+                Label::Write { rmw, .. } => !rmw,
+                _ => false,
+            }
+            && !g.order.iter().any(|&x| {
+                let x = g.label(x);
+                x.is_fence() && x.is_sc()
+            });
+        if simple || consistent(self.model, &g) {
+            self.found.push(g);
+        } else {
+            self.inconsistent += 1;
+        }
+    }
+
+    /// Add a read by `task` of `loc` (declared ordering and kind in `template`, its `rf`
+    /// ignored), reading the newest store it may; the others become alternatives. `floor`:
+    /// the lowest coherence rank it may read (0 the initial value, `k` the `k`-th store),
+    /// from what the task has seen.
+    pub(crate) fn add_read(
+        &mut self,
+        g: &mut Graph,
+        task: u32,
+        template: Label,
+        floor: u32,
+    ) -> Added {
+        let Label::Read { loc, kind, .. } = template else {
+            unreachable!("not a read")
+        };
+        let co = &g.locs[loc as usize].co;
+        let mut cands: Vec<Option<ERef>> = Vec::with_capacity(co.len() + 1);
+        if floor == 0 {
+            cands.push(None);
+        }
+        let from = (floor as usize).saturating_sub(1).min(co.len());
+        cands.extend(co[from..].iter().copied().map(Some));
+        if let ReadKind::Await { until, .. } = kind {
+            cands.retain(|&w| until.satisfied(g.value_of(loc, w)));
+        }
+        if kind.may_be_exclusive() {
+            let settled = settled_rmw_sources(g, task, loc, kind);
+            cands.retain(|w| !settled.contains(w));
+        }
+        let Some(&first) = cands.last() else {
+            return Added::Dropped;
+        };
+        let r = g.push(task, template, true);
+        g.set_rf(r, first);
+        for &w in cands.iter().rev().skip(1) {
+            let mut alt = g.clone();
+            alt.set_rf(r, w);
+            alt.ev_mut(r).max = false;
+            self.push_extension(alt, r);
+        }
+        if first != g.co_max(loc) && !consistent(self.model, g) {
+            // The newest store was taken by a settled read-modify-write and the newest
+            // remaining one does not fit: this graph goes no further.
+            return Added::Dropped;
+        }
+        Added::Ok(r)
+    }
+
+    /// Add a write by `task` (its label in `label`), placed last in modification order (a
+    /// read-modify-write's write part: right after what its read part read); other places
+    /// (after the `floor`-th store: what the task has seen) and the backward revisits it
+    /// allows become alternatives.
+    pub(crate) fn add_write(
+        &mut self,
+        g: &mut Graph,
+        task: u32,
+        label: Label,
+        floor: u32,
+    ) -> Added {
+        let Label::Write { loc, rmw, .. } = label else {
+            unreachable!("not a write")
+        };
+        let w = g.push(task, label, true);
+        if rmw {
+            let r = ERef {
+                task,
+                idx: w.idx - 1,
+            };
+            let Label::Read { rf, .. } = *g.label(r) else {
+                unreachable!("a write part follows its read part")
+            };
+            let pos = rf.map_or(0, |x| g.co_pos(x) + 1);
+            g.insert_co(w, pos);
+            self.revisits(g, w);
+            // Another read-modify-write already follows the same store: this graph breaks
+            // atomicity; only its revisits (which may drop the other) go on.
+            let co = &g.locs[loc as usize].co;
+            if let Some(&next) = co.get(pos + 1) {
+                if g.label(next).is_rmw_write() {
+                    let nr = ERef {
+                        task: next.task,
+                        idx: next.idx - 1,
+                    };
+                    if let Label::Read { rf: nrf, .. } = *g.label(nr) {
+                        if nrf == rf {
+                            return Added::Dropped;
+                        }
+                    }
+                }
+            }
+            return Added::Ok(w);
+        }
+        let n = g.locs[loc as usize].co.len();
+        g.insert_co(w, n);
+        for pos in (floor as usize..n).rev() {
+            if splits_rmw(g, loc, pos) {
+                continue;
+            }
+            let mut alt = g.clone();
+            alt.move_co(w, pos);
+            alt.ev_mut(w).max = false;
+            let before = self.found.len();
+            self.push_extension(alt, w);
+            if self.found.len() > before {
+                let alt = self.found.pop().expect("pushed");
+                self.revisits(&alt, w);
+                self.found.push(alt);
+            }
+        }
+        self.revisits(g, w);
+        Added::Ok(w)
+    }
+
+    /// Add an event with no alternatives of its own (a fence, a spawn).
+    pub(crate) fn add_plain(&mut self, g: &mut Graph, task: u32, label: Label) -> ERef {
+        g.push(task, label, true)
+    }
+
+    /// Add a choice among `n` options: option 0 now, the others as alternatives.
+    pub(crate) fn add_choice(&mut self, g: &mut Graph, task: u32, n: u32) -> ERef {
+        let e = g.push(task, Label::Choice { n, chosen: 0 }, true);
+        for k in (1..n).rev() {
+            let mut alt = g.clone();
+            let ev = alt.ev_mut(e);
+            ev.label = Label::Choice { n, chosen: k };
+            ev.max = false;
+            self.found.push(alt);
+        }
+        e
+    }
+
+    /// Push every maximal backward revisit of the reads before write `w` (the newest event).
+    fn revisits(&mut self, g: &Graph, w: ERef) {
+        let Label::Write { loc, rmw, .. } = *g.label(w) else {
+            unreachable!()
+        };
+        let prefix = g.porf_prefix(w);
+        // Under IMM a read w depends on only through values (not through barrier order)
+        // may be revisited too: load buffering.
+        let dep = (self.model == MemoryModel::Imm).then(|| g.dep_prefix(w));
+        let stamps = g.stamps();
+        let stamp = |e: ERef| stamps[e.task as usize][e.idx as usize];
+        // Readers of the location, newest first, that may still change what they read.
+        let mut reads: Vec<ERef> = g
+            .order
+            .iter()
+            .copied()
+            .filter(|&r| {
+                matches!(*g.label(r), Label::Read { loc: l, .. } if l == loc)
+                    && g.ev(r).revisitable
+                    && match &dep {
+                        Some(dep) => !dep[r.task as usize][r.idx as usize],
+                        None => r.idx >= prefix[r.task as usize],
+                    }
+            })
+            .collect();
+        reads.reverse();
+        let co = &g.locs[loc as usize].co;
+        let wpos = g.co_pos(w);
+        let next_after_w = co.get(wpos + 1).copied();
+        for r in reads {
+            // What the revisit keeps: what was added up to the read, and w's prefix.
+            let rs = stamp(r);
+            let keep: Vec<u32> = (0..g.tasks.len())
+                .map(|t| {
+                    let evs = &g.tasks[t].events;
+                    let upto = stamps[t].partition_point(|&s| s <= rs) as u32;
+                    debug_assert!(upto as usize <= evs.len());
+                    upto.max(prefix[t])
+                })
+                .collect();
+            let kept = |e: ERef| e.idx < keep[e.task as usize];
+            // The write's place must matter: its successor (if any) stays.
+            if !rmw {
+                if let Some(s) = next_after_w {
+                    if !kept(s) {
+                        continue;
+                    }
+                }
+            }
+            if !self.maximal(g, w, r, &kept) {
+                continue;
+            }
+            let mut alt = g.clone();
+            alt.restrict(&keep);
+            match &dep {
+                Some(dep) => {
+                    for (t, flags) in dep.iter().enumerate() {
+                        for (i, &f) in flags.iter().enumerate() {
+                            if f && i < alt.tasks[t].events.len() {
+                                alt.tasks[t].events[i].revisitable = false;
+                            }
+                        }
+                    }
+                }
+                None => {
+                    for (t, &p) in prefix.iter().enumerate() {
+                        for i in 0..p {
+                            alt.tasks[t].events[i as usize].revisitable = false;
+                        }
+                    }
+                }
+            }
+            alt.set_rf(r, Some(w));
+            let newest = alt.co_max(loc) == Some(w);
+            alt.ev_mut(r).max = newest;
+            if let Label::Read {
+                kind: ReadKind::Await { until, .. },
+                ..
+            } = *alt.label(r)
+            {
+                if !until.satisfied(alt.read_value(r)) {
+                    // A wait that the store does not satisfy: the task waits again.
+                    alt.pop_last(r.task);
+                }
+            }
+            self.push_if_consistent(alt);
+        }
+    }
+
+    /// Whether the events a revisit of `r` by `w` deletes (those not `kept`), and `r`
+    /// itself, were all added maximally and read (or are) the newest stores among what is
+    /// kept - so that this order of addition is the one that revisits.
+    fn maximal(&self, g: &Graph, w: ERef, r: ERef, kept: &dyn Fn(ERef) -> bool) -> bool {
+        for (t, task) in g.tasks.iter().enumerate() {
+            for (i, ev) in task.events.iter().enumerate() {
+                let e = ERef {
+                    task: t as u32,
+                    idx: i as u32,
+                };
+                if e != r && kept(e) {
+                    continue;
+                }
+                if !ev.revisitable || !ev.max {
+                    return false;
+                }
+                // Co-before a kept store (other than w): not the newest among the kept.
+                let (loc, from) = match ev.label {
+                    Label::Read { loc, rf, .. } => (loc, rf),
+                    Label::Write { loc, .. } => (loc, Some(e)),
+                    _ => continue,
+                };
+                let co = &g.locs[loc as usize].co;
+                let start = from.map_or(0, |x| g.co_pos(x) + 1);
+                if co[start..].iter().any(|&s| s != w && kept(s)) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+}
+
+/// Whether a store placed at `pos` of `loc`'s modification order would come between a
+/// read-modify-write and the store its read part read (breaking its atomicity).
+fn splits_rmw(g: &Graph, loc: u32, pos: usize) -> bool {
+    let co = &g.locs[loc as usize].co;
+    let Some(&next) = co.get(pos) else {
+        return false;
+    };
+    if !g.label(next).is_rmw_write() {
+        return false;
+    }
+    let read = ERef {
+        task: next.task,
+        idx: next.idx - 1,
+    };
+    let before = pos.checked_sub(1).map(|p| co[p]);
+    matches!(*g.label(read), Label::Read { rf, .. } if rf == before)
+}
+
+/// The stores a read-modify-write read by `task` of `loc` must not read: those a settled
+/// read-modify-write already read (settled: it can no longer be revisited, or the new
+/// read depends on it), when reading them would make the new one succeed too.
+fn settled_rmw_sources(g: &Graph, task: u32, loc: u32, kind: ReadKind) -> Vec<Option<ERef>> {
+    let last = g.tasks[task as usize].events.len();
+    let prefix = if last > 0 {
+        g.porf_prefix(ERef {
+            task,
+            idx: last as u32 - 1,
+        })
+    } else {
+        match g.spawn_of(task) {
+            Some(s) => g.porf_prefix(s),
+            None => vec![0; g.tasks.len()],
+        }
+    };
+    let mut out = Vec::new();
+    for (t, tk) in g.tasks.iter().enumerate() {
+        for (i, ev) in tk.events.iter().enumerate() {
+            let Label::Read { loc: l, rf, .. } = ev.label else {
+                continue;
+            };
+            if l != loc {
+                continue;
+            }
+            let is_rmw = tk.events.get(i + 1).is_some_and(|n| n.label.is_rmw_write());
+            let settled = !ev.revisitable || (i as u32) < prefix[t];
+            if is_rmw && settled && kind.exclusive_with(g.value_of(loc, rf)) {
+                out.push(rf);
+            }
+        }
+    }
+    out
+}

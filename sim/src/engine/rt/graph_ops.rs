@@ -1,0 +1,445 @@
+//! The task operations in a `graph` run: every operation another task could observe is an
+//! event of the execution graph. Memory accesses are reads and writes; the engine's own
+//! synchronisation is made of them too, so that the search treats it like any other:
+//! * a lock is a location: acquiring waits for 0 and writes 1 (a read-modify-write),
+//!   releasing writes 0;
+//! * a task's end writes 1 to its termination flag; joining waits for it;
+//! * `ready` sets the parked task's permit (a read-modify-write), a park waits for the
+//!   permit and consumes it; a park with a time limit first chooses between waiting and
+//!   timing out;
+//! * virtual time is per task: it flows along reads-from and task creation, a sleep adds
+//!   to it, a time-out moves it to the time waited for.
+
+use super::exec::{with, Exec};
+use super::graph_run::{GOp, Step, Where};
+use super::schedule::suspend;
+use super::task::{Status, Yld};
+use crate::engine::event::{Op, Ord, Pick};
+use crate::engine::failure::Failure;
+use crate::engine::graph::label::{Await, MemOrd, ReadKind};
+use std::cell::Cell;
+
+thread_local! {
+    /// Whether the execution on this thread is a graph run (read on every operation).
+    static GRAPH: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the running execution is a graph run.
+#[inline]
+pub(crate) fn active() -> bool {
+    GRAPH.with(|g| g.get())
+}
+
+pub(crate) fn set_active(on: bool) {
+    GRAPH.with(|g| g.set(on));
+}
+
+/// What `step` decided.
+enum Next {
+    Value(u64),
+    Suspend(*const Yld),
+}
+
+impl Exec {
+    /// The running task is about to do `op` (`timed`: a park's wait that could time out).
+    fn graph_step(&mut self, op: GOp, timed: bool) -> Next {
+        let me = self.cur;
+        let y = self.tasks[me as usize].yielder;
+        if self.aborting {
+            return Next::Value(0);
+        }
+        if self.failure.is_some() {
+            return Next::Suspend(y);
+        }
+        if self.rec.step >= self.cfg.max_steps {
+            self.fail(Failure::StepLimit {
+                max_steps: self.cfg.max_steps,
+            });
+            return Next::Suspend(y);
+        }
+        let gr = self.graph.as_mut().expect("a graph run");
+        match gr.step(me, op, timed) {
+            Step::Value(v) => {
+                // A step per event of the graph.
+                self.rec.step += 1;
+                Next::Value(v)
+            }
+            Step::Suspend => {
+                self.next = None;
+                Next::Suspend(y)
+            }
+            Step::Diverged(message) => {
+                if gr.search.model == crate::engine::memory::MemoryModel::Imm && gr.guide.is_none()
+                {
+                    // Under IMM a revisited read may change what its task does next: that
+                    // graph asked for a value to depend on itself, and is dropped.
+                    gr.end = Some(super::graph_run::RunEnd::Dropped);
+                    self.next = None;
+                    return Next::Suspend(y);
+                }
+                self.fail(Failure::ReplayDiverged { message });
+                Next::Suspend(y)
+            }
+        }
+    }
+}
+
+/// Do `op`, waiting as long as the graph run says; returns the value read (or the option
+/// chosen, or the spawned graph task).
+fn op(op: GOp, timed: bool) -> u64 {
+    loop {
+        match with(|e| e.graph_step(op, timed)) {
+            Next::Value(v) => return v,
+            Next::Suspend(y) => suspend(y),
+        }
+    }
+}
+
+fn record(o: Op) {
+    with(|e| {
+        let me = e.cur;
+        e.rec.push(me, o)
+    });
+}
+
+fn me_gt() -> u32 {
+    with(|e| {
+        let me = e.cur;
+        e.graph.as_ref().expect("a graph run").gt(me)
+    })
+}
+
+pub(crate) fn load(loc: u32, ord: Ord) -> u64 {
+    let v = op(
+        GOp::Read {
+            at: Where::Loc(loc),
+            ord: MemOrd::Atomic(ord),
+            kind: ReadKind::Load,
+        },
+        false,
+    );
+    record(Op::Load {
+        loc,
+        ord,
+        val: v,
+        pick: Pick::ONLY,
+    });
+    v
+}
+
+pub(crate) fn store(loc: u32, val: u64, ord: Ord) {
+    op(
+        GOp::Write {
+            at: Where::Loc(loc),
+            ord: MemOrd::Atomic(ord),
+            val,
+            rmw: false,
+            barrier: false,
+        },
+        false,
+    );
+    record(Op::Store { loc, ord, val });
+}
+
+pub(crate) fn rmw(
+    loc: u32,
+    success: Ord,
+    failure: Ord,
+    expected: Option<u64>,
+    f: impl FnOnce(u64) -> Option<u64>,
+) -> Result<u64, u64> {
+    let v = op(
+        GOp::Read {
+            at: Where::Loc(loc),
+            ord: MemOrd::load_part(success),
+            kind: ReadKind::Rmw {
+                expected,
+                ok: MemOrd::load_part(success),
+                fail: MemOrd::load_part(failure),
+            },
+        },
+        false,
+    );
+    match f(v) {
+        Some(new) => {
+            op(
+                GOp::Write {
+                    at: Where::Loc(loc),
+                    ord: MemOrd::store_part(success),
+                    val: new,
+                    rmw: true,
+                    barrier: false,
+                },
+                false,
+            );
+            record(Op::Rmw {
+                loc,
+                ord: success,
+                read: v,
+                written: new,
+            });
+            Ok(v)
+        }
+        None => {
+            record(Op::CasFail {
+                loc,
+                ord: failure,
+                read: v,
+            });
+            Err(v)
+        }
+    }
+}
+
+pub(crate) fn fence(ord: Ord) {
+    op(GOp::Fence(ord), false);
+    record(Op::Fence { ord });
+}
+
+pub(crate) fn plain_read(loc: u32) -> u64 {
+    let v = op(
+        GOp::Read {
+            at: Where::Loc(loc),
+            ord: MemOrd::Plain,
+            kind: ReadKind::Load,
+        },
+        false,
+    );
+    record(Op::PlainRead {
+        loc,
+        val: v,
+        pick: Pick::ONLY,
+    });
+    v
+}
+
+pub(crate) fn plain_write(loc: u32, val: u64) {
+    op(
+        GOp::Write {
+            at: Where::Loc(loc),
+            ord: MemOrd::Plain,
+            val,
+            rmw: false,
+            barrier: false,
+        },
+        false,
+    );
+    record(Op::PlainWrite { loc, val });
+}
+
+/// Acquire lock `id` whose location is `loc`.
+pub(crate) fn lock(id: u32, loc: u32) {
+    with(|e| {
+        let me = e.cur as usize;
+        e.tasks[me].status = Status::BlockedLock(id);
+    });
+    op(
+        GOp::Read {
+            at: Where::Loc(loc),
+            ord: MemOrd::ACQ,
+            kind: ReadKind::Await {
+                until: Await::Eq(0),
+                exclusive: true,
+            },
+        },
+        false,
+    );
+    op(
+        GOp::Write {
+            at: Where::Loc(loc),
+            ord: MemOrd::RLX,
+            val: 1,
+            rmw: true,
+            barrier: true,
+        },
+        false,
+    );
+    with(|e| {
+        let me = e.cur;
+        e.tasks[me as usize].status = Status::Runnable;
+        e.locks.get_mut(id).owner = Some(me);
+        e.rec.push(me, Op::Lock { lock: loc });
+    });
+}
+
+/// Try to acquire lock `id` (location `loc`) without waiting.
+pub(crate) fn try_lock(id: u32, loc: u32) -> bool {
+    let got = rmw(loc, Ord::Acquire, Ord::Relaxed, Some(0), |v| {
+        (v == 0).then_some(1)
+    })
+    .is_ok();
+    if got {
+        with(|e| {
+            let me = e.cur;
+            e.locks.get_mut(id).owner = Some(me);
+        });
+    }
+    got
+}
+
+/// Release lock `id` (location `loc`).
+pub(crate) fn unlock(id: u32, loc: u32) {
+    op(
+        GOp::Write {
+            at: Where::Loc(loc),
+            ord: MemOrd::REL,
+            val: 0,
+            rmw: false,
+            barrier: true,
+        },
+        false,
+    );
+    with(|e| {
+        let me = e.cur;
+        e.locks.get_mut(id).owner = None;
+        e.rec.push(me, Op::Unlock { lock: loc });
+    });
+}
+
+/// Spawn: the graph event first, then the engine task; returns (engine id, graph id).
+pub(crate) fn spawn_event(daemon: bool) -> u32 {
+    op(GOp::Spawn { daemon }, false) as u32
+}
+
+/// The running task's function returned: its termination flag.
+pub(crate) fn finish() {
+    let gt = me_gt();
+    op(
+        GOp::Write {
+            at: Where::Done(gt),
+            ord: MemOrd::REL,
+            val: 1,
+            rmw: false,
+            barrier: true,
+        },
+        false,
+    );
+}
+
+/// Wait for engine task `t` to finish.
+pub(crate) fn join(t: u32) {
+    let gt = with(|e| {
+        let me = e.cur as usize;
+        e.tasks[me].status = Status::BlockedJoin(t);
+        e.graph.as_ref().expect("a graph run").gt(t)
+    });
+    op(
+        GOp::Read {
+            at: Where::Done(gt),
+            ord: MemOrd::ACQ,
+            kind: ReadKind::Await {
+                until: Await::Eq(1),
+                exclusive: false,
+            },
+        },
+        false,
+    );
+    with(|e| {
+        let me = e.cur;
+        e.tasks[me as usize].status = Status::Runnable;
+        e.rec.push(me, Op::Join { child: t });
+    });
+}
+
+/// Make engine task `t`'s next (or current) park return. `ord`: release for `ready`,
+/// relaxed for a timer brought forward (no synchronisation).
+pub(crate) fn ready(t: u32, ord: Ord) {
+    let gt = with(|e| e.graph.as_ref().expect("a graph run").gt(t));
+    op(
+        GOp::Read {
+            at: Where::Permit(gt),
+            ord: MemOrd::RLX,
+            kind: ReadKind::Rmw {
+                expected: None,
+                ok: MemOrd::RLX,
+                fail: MemOrd::RLX,
+            },
+        },
+        false,
+    );
+    op(
+        GOp::Write {
+            at: Where::Permit(gt),
+            ord: MemOrd::Atomic(ord),
+            val: 1,
+            rmw: true,
+            barrier: true,
+        },
+        false,
+    );
+    record(Op::Ready { target: t });
+}
+
+/// Park the running task (its commit already said to stay): wait for a permit, or - with a
+/// time limit - time out, as the search chooses. Returns true when it timed out.
+pub(crate) fn park_wait(until_ns: Option<i64>) -> bool {
+    if let Some(u) = until_ns {
+        if op(GOp::Choice(2), false) == 1 {
+            with(|e| {
+                let me = e.cur;
+                let gr = e.graph.as_mut().expect("a graph run");
+                gr.set_now(me, u);
+            });
+            return true;
+        }
+    }
+    let gt = with(|e| {
+        let me = e.cur;
+        e.tasks[me as usize].status = Status::Parked { until: until_ns };
+        e.graph.as_ref().expect("a graph run").gt(me)
+    });
+    op(
+        GOp::Read {
+            at: Where::Permit(gt),
+            ord: MemOrd::ACQ,
+            kind: ReadKind::Await {
+                until: Await::AtLeast(1),
+                exclusive: true,
+            },
+        },
+        until_ns.is_some(),
+    );
+    op(
+        GOp::Write {
+            at: Where::Permit(gt),
+            ord: MemOrd::RLX,
+            val: 0,
+            rmw: true,
+            barrier: true,
+        },
+        false,
+    );
+    with(|e| {
+        let me = e.cur;
+        e.tasks[me as usize].status = Status::Runnable;
+    });
+    false
+}
+
+/// A choice of the check among `n > 1` options.
+pub(crate) fn choice(n: u32) -> u32 {
+    op(GOp::Choice(n), false) as u32
+}
+
+/// The running task's virtual time.
+pub(crate) fn now_ns() -> i64 {
+    with(|e| {
+        let me = e.cur;
+        e.graph.as_ref().expect("a graph run").now(me)
+    })
+}
+
+/// Sleep: the running task's virtual time moves on.
+pub(crate) fn sleep_ns(ns: i64) {
+    with(|e| {
+        let me = e.cur;
+        let gr = e.graph.as_mut().expect("a graph run");
+        let t = gr.now(me).saturating_add(ns.max(0));
+        gr.set_now(me, t);
+    });
+}
+
+/// The newest value of `loc` among the stores replayed so far, outside the model.
+pub(crate) fn peek(loc: u32) -> u64 {
+    with(|e| e.graph.as_mut().expect("a graph run").peek(loc))
+}

@@ -1,0 +1,690 @@
+//! One run of the `graph` strategy: the tasks re-execute on their coroutines, replaying the
+//! graph being explored (every read returns what the graph says it reads, in an order where
+//! each read comes after the store it reads), then extend it one event at a time - the
+//! enabled task first in spawn order - while the search records the alternatives.
+//!
+//! Everything here is a function of the graph: no scheduling choice is drawn. The order of
+//! replay and extension is recorded so that a failure can be replayed as a trace.
+
+use crate::engine::event::Ord;
+use crate::engine::graph::consistency::views::HbTracker;
+use crate::engine::graph::exec_graph::{Graph, LocKey};
+use crate::engine::graph::label::{ERef, Label, MemOrd, ReadKind};
+use crate::engine::graph::search::{Added, Searcher};
+use crate::engine::memory::MemoryModel;
+
+/// Where an operation goes: a location of the check, or a task's own flags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Where {
+    /// An engine location id.
+    Loc(u32),
+    /// Graph task `0`'s termination flag.
+    Done(u32),
+    /// Graph task `0`'s park permit.
+    Permit(u32),
+}
+
+/// An operation a task is about to do, as the graph sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GOp {
+    Read {
+        at: Where,
+        ord: MemOrd,
+        kind: ReadKind,
+    },
+    Write {
+        at: Where,
+        ord: MemOrd,
+        val: u64,
+        rmw: bool,
+        barrier: bool,
+    },
+    Fence(Ord),
+    Choice(u32),
+    Spawn {
+        daemon: bool,
+    },
+}
+
+/// Where an engine task stands in a graph run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TState {
+    /// Created, its coroutine not started.
+    Fresh,
+    /// Running or about to run.
+    Running,
+    /// Waits to replay a read until the store it reads is replayed.
+    WaitRf(ERef),
+    /// Replayed everything the graph has of it; `op` is its next operation. `timed`: a
+    /// park that could time out instead (so being stuck there is no deadlock).
+    Frontier { op: GOp, timed: bool },
+    /// Its function returned.
+    Finished,
+}
+
+/// How a graph run ended (when it did not fail).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RunEnd {
+    /// Every task that is not a daemon finished.
+    Complete,
+    /// Some task waits forever where a time-out or another order would let it go on.
+    Blocked,
+    /// The graph violates atomicity; its alternatives carry on.
+    Dropped,
+}
+
+/// Replaying a recorded trace instead of searching: the events in the order to add them.
+pub(crate) struct Guide {
+    /// Per event: the engine task, then what the event chose (an option index among the
+    /// candidates at that point; see [`GraphRun::guided_extend`]).
+    pub(crate) steps: Vec<(u32, u32)>,
+    pub(crate) next: usize,
+}
+
+/// What a replay step told the operation.
+pub(crate) enum Step {
+    /// The event is replayed: its value.
+    Value(u64),
+    /// Suspend: wait for another task, or for the search to add the event.
+    Suspend,
+    /// The operation is not the one the graph has here.
+    Diverged(String),
+}
+
+/// The state of one graph run.
+pub(crate) struct GraphRun {
+    pub(crate) search: Searcher,
+    pub(crate) g: Graph,
+    pub(crate) guide: Option<Guide>,
+    /// Per graph task: how many of its events were replayed.
+    cursor: Vec<u32>,
+    /// Per engine task: its graph task.
+    gt_of: Vec<u32>,
+    /// Per engine location: its graph location.
+    gl_of: Vec<u32>,
+    /// Per graph task: locations it created so far.
+    made: Vec<u32>,
+    /// Per graph task: its virtual time now, and at each of its replayed events.
+    time: Vec<i64>,
+    etime: Vec<Vec<i64>>,
+    pub(crate) state: Vec<TState>,
+    /// The events in the order this run replayed or added them.
+    pub(crate) order: Vec<ERef>,
+    pub(crate) end: Option<RunEnd>,
+    start_ns: i64,
+    /// Happens-before so far, and per graph location the reads replayed: what bounds the
+    /// stores a new event may read or follow (coherence).
+    hb: HbTracker,
+    reads_of: Vec<Vec<ERef>>,
+    /// Under IMM: the engine task allowed to replay its read before the store it reads
+    /// (load buffering puts them in a cycle).
+    force: Option<u32>,
+    /// Per graph location, per graph task: one plus the index of its latest plain write,
+    /// plain read, atomic write and atomic read there (0: none) - for race detection.
+    last_access: Vec<Vec<[u32; 4]>>,
+    /// The first data race replayed: an access, and a later one of another task that
+    /// conflicts with it and does not happen after it.
+    pub(crate) race: Option<(ERef, ERef)>,
+}
+
+const NONE: u32 = u32::MAX;
+
+impl GraphRun {
+    pub(crate) fn new(model: MemoryModel, g: Graph, start_ns: i64) -> GraphRun {
+        GraphRun {
+            search: Searcher::new(model),
+            g,
+            guide: None,
+            cursor: Vec::new(),
+            gt_of: Vec::new(),
+            gl_of: Vec::new(),
+            made: Vec::new(),
+            time: Vec::new(),
+            etime: Vec::new(),
+            state: Vec::new(),
+            order: Vec::new(),
+            end: None,
+            start_ns,
+            hb: HbTracker::default(),
+            reads_of: Vec::new(),
+            force: None,
+            last_access: Vec::new(),
+            race: None,
+        }
+    }
+
+    /// Grow the per-graph-task tables to the graph's tasks.
+    fn fit(&mut self) {
+        let n = self.g.tasks.len();
+        if self.cursor.len() < n {
+            self.cursor.resize(n, 0);
+            self.made.resize(n, 0);
+            self.time.resize(n, self.start_ns);
+            self.etime.resize_with(n, Vec::new);
+        }
+    }
+
+    /// Engine task `et` was created as graph task `gt`.
+    pub(crate) fn task_created(&mut self, et: u32, gt: u32) {
+        self.fit();
+        if self.gt_of.len() <= et as usize {
+            self.gt_of.resize(et as usize + 1, NONE);
+            self.state.resize(et as usize + 1, TState::Finished);
+        }
+        self.gt_of[et as usize] = gt;
+        self.state[et as usize] = TState::Fresh;
+    }
+
+    pub(crate) fn gt(&self, et: u32) -> u32 {
+        self.gt_of[et as usize]
+    }
+
+    /// Engine location `l` was created by engine task `et` with value `init`.
+    pub(crate) fn location_created(&mut self, et: u32, l: u32, init: u64) {
+        let gt = self.gt(et);
+        self.fit();
+        let nth = self.made[gt as usize];
+        self.made[gt as usize] += 1;
+        let gl = self.g.loc(LocKey::Made { task: gt, nth }, init);
+        if self.gl_of.len() <= l as usize {
+            self.gl_of.resize(l as usize + 1, NONE);
+        }
+        self.gl_of[l as usize] = gl;
+    }
+
+    /// The graph location of `w`.
+    pub(crate) fn gloc(&mut self, w: Where) -> u32 {
+        match w {
+            Where::Loc(l) => {
+                let gl = self.gl_of.get(l as usize).copied().unwrap_or(NONE);
+                assert!(
+                    gl != NONE,
+                    "netpoll-sim: location {l} was not created inside this execution"
+                );
+                gl
+            }
+            Where::Done(t) => self.g.loc(LocKey::Done(t), 0),
+            Where::Permit(t) => self.g.loc(LocKey::Permit(t), 0),
+        }
+    }
+
+    /// The engine task of graph task `gt`, if it exists in this run.
+    pub(crate) fn engine_task(&self, gt: u32) -> Option<u32> {
+        self.gt_of.iter().position(|&x| x == gt).map(|i| i as u32)
+    }
+
+    /// The engine location of graph location `gl`, if it exists in this run.
+    pub(crate) fn engine_loc(&self, gl: u32) -> Option<u32> {
+        self.gl_of.iter().position(|&x| x == gl).map(|i| i as u32)
+    }
+
+    /// The virtual time of engine task `et`.
+    pub(crate) fn now(&self, et: u32) -> i64 {
+        self.time[self.gt(et) as usize]
+    }
+
+    pub(crate) fn set_now(&mut self, et: u32, t: i64) {
+        let gt = self.gt(et) as usize;
+        self.time[gt] = self.time[gt].max(t);
+    }
+
+    /// The label `op` would have, its `rf` and choice unset.
+    fn template(&mut self, op: GOp, gt: u32) -> Label {
+        match op {
+            GOp::Read { at, ord, kind } => Label::Read {
+                loc: self.gloc(at),
+                ord,
+                kind,
+                rf: None,
+            },
+            GOp::Write {
+                at,
+                ord,
+                val,
+                rmw,
+                barrier,
+            } => Label::Write {
+                loc: self.gloc(at),
+                ord,
+                val,
+                rmw,
+                barrier,
+            },
+            GOp::Fence(ord) => Label::Fence { ord },
+            GOp::Choice(n) => Label::Choice { n, chosen: 0 },
+            GOp::Spawn { daemon } => {
+                let nth = self.g.tasks[gt as usize]
+                    .events
+                    .iter()
+                    .filter(|e| matches!(e.label, Label::Spawn { .. }))
+                    .count() as u32;
+                let child = self.g.child(gt, nth, daemon);
+                self.fit();
+                Label::Spawn { child }
+            }
+        }
+    }
+
+    /// Whether `label` (from the graph) is what `op` does.
+    fn matches(&mut self, op: GOp, label: &Label) -> bool {
+        match (op, *label) {
+            (
+                GOp::Read { at, ord, kind },
+                Label::Read {
+                    loc,
+                    kind: k2,
+                    ord: o2,
+                    ..
+                },
+            ) => {
+                self.gloc(at) == loc
+                    && kind == k2
+                    && (matches!(kind, ReadKind::Rmw { .. }) || ord == o2)
+            }
+            (
+                GOp::Write {
+                    at,
+                    ord,
+                    val,
+                    rmw,
+                    barrier,
+                },
+                Label::Write {
+                    loc,
+                    ord: o2,
+                    val: v2,
+                    rmw: r2,
+                    barrier: b2,
+                },
+            ) => self.gloc(at) == loc && ord == o2 && val == v2 && rmw == r2 && barrier == b2,
+            (GOp::Fence(o), Label::Fence { ord }) => o == ord,
+            (GOp::Choice(n), Label::Choice { n: n2, .. }) => n == n2,
+            (GOp::Spawn { .. }, Label::Spawn { .. }) => true,
+            _ => false,
+        }
+    }
+
+    /// Engine task `et` is about to do `op`: replay it if the graph has it, else wait at
+    /// the frontier.
+    pub(crate) fn step(&mut self, et: u32, op: GOp, timed: bool) -> Step {
+        let gt = self.gt(et);
+        let idx = self.cursor[gt as usize];
+        let events = self.g.tasks[gt as usize].events.len() as u32;
+        if idx >= events {
+            self.state[et as usize] = TState::Frontier { op, timed };
+            return Step::Suspend;
+        }
+        let e = ERef { task: gt, idx };
+        let label = *self.g.label(e);
+        if !self.matches(op, &label) {
+            return Step::Diverged(format!(
+                "task {et} does {op:?} where the graph has {label:?}: the check does not do \
+                 the same when its reads return the same values (is it deterministic?)"
+            ));
+        }
+        if let Label::Read { rf: Some(w), .. } = label {
+            if self.cursor[w.task as usize] <= w.idx && self.force.take() != Some(et) {
+                self.state[et as usize] = TState::WaitRf(w);
+                return Step::Suspend;
+            }
+        }
+        self.state[et as usize] = TState::Running;
+        self.cursor[gt as usize] += 1;
+        let mut t = self.time[gt as usize];
+        let value = match label {
+            Label::Read { loc, rf, .. } => {
+                if let Some(w) = rf {
+                    if let Some(&wt) = self.etime[w.task as usize].get(w.idx as usize) {
+                        t = t.max(wt);
+                    }
+                }
+                self.g.value_of(loc, rf)
+            }
+            Label::Choice { chosen, .. } => chosen as u64,
+            Label::Spawn { child } => {
+                self.fit();
+                self.time[child as usize] = t;
+                child as u64
+            }
+            _ => 0,
+        };
+        self.time[gt as usize] = t;
+        self.etime[gt as usize].push(t);
+        self.order.push(e);
+        self.hb.event(&self.g, e);
+        if let Label::Read { loc, .. } = label {
+            if self.reads_of.len() <= loc as usize {
+                self.reads_of.resize_with(loc as usize + 1, Vec::new);
+            }
+            self.reads_of[loc as usize].push(e);
+        }
+        self.check_race(e, &label);
+        Step::Value(value)
+    }
+
+    /// Race detection at each replayed access (vector clocks, as FastTrack): the latest
+    /// conflicting access of each other task must happen before this one.
+    fn check_race(&mut self, e: ERef, label: &Label) {
+        let (loc, write, plain) = match *label {
+            Label::Read { loc, ord, .. } => (loc, false, !ord.is_atomic()),
+            Label::Write { loc, ord, .. } => (loc, true, !ord.is_atomic()),
+            _ => return,
+        };
+        const PW: usize = 0;
+        const PR: usize = 1;
+        const AW: usize = 2;
+        const AR: usize = 3;
+        // The kinds of earlier access this one conflicts with.
+        let kinds: &[usize] = match (plain, write) {
+            (true, false) => &[PW, AW],
+            (true, true) => &[PW, PR, AW, AR],
+            (false, false) => &[PW],
+            (false, true) => &[PW, PR],
+        };
+        let nt = self.g.tasks.len();
+        if self.last_access.len() <= loc as usize {
+            self.last_access.resize_with(loc as usize + 1, Vec::new);
+        }
+        if self.last_access[loc as usize].len() < nt {
+            self.last_access[loc as usize].resize(nt, [0; 4]);
+        }
+        if self.race.is_none() {
+            let view = self.hb.view(e.task);
+            for (u, last) in self.last_access[loc as usize].iter().enumerate() {
+                if u == e.task as usize {
+                    continue;
+                }
+                let seen = view.get(u).copied().unwrap_or(0);
+                for &k in kinds {
+                    if last[k] > seen {
+                        let a = ERef {
+                            task: u as u32,
+                            idx: last[k] - 1,
+                        };
+                        self.race = Some((a, e));
+                    }
+                }
+            }
+        }
+        let k = match (plain, write) {
+            (true, true) => PW,
+            (true, false) => PR,
+            (false, true) => AW,
+            (false, false) => AR,
+        };
+        self.last_access[loc as usize][e.task as usize][k] = e.idx + 1;
+    }
+
+    /// Whether graph task `gt` has events left to replay.
+    fn replaying(&self, gt: u32) -> bool {
+        self.cursor[gt as usize] < self.g.tasks[gt as usize].events.len() as u32
+    }
+
+    /// Whether a task at its frontier about to do `op` may go on now.
+    fn enabled(&mut self, op: GOp) -> bool {
+        match op {
+            GOp::Read {
+                at,
+                kind: ReadKind::Await { until, .. },
+                ..
+            } => {
+                let loc = self.gloc(at);
+                let top = self.g.co_max(loc);
+                until.satisfied(self.g.value_of(loc, top))
+            }
+            _ => true,
+        }
+    }
+
+    /// Graph task `gt`'s last event is a read-modify-write's read part whose write part is
+    /// still to come.
+    fn incomplete_rmw(&self, gt: u32) -> bool {
+        let evs = &self.g.tasks[gt as usize].events;
+        match evs.last() {
+            Some(ev) => match ev.label {
+                Label::Read { loc, kind, rf, .. } => kind.exclusive_with(self.g.value_of(loc, rf)),
+                _ => false,
+            },
+            None => false,
+        }
+    }
+
+    /// The engine task to run next, or what ended the run.
+    pub(crate) fn pick(&mut self) -> Pick {
+        if self.end.is_some() {
+            return Pick::End;
+        }
+        let n = self.state.len();
+        for et in 0..n {
+            if self.state[et] == TState::Fresh {
+                self.state[et] = TState::Running;
+                return Pick::Run(et as u32);
+            }
+        }
+        for et in 0..n {
+            if let TState::WaitRf(w) = self.state[et] {
+                if self.cursor[w.task as usize] > w.idx {
+                    self.state[et] = TState::Running;
+                    return Pick::Run(et as u32);
+                }
+            }
+        }
+        if (0..n)
+            .any(|et| matches!(self.state[et], TState::WaitRf(_)) && self.replaying(self.gt_of[et]))
+        {
+            // Only a memory load may go first (never a join, a lock or a park).
+            let load = (0..n).find(|&et| {
+                let gt = self.gt_of[et];
+                matches!(self.state[et], TState::WaitRf(_))
+                    && matches!(
+                        self.g.tasks[gt as usize].events[self.cursor[gt as usize] as usize].label,
+                        Label::Read {
+                            kind: ReadKind::Load | ReadKind::Rmw { .. },
+                            ..
+                        }
+                    )
+            });
+            if let (MemoryModel::Imm, Some(et)) = (self.search.model, load) {
+                // Load buffering: the read goes first with the value the graph gives it;
+                // the store it reads must then be made as the graph says (else the run
+                // diverges and the graph is dropped).
+                self.force = Some(et as u32);
+                self.state[et] = TState::Running;
+                return Pick::Run(et as u32);
+            }
+            return Pick::Stuck;
+        }
+        // Extend: the task whose read-modify-write is half done, else the first enabled
+        // task in spawn order.
+        let mut best: Option<usize> = None;
+        for et in 0..n {
+            let TState::Frontier { op, .. } = self.state[et] else {
+                continue;
+            };
+            if !self.enabled(op) {
+                continue;
+            }
+            let gt = self.gt_of[et];
+            if self.incomplete_rmw(gt) {
+                best = Some(et);
+                break;
+            }
+            let better = match best {
+                None => true,
+                Some(b) => {
+                    self.g.tasks[gt as usize].path < self.g.tasks[self.gt_of[b] as usize].path
+                }
+            };
+            if better {
+                best = Some(et);
+            }
+        }
+        if let Some(guide) = &self.guide {
+            let Some(&(et, _)) = guide.steps.get(guide.next) else {
+                return self.finish();
+            };
+            if !matches!(self.state.get(et as usize), Some(TState::Frontier { .. })) {
+                return Pick::GuideDiverged(format!(
+                    "the trace has task {et} act next, and it cannot"
+                ));
+            }
+            best = Some(et as usize);
+        }
+        let Some(et) = best else {
+            return self.finish();
+        };
+        let TState::Frontier { op, .. } = self.state[et] else {
+            unreachable!()
+        };
+        let gt = self.gt_of[et];
+        let label = self.template(op, gt);
+        let added = if self.guide.is_some() {
+            self.guided_extend(gt, label)
+        } else {
+            match label {
+                Label::Read { loc, .. } => {
+                    let floor = self.coherence_floor(gt, loc);
+                    self.search.add_read(&mut self.g, gt, label, floor)
+                }
+                Label::Write { loc, .. } => {
+                    let floor = self.coherence_floor(gt, loc);
+                    self.search.add_write(&mut self.g, gt, label, floor)
+                }
+                Label::Choice { n, .. } => Added::Ok(self.search.add_choice(&mut self.g, gt, n)),
+                _ => Added::Ok(self.search.add_plain(&mut self.g, gt, label)),
+            }
+        };
+        match added {
+            Added::Ok(_) => {
+                self.state[et] = TState::Running;
+                Pick::Run(et as u32)
+            }
+            Added::Dropped => {
+                self.end = Some(RunEnd::Dropped);
+                Pick::End
+            }
+        }
+    }
+
+    /// The lowest coherence rank graph task `gt`'s next event may read from or go after at
+    /// `loc` (0 the initial value, `k` the `k`-th store): the highest rank among the stores
+    /// it has seen by happens-before and the stores the reads it has seen read.
+    fn coherence_floor(&self, gt: u32, loc: u32) -> u32 {
+        let started = !self.g.tasks[gt as usize].events.is_empty();
+        let v = self.hb.next_view(gt, started);
+        let seen = |e: ERef| v.get(e.task as usize).is_some_and(|&n| e.idx < n);
+        let co = &self.g.locs[loc as usize].co;
+        let mut floor = 0u32;
+        for (p, &w) in co.iter().enumerate() {
+            if seen(w) {
+                floor = floor.max(p as u32 + 1);
+            }
+        }
+        if let Some(reads) = self.reads_of.get(loc as usize) {
+            for &r in reads {
+                if !seen(r) {
+                    continue;
+                }
+                if let Label::Read { rf: Some(w), .. } = *self.g.label(r) {
+                    if let Some(p) = co.iter().position(|&x| x == w) {
+                        floor = floor.max(p as u32 + 1);
+                    }
+                }
+            }
+        }
+        floor
+    }
+
+    /// No task can go on: classify the end.
+    fn finish(&mut self) -> Pick {
+        let mut all_done = true;
+        let mut timed = false;
+        for et in 0..self.state.len() {
+            let gt = self.gt_of[et];
+            match self.state[et] {
+                TState::Finished => {}
+                TState::Frontier { timed: t, .. } => {
+                    timed |= t;
+                    all_done &= self.g.tasks[gt as usize].daemon;
+                }
+                _ => all_done &= self.g.tasks[gt as usize].daemon,
+            }
+        }
+        if all_done {
+            self.end = Some(RunEnd::Complete);
+            Pick::Complete
+        } else if timed {
+            self.end = Some(RunEnd::Blocked);
+            Pick::End
+        } else {
+            Pick::Deadlock
+        }
+    }
+
+    /// Trace replay: add the event the guide names, with the option it recorded.
+    fn guided_extend(&mut self, gt: u32, label: Label) -> Added {
+        let guide = self.guide.as_mut().expect("guided");
+        let (_, opt) = guide.steps[guide.next];
+        guide.next += 1;
+        match label {
+            Label::Read { loc, kind, .. } => {
+                let e = self.g.push(gt, label, true);
+                let rf = match opt {
+                    0 => None,
+                    k => self.g.locs[loc as usize].co.get(k as usize - 1).copied(),
+                };
+                let _ = kind;
+                self.g.set_rf(e, rf);
+                Added::Ok(e)
+            }
+            Label::Write { .. } => {
+                let e = self.g.push(gt, label, true);
+                let loc = label.loc().expect("a write") as usize;
+                let pos = (opt as usize).min(self.g.locs[loc].co.len());
+                self.g.insert_co(e, pos);
+                Added::Ok(e)
+            }
+            Label::Choice { n, .. } => Added::Ok(self.g.push(
+                gt,
+                Label::Choice {
+                    n,
+                    chosen: opt.min(n.saturating_sub(1)),
+                },
+                true,
+            )),
+            _ => Added::Ok(self.g.push(gt, label, true)),
+        }
+    }
+
+    /// The newest value of engine location `l` among the stores replayed so far.
+    pub(crate) fn peek(&mut self, l: u32) -> u64 {
+        let gl = self.gloc(Where::Loc(l));
+        let loc = &self.g.locs[gl as usize];
+        for &w in loc.co.iter().rev() {
+            if self.cursor[w.task as usize] > w.idx {
+                return self.g.value_of(gl, Some(w));
+            }
+        }
+        loc.init
+    }
+
+    /// The task's function returned.
+    pub(crate) fn task_finished(&mut self, et: u32) {
+        self.state[et as usize] = TState::Finished;
+    }
+}
+
+/// What runs next in a graph run.
+pub(crate) enum Pick {
+    Run(u32),
+    /// Every task that is not a daemon finished.
+    Complete,
+    /// Tasks wait forever: a deadlock.
+    Deadlock,
+    /// The run ends without a verdict of its own (blocked or dropped; see `end`).
+    End,
+    /// Replay cannot go on: a read waits for a store that waits for it.
+    Stuck,
+    /// A guided replay does not fit the check.
+    GuideDiverged(String),
+}
