@@ -6,7 +6,7 @@
 //! `wakeNetPoller` → `netpollBreak`), modelled as bringing its wake-up forward. A kernel
 //! that loses breaks (the `break` fault, golang/go#42515) leaves it asleep until its old
 //! time, and, as Go's `netpollWakeSig` de-duplicates breaks until the poller has seen one,
-//! every later break too; Go's fix is `sysmon`'s check for overdue timers ([`sysmon`]), which
+//! every later break too; Go's fix is `sysmon`'s check for overdue timers (the platform's `sysmon` task), which
 //! runs only where breaks can be lost (Go: on NetBSD).
 //!
 //! Each pd timer's `when` is a plain cell guarded by the timers lock, so arming, stopping and

@@ -76,8 +76,10 @@ impl Chooser for Stream {
 pub(crate) type DeadlockHook = Rc<dyn Fn(u32) -> Option<String>>;
 /// A named check of the final state.
 pub(crate) type EndCheck = (String, Rc<dyn Fn() -> Option<String>>);
+/// A check of quiescent points: a message when its property is broken.
+pub(crate) type QuietFn = Rc<dyn Fn(&Quiet) -> Option<String>>;
 /// A named check of a quiescent point (see [`Quiet`]).
-pub(crate) type QuietCheck = (String, Rc<dyn Fn(&Quiet) -> Option<String>>);
+pub(crate) type QuietCheck = (String, QuietFn);
 
 /// A point of an execution at which checks of the platform look at its state from outside
 /// the model (they may only peek): nothing can run but time, or only system tasks can run.

@@ -452,10 +452,7 @@ pub(crate) fn set_deadlock_hook(h: Rc<dyn Fn(u32) -> Option<String>>) {
 }
 
 /// Register a named check of the running execution's quiescent points.
-pub(crate) fn add_quiet_check(
-    checker: String,
-    h: Rc<dyn Fn(&super::exec::Quiet) -> Option<String>>,
-) {
+pub(crate) fn add_quiet_check(checker: String, h: super::exec::QuietFn) {
     with(|e| e.quiet_checks.push((checker, h)));
 }
 

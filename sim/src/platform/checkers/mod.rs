@@ -6,18 +6,19 @@
 //! platforms pay for:
 //!
 //! * the FD layer's observations ([`netpoll::observe`]: operations and their outcomes,
-//!   system calls, deadlines, Close), recorded in a [`Watch`] by [`SimPlatform::observe`];
+//!   system calls, deadlines, Close), recorded in a watch (one per run) by [`SimPlatform::observe`];
 //! * the simulated kernel (fds opened and closed, error events delivered) and the timer heap;
 //! * the engine's quiescent points ([`sched::at_quiet`]: nothing can run but time, or only
 //!   the poller can) and the end of the run ([`sched::at_end`]), where they read the core's
 //!   state with `peek`.
 //!
 //! A checker that finds a broken property fails the run with a [`Failure::Checker`]
-//! (`crate::Failure::Checker`) naming it ([`Checker::name`]), so a trace records which
+//! naming it ([`Checker::name`]), so a trace records which
 //! property broke. Each checker is its own module; this one names them and wires them up.
 //!
 //! [`SimPlatform`]: super::SimPlatform
 //! [`SimPlatform::observe`]: super::SimPlatform
+//! [`Failure::Checker`]: crate::Failure::Checker
 
 mod checkdead;
 mod close_once;
