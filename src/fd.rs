@@ -8,12 +8,16 @@
 
 use std::fmt;
 use std::io;
+use std::net::SocketAddrV4;
 use std::sync::Arc;
 
 use crate::fd_mutex::{self, FdMutex, Side};
 use crate::netpoll::{NetPoll, PollError};
+use crate::observe::{Observation, OpKind, OpOutcome};
 use crate::pd::Pd;
-use crate::platform::{Backend, Clock, LocName, Mode, PlainCell, Platform, ProtectedBy, RawFd};
+use crate::platform::{
+    Backend, Clock, LocName, Mode, PlainCell, Platform, ProtectedBy, RawFd, SocketError,
+};
 use crate::sema::{Sema, SemaNames};
 
 /// What an FD operation can fail with.
@@ -69,6 +73,35 @@ impl From<Error> for io::Error {
     }
 }
 
+impl OpOutcome {
+    /// The outcome of a read-like operation's result (`Ok(0)`: end of file).
+    pub fn of_read(res: &Result<usize, Error>) -> OpOutcome {
+        match res {
+            Ok(0) => OpOutcome::Eof,
+            Ok(n) => OpOutcome::Data(*n),
+            Err(e) => OpOutcome::of_error(e),
+        }
+    }
+
+    /// The outcome of a write-like operation that moved `n` bytes and ended with `res`.
+    pub fn of_write(n: usize, res: &Result<(), Error>) -> OpOutcome {
+        match res {
+            Ok(()) => OpOutcome::Data(n),
+            Err(e) => OpOutcome::of_error(e),
+        }
+    }
+
+    /// The outcome of an error.
+    pub fn of_error(e: &Error) -> OpOutcome {
+        match e {
+            Error::Closed => OpOutcome::Closed,
+            Error::DeadlineExceeded => OpOutcome::DeadlineExceeded,
+            Error::NotPollable => OpOutcome::NotPollable,
+            Error::Io(e) => OpOutcome::Io(e.kind(), e.raw_os_error()),
+        }
+    }
+}
+
 impl From<PollError> for Error {
     /// Go: `internal/poll.convertErr`.
     fn from(e: PollError) -> Error {
@@ -105,6 +138,9 @@ impl<P: Platform> Fd<P> {
     pub fn new(np: Arc<NetPoll<P>>, fd: RawFd) -> Result<Fd<P>, Error> {
         let pd = np.open(fd).map_err(Error::Io)?;
         let idx = pd.0;
+        if P::OBSERVES {
+            np.platform().observe(Observation::Opened { pd: idx, fd });
+        }
         let n = |field| LocName::indexed("fd", idx, field);
         Ok(Fd {
             np,
@@ -145,6 +181,22 @@ impl<P: Platform> Fd<P> {
 
     fn sched(&self) -> &P::Sched {
         self.np.platform().sched()
+    }
+
+    /// Tell a watching platform `what()` (see [`crate::observe`]); nothing at all on others.
+    #[inline(always)]
+    fn observe(&self, what: impl FnOnce(u32) -> Observation) {
+        if P::OBSERVES {
+            self.np.platform().observe(what(self.pd.0));
+        }
+    }
+
+    /// The descriptor for a system call about to be made on it (observed as one).
+    #[inline(always)]
+    fn syscall_fd(&self) -> RawFd {
+        let fd = self.sysfd.get();
+        self.observe(|pd| Observation::Syscall { pd, fd });
+        fd
     }
 
     /// Go: `FD.incref`. Fails once Close has begun.
@@ -201,6 +253,7 @@ impl<P: Platform> Fd<P> {
     fn destroy(&self) -> io::Result<()> {
         let pclose = self.np.close(self.pd);
         let fd = self.sysfd.get();
+        self.observe(|pd| Observation::Destroy { pd, fd });
         self.sysfd.set(-1);
         let res = self.np.platform().backend().close_fd(fd);
         self.csema.release(self.sched());
@@ -216,6 +269,7 @@ impl<P: Platform> Fd<P> {
         }
         // Go: pollDesc.evict.
         self.np.unblock(self.pd);
+        self.observe(|pd| Observation::Evicted { pd });
         let res = self.decref();
         self.csema.acquire(self.sched());
         res.map_err(Error::Io)
@@ -224,9 +278,20 @@ impl<P: Platform> Fd<P> {
     /// Go: `FD.Read`. Read into `buf`, waiting for readability while the fd would block.
     /// `Ok(0)` is end of file (or an empty `buf`, which returns at once).
     pub fn read(&self, buf: &mut [u8]) -> Result<usize, Error> {
-        self.read_lock()?;
-        let res = self.read_locked(buf);
-        self.read_unlock();
+        self.observe(|pd| Observation::OpStart {
+            pd,
+            op: OpKind::Read,
+        });
+        let res = self.read_lock().and_then(|()| {
+            let res = self.read_locked(buf);
+            self.read_unlock();
+            res
+        });
+        self.observe(|pd| Observation::OpEnd {
+            pd,
+            op: OpKind::Read,
+            outcome: OpOutcome::of_read(&res),
+        });
         res
     }
 
@@ -237,7 +302,7 @@ impl<P: Platform> Fd<P> {
         self.np.reset(self.pd, Mode::Read)?;
         let backend = self.np.platform().backend();
         loop {
-            match backend.read(self.sysfd.get(), buf) {
+            match backend.read(self.syscall_fd(), buf) {
                 Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -258,11 +323,23 @@ impl<P: Platform> Fd<P> {
 
     /// Go: `FD.Write`, returning how many bytes were written alongside the outcome.
     pub fn write_some(&self, buf: &[u8]) -> (usize, Result<(), Error>) {
-        if let Err(e) = self.write_lock() {
-            return (0, Err(e));
-        }
-        let (n, res) = self.write_locked(buf);
-        self.write_unlock();
+        self.observe(|pd| Observation::OpStart {
+            pd,
+            op: OpKind::Write,
+        });
+        let (n, res) = match self.write_lock() {
+            Err(e) => (0, Err(e)),
+            Ok(()) => {
+                let (n, res) = self.write_locked(buf);
+                self.write_unlock();
+                (n, res)
+            }
+        };
+        self.observe(|pd| Observation::OpEnd {
+            pd,
+            op: OpKind::Write,
+            outcome: OpOutcome::of_write(n, &res),
+        });
         (n, res)
     }
 
@@ -276,7 +353,7 @@ impl<P: Platform> Fd<P> {
             if done == buf.len() {
                 return (done, Ok(()));
             }
-            match backend.write(self.sysfd.get(), &buf[done..]) {
+            match backend.write(self.syscall_fd(), &buf[done..]) {
                 Ok(0) => return (done, Err(Error::Io(io::ErrorKind::WriteZero.into()))),
                 Ok(n) if n > buf.len() - done => {
                     // Go panics here ("invalid return from write"); a backend bug is an error.
@@ -300,22 +377,94 @@ impl<P: Platform> Fd<P> {
     /// (`io::ErrorKind::WouldBlock`) and retrying when interrupted. Deadlines and Close apply
     /// as to [`Fd::read`]. This is how a listener accepts: `f` calls `accept4`.
     pub fn raw_read<T>(&self, mut f: impl FnMut(RawFd) -> io::Result<T>) -> Result<T, Error> {
-        self.read_lock()?;
-        let res = self.raw_read_locked(&mut f);
-        self.read_unlock();
+        self.observe(|pd| Observation::OpStart {
+            pd,
+            op: OpKind::RawRead,
+        });
+        let res = self.read_lock().and_then(|()| {
+            let res = self.raw_read_locked(&mut f);
+            self.read_unlock();
+            res
+        });
+        self.observe(|pd| Observation::OpEnd {
+            pd,
+            op: OpKind::RawRead,
+            outcome: match &res {
+                Ok(_) => OpOutcome::Data(0),
+                Err(e) => OpOutcome::of_error(e),
+            },
+        });
         res
     }
 
     fn raw_read_locked<T>(&self, f: &mut impl FnMut(RawFd) -> io::Result<T>) -> Result<T, Error> {
         self.np.reset(self.pd, Mode::Read)?;
         loop {
-            match f(self.sysfd.get()) {
+            match f(self.syscall_fd()) {
                 Ok(v) => return Ok(v),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.np.wait(self.pd, Mode::Read)?;
                 }
                 Err(e) => return Err(Error::Io(e)),
+            }
+        }
+    }
+
+    /// Go: `netFD.connect` (net/fd_unix.go). Connect the FD's socket (a fresh
+    /// [`Backend::tcp_socket`]) to `addr`: start a non-blocking connect and, while it is in
+    /// progress, wait for writability, then read `SO_ERROR`: an error ends the connect with
+    /// it; 0 means connected - if `getpeername` agrees, since the poller may wake a waiter
+    /// spuriously (golang/go#14548, #19289), for instance with an event meant for the pd's
+    /// previous user. The write deadline applies (a caller cancels a connect by setting it in
+    /// the past, as Go's dialer does), and so does Close.
+    pub fn connect(&self, addr: SocketAddrV4) -> Result<(), Error> {
+        self.observe(|pd| Observation::OpStart {
+            pd,
+            op: OpKind::Connect,
+        });
+        // The write lock: a connect waits on the pd's write semaphore, as a write does.
+        let res = self.write_lock().and_then(|()| {
+            let res = self.connect_locked(addr);
+            self.write_unlock();
+            res
+        });
+        self.observe(|pd| Observation::OpEnd {
+            pd,
+            op: OpKind::Connect,
+            outcome: match &res {
+                Ok(()) => OpOutcome::Data(0),
+                Err(e) => OpOutcome::of_error(e),
+            },
+        });
+        res
+    }
+
+    fn connect_locked(&self, addr: SocketAddrV4) -> Result<(), Error> {
+        let backend = self.np.platform().backend();
+        match backend.connect(self.syscall_fd(), addr) {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::Io(e)),
+        }
+        loop {
+            self.np.wait(self.pd, Mode::Write)?;
+            match backend.take_socket_error(self.syscall_fd()) {
+                Err(e) | Ok(SocketError::Failed(e)) => return Err(Error::Io(e)),
+                Ok(SocketError::InProgress) => {}
+                Ok(SocketError::None) => {
+                    if !self.np.protocol().connect_checks_peer() {
+                        // Before golang/go#19289: a wake with no error is taken for a
+                        // connection, though a socket still connecting has none either.
+                        return Ok(());
+                    }
+                    // The poller may have woken us spuriously: connected only if it has a
+                    // peer; otherwise wait again.
+                    if backend.peer_name(self.syscall_fd()).is_ok() {
+                        return Ok(());
+                    }
+                }
             }
         }
     }
@@ -337,7 +486,19 @@ impl<P: Platform> Fd<P> {
             }
         };
         self.incref()?;
+        let (read, write) = (mode.has_read(), mode.has_write());
+        let observed = |done| {
+            move |pd| Observation::Deadline {
+                pd,
+                read,
+                write,
+                deadline_ns,
+                done,
+            }
+        };
+        self.observe(observed(false));
         self.np.set_deadline(self.pd, d, mode);
+        self.observe(observed(true));
         let _ = self.decref();
         Ok(())
     }

@@ -13,13 +13,15 @@
 //! * [`pd::PollDesc`]: the poll descriptor and its state machine;
 //! * [`fd::Fd`]: Go's `internal/poll.FD`, blocking reads/writes with deadlines and close, on
 //!   [`fd_mutex::FdMutex`] and [`sema::Sema`] (Go's `fdMutex` and runtime semaphore);
-//! * [`scenarios`]: workloads written once, run by the simulator and on real epoll.
+//! * [`scenarios`]: workloads written once, run by the simulator and on real epoll;
+//! * [`observe`]: what the FD layer tells a platform that watches it (checkers).
 #![warn(missing_docs)]
 
 pub mod cache;
 pub mod fd;
 pub mod fd_mutex;
 pub mod netpoll;
+pub mod observe;
 pub mod pd;
 pub mod platform;
 pub mod protocol;

@@ -58,19 +58,26 @@ pub struct NetPoll<P: Platform> {
     cache: PollCache<P>,
     /// Go: `netpollWaiters`. Tasks parked in netpollblock (committed), adjusted by deltas.
     waiters: P::AtomicU32,
+    /// Go: `netpollInited`. 1 once the backend's `init` has returned (stored after it, under
+    /// `init_lock`; loaded without the lock by `generic_init` and by pollers).
+    inited: P::AtomicU32,
+    /// Go: `netpollInitLock`. Serialises the backend's `init`.
+    init_lock: P::Lock,
     /// The poller's buffers; only the poller takes it (never contended in practice).
     scratch: Mutex<PollScratch>,
 }
 
 impl<P: Platform> NetPoll<P> {
-    /// A poller on `platform` running `protocol`. Go: `netpollGenericInit` (the backend is
-    /// expected to be initialised by the platform).
+    /// A poller on `platform` running `protocol`. The backend is initialised lazily, by the
+    /// first [`NetPoll::open`] ([`NetPoll::generic_init`]).
     pub fn new(platform: P, protocol: Protocol) -> Self {
         NetPoll {
             platform,
             protocol,
             cache: PollCache::new(),
             waiters: P::AtomicU32::new(0, LocName::single("netpoll", "waiters")),
+            inited: P::AtomicU32::new(0, LocName::single("netpoll", "inited")),
+            init_lock: P::Lock::new(LocName::single("netpoll", "init_lock")),
             scratch: Mutex::new(PollScratch::default()),
         }
     }
@@ -95,11 +102,41 @@ impl<P: Platform> NetPoll<P> {
         &self.cache
     }
 
+    /// Go: `netpollGenericInit` (reached through `poll_runtime_pollServerInit`, which
+    /// internal/poll calls once before its first pd). Initialise the backend once: the first
+    /// caller takes the init lock, calls the backend's `init`, then publishes
+    /// [`NetPoll::inited`]; later callers see it set and return.
+    pub fn generic_init(&self) -> io::Result<()> {
+        if self.inited.load(SeqCst) != 0 {
+            return Ok(());
+        }
+        self.init_lock.lock();
+        let res = if self.inited.load(SeqCst) == 0 {
+            let res = self.platform.backend().init();
+            if res.is_ok() {
+                self.inited.store(1, SeqCst);
+            }
+            res
+        } else {
+            Ok(())
+        };
+        self.init_lock.unlock();
+        res
+    }
+
+    /// Go: `netpollinited`. Whether the backend has been initialised: what a poller must
+    /// check before it polls (golang/go#22606).
+    pub fn inited(&self) -> bool {
+        self.inited.load(SeqCst) != 0
+    }
+
     /// Go: `poll_runtime_pollOpen`. Take a pd from the cache, reset it for `fd`, and register
-    /// `fd` with the backend (token: index tagged with fdseq).
+    /// `fd` with the backend (token: index tagged with fdseq). Initialises the backend first
+    /// if nothing has ([`NetPoll::generic_init`]).
     ///
     /// Panics ("blocked read/write on free polldesc") if a task is still parked on the pd.
     pub fn open(&self, fd: i32) -> io::Result<Pd> {
+        self.generic_init()?;
         let pd = self.cache.alloc(&self.platform);
         pd.lock.lock();
         let wg = pd.wg.load(SeqCst);

@@ -281,6 +281,23 @@ impl<P: Platform> PollDesc<P> {
         )
     }
 
+    /// Whether the pd is closing, peeked (outside the protocol: for reports and checkers).
+    pub fn peek_closing(&self) -> bool {
+        self.closing.peek()
+    }
+
+    /// The tasks parked on the pd's semaphores, read first, peeked (outside the protocol:
+    /// for reports and checkers).
+    pub fn peek_parked(&self) -> Vec<(crate::platform::Mode, TaskId)> {
+        [
+            (crate::platform::Mode::Read, self.rg.peek()),
+            (crate::platform::Mode::Write, self.wg.peek()),
+        ]
+        .into_iter()
+        .filter_map(|(m, w)| word_task(w).map(|t| (m, t)))
+        .collect()
+    }
+
     /// Which of this pd's semaphores names `task` as parked, if any (peeked, for reports).
     pub fn parked_mode(&self, task: TaskId) -> Option<crate::platform::Mode> {
         let w = task_word(task);

@@ -20,7 +20,10 @@
 
 use std::fmt;
 use std::io;
+use std::net::SocketAddrV4;
 use std::sync::atomic::Ordering;
+
+use crate::observe::Observation;
 
 /// A value that fits in a machine word, so that platforms can store every shared field as
 /// 64 bits (the simulator keeps one kind of store history for all of them).
@@ -226,21 +229,31 @@ pub trait Clock: Send + Sync + 'static {
 
 /// A backend token for a pd: its cache index tagged with (low bits of) its fdseq, so that an
 /// event for a closed-and-reused pd can be recognised as stale (Go: `taggedPointerPack`).
+///
+/// The layout is Go's tagged pointer as it lies in `epoll_event.data` on a 32-bit
+/// little-endian machine, the layout golang/go#72900 is about: the tag (the low 32 bits of
+/// fdseq) in the low word, the pd in the high word - its cache index plus one, because Go's
+/// pointer is never 0 and neither is this word. A backend that tells its own tokens (the
+/// break's) from the pds' must compare whole tokens: the low word alone is a pd's fdseq.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Token(pub u64);
 
 impl Token {
     /// Pack a cache index and an fdseq tag.
     pub fn pack(index: u32, fdseq: usize) -> Token {
-        Token(((fdseq as u64) << 32) | index as u64)
+        Token(((index as u64 + 1) << 32) | (fdseq as u32 as u64))
     }
-    /// The cache index.
+    /// The cache index (`u32::MAX` for a token that names no pd).
     pub fn index(self) -> u32 {
-        self.0 as u32
+        ((self.0 >> 32) as u32).wrapping_sub(1)
     }
     /// The fdseq tag (the low 32 bits of fdseq).
     pub fn tag(self) -> usize {
-        (self.0 >> 32) as usize
+        self.0 as u32 as usize
+    }
+    /// The low word: what a 32-bit `uintptr` read of the event's data sees.
+    pub fn low_word(self) -> u32 {
+        self.0 as u32
     }
 }
 
@@ -297,6 +310,12 @@ pub type RawFd = i32;
 /// `events`; `wake` interrupts a blocked `poll` (repeated calls may be coalesced). The fd calls
 /// are non-blocking: "would block" is `io::ErrorKind::WouldBlock`.
 pub trait Backend: Send + Sync + 'static {
+    /// Go: `netpollinit`. Make the OS poller (once, before the first `open`; the core calls
+    /// it from [`NetPoll::generic_init`](crate::netpoll::NetPoll::generic_init) under its init
+    /// lock). The default does nothing: a backend that made its poller when it was built.
+    fn init(&self) -> io::Result<()> {
+        Ok(())
+    }
     /// Go: `netpollopen`. Register `fd`, to be reported with `token`.
     fn open(&self, fd: RawFd, token: Token) -> io::Result<()>;
     /// Go: `netpollclose`. Deregister `fd`.
@@ -315,6 +334,45 @@ pub trait Backend: Send + Sync + 'static {
     fn pipe(&self) -> io::Result<(RawFd, RawFd)>;
     /// `socketpair(AF_UNIX, SOCK_STREAM)`, both ends non-blocking.
     fn socket_pair(&self) -> io::Result<(RawFd, RawFd)>;
+
+    /// A non-blocking TCP socket, not connected (for [`Fd::connect`](crate::fd::Fd::connect)).
+    /// The default: unsupported.
+    fn tcp_socket(&self) -> io::Result<RawFd> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+    /// `connect(2)` on a non-blocking socket: `Ok(true)` connected at once, `Ok(false)` in
+    /// progress (EINPROGRESS). The default: unsupported.
+    fn connect(&self, fd: RawFd, addr: SocketAddrV4) -> io::Result<bool> {
+        let _ = (fd, addr);
+        Err(io::ErrorKind::Unsupported.into())
+    }
+    /// `getsockopt(SO_ERROR)`: the socket's pending error, cleared. The default: unsupported.
+    fn take_socket_error(&self, fd: RawFd) -> io::Result<SocketError> {
+        let _ = fd;
+        Err(io::ErrorKind::Unsupported.into())
+    }
+    /// `getpeername(2)`: `Ok` when the socket is connected (ENOTCONN when it is not). The
+    /// default: unsupported.
+    fn peer_name(&self, fd: RawFd) -> io::Result<()> {
+        let _ = fd;
+        Err(io::ErrorKind::Unsupported.into())
+    }
+    /// An address of this host where nothing listens: connecting to it is refused. The
+    /// default: unsupported.
+    fn refused_addr(&self) -> io::Result<SocketAddrV4> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
+/// What `getsockopt(SO_ERROR)` says of a socket after a connect.
+#[derive(Debug)]
+pub enum SocketError {
+    /// No error (0): connected - or still connecting, which looks the same.
+    None,
+    /// EINPROGRESS, EALREADY or EINTR: still connecting.
+    InProgress,
+    /// The connect failed with this error.
+    Failed(io::Error),
 }
 
 /// A task (Go: a `g`). Ids are small positive integers assigned by the scheduler.
@@ -370,4 +428,17 @@ pub trait Platform: Send + Sync + Sized + 'static {
     fn backend(&self) -> &Self::Backend;
     /// The platform's scheduler.
     fn sched(&self) -> &Self::Sched;
+
+    /// Whether the platform watches the FD layer ([`Platform::observe`]). Default false: the
+    /// FD layer then builds no observation at all (the test is on this constant).
+    const OBSERVES: bool = false;
+
+    /// An observation point of the FD layer (see [`crate::observe`]), made by the running
+    /// task. Called only when [`Platform::OBSERVES`] is true; the default does nothing.
+    ///
+    /// Contract: the platform only records; it must not call back into the core.
+    #[inline(always)]
+    fn observe(&self, what: Observation) {
+        let _ = what;
+    }
 }

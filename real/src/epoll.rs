@@ -218,6 +218,26 @@ impl Backend for Epoll {
     fn socket_pair(&self) -> io::Result<(RawFd, RawFd)> {
         sys::socketpair()
     }
+
+    fn tcp_socket(&self) -> io::Result<RawFd> {
+        crate::net::tcp_socket()
+    }
+
+    fn connect(&self, fd: RawFd, addr: std::net::SocketAddrV4) -> io::Result<bool> {
+        crate::net::connect(fd, addr)
+    }
+
+    fn take_socket_error(&self, fd: RawFd) -> io::Result<netpoll::platform::SocketError> {
+        crate::net::take_socket_error(fd)
+    }
+
+    fn peer_name(&self, fd: RawFd) -> io::Result<()> {
+        crate::net::peer_name(fd)
+    }
+
+    fn refused_addr(&self) -> io::Result<std::net::SocketAddrV4> {
+        crate::net::refused_addr()
+    }
 }
 
 #[cfg(test)]

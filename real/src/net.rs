@@ -7,7 +7,7 @@ use std::mem;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use netpoll::fd::{self, Fd};
-use netpoll::platform::{Platform, RawFd};
+use netpoll::platform::{Platform, RawFd, SocketError};
 
 /// How many pending connections a listener queues (the kernel caps it at `somaxconn`).
 pub const LISTEN_BACKLOG: i32 = 65_535;
@@ -31,7 +31,7 @@ fn from_sockaddr(sa: &libc::sockaddr_in) -> SocketAddrV4 {
 }
 
 /// A non-blocking, close-on-exec IPv4 TCP socket.
-fn tcp_socket() -> io::Result<RawFd> {
+pub fn tcp_socket() -> io::Result<RawFd> {
     let ty = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
     // SAFETY: socket takes plain integers.
     syscall!(socket(libc::AF_INET, ty, 0))
@@ -141,6 +141,66 @@ pub fn connect_from(from: Ipv4Addr, to: SocketAddrV4) -> io::Result<RawFd> {
         return Err(e);
     }
     Ok(fd)
+}
+
+/// `connect(2)` on the non-blocking socket `fd`: `Ok(true)` connected at once, `Ok(false)` in
+/// progress (EINPROGRESS).
+pub fn connect(fd: RawFd, to: SocketAddrV4) -> io::Result<bool> {
+    let sa = sockaddr(to);
+    // SAFETY: `sa` is a valid sockaddr_in for the call, its size passed.
+    match syscall!(connect(
+        fd,
+        (&sa as *const libc::sockaddr_in).cast(),
+        mem::size_of::<libc::sockaddr_in>() as libc::socklen_t
+    )) {
+        Ok(_) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// `getsockopt(SO_ERROR)` on `fd`: its pending error, which the call clears.
+pub fn take_socket_error(fd: RawFd) -> io::Result<SocketError> {
+    let mut v: libc::c_int = 0;
+    let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `v` and `len` are valid for writing; the kernel writes at most `len` bytes.
+    syscall!(getsockopt(
+        fd,
+        libc::SOL_SOCKET,
+        libc::SO_ERROR,
+        (&mut v as *mut libc::c_int).cast(),
+        &mut len
+    ))?;
+    Ok(match v {
+        0 => SocketError::None,
+        libc::EINPROGRESS | libc::EALREADY | libc::EINTR => SocketError::InProgress,
+        e => SocketError::Failed(io::Error::from_raw_os_error(e)),
+    })
+}
+
+/// `getpeername(2)` on `fd`: `Ok` when it is connected.
+pub fn peer_name(fd: RawFd) -> io::Result<()> {
+    // SAFETY: plain old data, zero is valid.
+    let mut sa: libc::sockaddr_in = unsafe { mem::zeroed() };
+    let mut len = mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: `sa` and `len` are valid for writing; the kernel writes at most `len` bytes.
+    syscall!(getpeername(
+        fd,
+        (&mut sa as *mut libc::sockaddr_in).cast(),
+        &mut len
+    ))
+    .map(drop)
+}
+
+/// A loopback address where nothing listens: a port the kernel just handed out and that was
+/// released again (connecting to it is refused unless another process takes it meanwhile).
+pub fn refused_addr() -> io::Result<SocketAddrV4> {
+    let fd = tcp_socket()?;
+    let addr = bind(fd, SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).and_then(|()| local_addr(fd));
+    let closed = crate::sys::close(fd);
+    let addr = addr?;
+    closed?;
+    Ok(addr)
 }
 
 /// Raise this process's `RLIMIT_NOFILE` to at least `want` descriptors (soft and hard; raising

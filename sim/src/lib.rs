@@ -46,6 +46,7 @@ pub mod fuzz;
 pub mod litmus;
 pub mod platform;
 pub mod trace;
+pub mod zoo;
 
 /// insta, the snapshot library [`replay_traces!`] asserts swimlanes with (so a crate using the
 /// macro needs no insta dependency of its own). With the `insta` feature (on by default).

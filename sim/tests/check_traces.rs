@@ -82,7 +82,8 @@ fn sb() {
 fn a_failing_scenario_check_saves_its_trace_and_prints_the_replay_command() {
     let dir = tmp("scenario");
     let (msg, path) = failing_scenario_check(&dir);
-    assert!(msg.contains("deadlock"), "{msg}");
+    // The reader parks on the closing pd: the checker says so (before the deadlock).
+    assert!(msg.contains("checker parked-on-closed-pd"), "{msg}");
     let abs = std::fs::canonicalize(&path).unwrap();
     let cmd = format!(
         "cargo run --release -p netpoll-sim -- replay {}",
@@ -96,7 +97,7 @@ fn a_failing_scenario_check_saves_its_trace_and_prints_the_replay_command() {
     );
     let trace = read_file(&path).unwrap();
     assert_eq!(trace.subject, Subject::Builtin(prefix()));
-    assert_eq!(trace.failure.kind, FailureKind::Deadlock);
+    assert_eq!(trace.failure.kind, FailureKind::Checker);
     assert!(trace.meta.shrunk);
     replay_trace(&trace, prefix()).expect("the saved trace replays byte for byte");
     // Saving again never overwrites.
@@ -185,7 +186,9 @@ fn netpoll_sim_replay_replays_the_trace_instead_of_exploring() {
         .schedules(1);
     let msg = panic_message(|| b.check(prefix()));
     assert!(
-        msg.contains("replayed") && msg.contains("byte for byte") && msg.contains("deadlock"),
+        msg.contains("replayed")
+            && msg.contains("byte for byte")
+            && msg.contains("parked-on-closed-pd"),
         "{msg}"
     );
 

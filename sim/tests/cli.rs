@@ -101,7 +101,7 @@ fn explore_prefix_c11_finds_the_bug_and_saves_a_trace() {
     let (o, path) = explore_prefix(&out);
     let text = stdout(&o);
     assert_eq!(o.status.code(), Some(1), "{text}{}", stderr(&o));
-    assert!(text.contains("deadlock"), "{text}");
+    assert!(text.contains("checker parked-on-closed-pd"), "{text}");
     assert!(text.contains("closing=true"), "{text}");
     assert!(
         text.contains("schedules/s") && text.contains("steps/s"),
@@ -262,7 +262,7 @@ fn replay_of_a_good_trace_exits_0() {
     let o = run(&["replay", good_trace().to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).contains("byte for byte"), "{}", stdout(&o));
-    assert!(stdout(&o).contains("deadlock"));
+    assert!(stdout(&o).contains("parked-on-closed-pd"), "{}", stdout(&o));
 }
 
 #[test]
@@ -272,7 +272,7 @@ fn show_prints_the_swimlane_and_writes_the_svg() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = stdout(&o);
     assert!(
-        text.contains("reader") && text.contains("FAILURE (deadlock)"),
+        text.contains("reader") && text.contains("FAILURE (checker)"),
         "{text}"
     );
     assert!(text.contains("stale"), "{text}");

@@ -6,46 +6,8 @@
 //! trying the system call can wait forever for an edge that will not come again; one that
 //! tries the call first finds the data.
 
-use std::io;
-
-use netpoll::platform::{Backend, Mode, Platform, Scheduler};
-use netpoll::Protocol;
-use netpoll_sim::{Builder, Failure, Faults, MemoryModel, SimPlatform, Strategy};
-
-/// One pipe, one byte written (the edge), one reader on the pd that prepares with `reset` and
-/// then either waits first (`try_first` false: the misuse) or reads first and waits only on
-/// "would block" (the contract).
-fn edge_then_reset(try_first: bool) -> impl Fn() + 'static {
-    move || {
-        let np = SimPlatform::netpoll(Protocol::Fixed, Faults::NONE);
-        let backend = np.platform().backend();
-        let (r, w) = backend.pipe().expect("pipe");
-        let pd = np.open(r).expect("open a pd");
-        assert_eq!(backend.write(w, b"x").expect("write the byte"), 1);
-        let np2 = np.clone();
-        let reader = np.platform().sched().spawn("reader", move || {
-            np2.reset(pd, Mode::Read).expect("prepare to read");
-            if !try_first {
-                np2.wait(pd, Mode::Read).expect("wait");
-            }
-            let mut b = [0u8; 1];
-            loop {
-                match np2.platform().backend().read(r, &mut b) {
-                    Ok(1) => return,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        np2.wait(pd, Mode::Read).expect("wait");
-                    }
-                    other => panic!("reader: {other:?}"),
-                }
-            }
-        });
-        np.platform().sched().join(reader);
-        np.unblock(pd);
-        np.close(pd).expect("close the pd");
-        backend.close_fd(r).expect("close r");
-        backend.close_fd(w).expect("close w");
-    }
-}
+use netpoll_sim::zoo::reset_then_wait;
+use netpoll_sim::{Builder, Failure, MemoryModel, Strategy};
 
 fn explore(try_first: bool, strategy: Strategy) -> netpoll_sim::Report {
     Builder::default()
@@ -53,7 +15,7 @@ fn explore(try_first: bool, strategy: Strategy) -> netpoll_sim::Report {
         .strategy(strategy)
         .seed(70373)
         .schedules(2_000)
-        .explore(edge_then_reset(try_first))
+        .explore(reset_then_wait(try_first))
 }
 
 #[test]

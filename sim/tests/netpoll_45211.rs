@@ -4,6 +4,7 @@
 
 use netpoll::scenarios::Scenario;
 use netpoll::Protocol;
+use netpoll_sim::platform::checkers::Checker;
 use netpoll_sim::{
     scenario_check, Builder, Failure, Faults, MemoryModel, Ratio, Report, Strategy, Subject,
 };
@@ -39,46 +40,26 @@ fn dfs(preemptions: u32) -> Builder {
         .stop_at_first_failure(true)
 }
 
-/// The deadlock report of a failing exploration, checked to be the #45211 symptom: the reader
-/// parked on pd0's read semaphore, with `field` (closing=true or rd=-1) visible in the pd.
-fn assert_45211_deadlock(report: &Report, field: &str) {
+/// The failure of an exploration, checked to be the #45211 symptom: the reader stays parked
+/// on pd0's read semaphore (`rg=task`) although the waker ran, with `field` (closing=true or
+/// rd=-1) visible in the pd. The platform's checkers name it before it becomes a deadlock:
+/// `parked-on-closed-pd` for Close, `deadlines` for an expired deadline.
+fn assert_45211_stuck_reader(report: &Report, checker: Checker, field: &str) {
     let info = report
         .first_failure
         .as_ref()
-        .expect("the pre-fix protocol must deadlock");
-    let Failure::Deadlock { blocked } = &info.failure else {
-        panic!("expected a deadlock, got: {}", info.failure);
+        .expect("the pre-fix protocol must leave the reader parked");
+    let Failure::Checker {
+        checker: name,
+        message,
+    } = &info.failure
+    else {
+        panic!("expected a checker failure, got: {}", info.failure);
     };
-    let reader = blocked
-        .iter()
-        .find(|b| b.name == "reader")
-        .unwrap_or_else(|| {
-            panic!(
-                "the reader must be among the blocked tasks: {}",
-                info.failure
-            )
-        });
-    assert!(
-        reader.state.starts_with("parked"),
-        "reader state: {}",
-        reader.state
-    );
-    assert!(
-        reader.detail.contains("waits on pd0 for Read"),
-        "detail: {}",
-        reader.detail
-    );
-    assert!(
-        reader.detail.contains(field),
-        "detail must show {field}: {}",
-        reader.detail
-    );
-    // The waker really did run: the reader sits in rg as a parked task.
-    assert!(
-        reader.detail.contains("rg=task"),
-        "detail: {}",
-        reader.detail
-    );
+    assert_eq!(name, checker.name(), "{message}");
+    for want in ["reader", "pd0", field, "rg=task"] {
+        assert!(message.contains(want), "must show {want}: {message}");
+    }
 }
 
 #[test]
@@ -89,7 +70,7 @@ fn prefix_close_deadlocks_under_c11() {
         MemoryModel::C11,
         random(1, 1_000),
     );
-    assert_45211_deadlock(&r, "closing=true");
+    assert_45211_stuck_reader(&r, Checker::ParkedOnClosedPd, "closing=true");
     // The fixed protocol publishes closing in atomic_info; the pre-fix one does not.
     let info = r.first_failure.as_ref().unwrap();
     assert!(
@@ -107,7 +88,7 @@ fn prefix_deadline_deadlocks_under_c11() {
         MemoryModel::C11,
         random(1, 1_000),
     );
-    assert_45211_deadlock(&r, "rd=-1");
+    assert_45211_stuck_reader(&r, Checker::Deadlines, "rd=-1");
 }
 
 #[test]
@@ -121,20 +102,16 @@ fn prefix_close_deadlocks_the_writer_too() {
     let info = r
         .first_failure
         .as_ref()
-        .expect("the pre-fix protocol must deadlock");
-    let Failure::Deadlock { blocked } = &info.failure else {
-        panic!("expected a deadlock, got: {}", info.failure);
+        .expect("the pre-fix protocol must leave the writer parked");
+    let Failure::Checker { checker, message } = &info.failure else {
+        panic!("expected a checker failure, got: {}", info.failure);
     };
-    let writer = blocked
-        .iter()
-        .find(|b| b.name == "writer")
-        .expect("writer blocked");
+    assert_eq!(checker, Checker::ParkedOnClosedPd.name(), "{message}");
     assert!(
-        writer.detail.contains("waits on pd0 for Write"),
-        "{}",
-        writer.detail
+        message.contains("writer") && message.contains("pd0 for Write"),
+        "{message}"
     );
-    assert!(writer.detail.contains("closing=true"), "{}", writer.detail);
+    assert!(message.contains("closing=true"), "{message}");
     for (protocol, memory) in [
         (Protocol::Fixed, MemoryModel::C11),
         (Protocol::PreFix45211, MemoryModel::Sc),
@@ -237,7 +214,9 @@ fn readiness_wakes_reader_in_every_protocol_but_the_waiters_leak() {
     // Every protocol wakes the reader; all but the pre-#60782 one also keep the waiters count
     // right (the platform's end check: back to 0 once every task has finished).
     for protocol in Protocol::ALL {
-        if protocol == Protocol::PreFix60782 {
+        // Pre-#61454 also wakes the reader, but the model of Go's idle check sees the count
+        // drop before the reader is ready (tested with the zoo).
+        if matches!(protocol, Protocol::PreFix60782 | Protocol::PreFix61454) {
             continue;
         }
         let r = explore(WRITE, protocol, MemoryModel::C11, random(5, 20_000));
@@ -265,6 +244,7 @@ fn spurious_and_delayed_events_do_not_break_the_fixed_protocol() {
         error_event: Ratio::ZERO,
         spurious_event: Ratio::new(1, 4).unwrap(),
         delayed_delivery: Ratio::new(1, 4).unwrap(),
+        ..Faults::NONE
     };
     for scenario in [CLOSE, DEADLINE, WRITE] {
         let check = scenario_check(scenario, Protocol::Fixed);
@@ -438,9 +418,13 @@ fn prefix_59545_stale_error_reaches_the_reused_pd() {
         let info = r
             .first_failure
             .unwrap_or_else(|| panic!("seed {seed}: PCT did not find #59545 in 2000 schedules"));
+        // The outcomes checker sees it first: the new fd's read ends "not pollable" though
+        // the kernel reported no error for that descriptor.
         let msg = info.failure.to_string();
         assert!(
-            msg.contains("reused pd") && msg.contains("not pollable"),
+            msg.contains("checker outcomes")
+                && msg.contains("NotPollable")
+                && msg.contains("no error event for its descriptor"),
             "{msg}"
         );
     }
@@ -470,7 +454,7 @@ fn prefix_45211_plain_everr_also_takes_a_stale_error() {
         .first_failure
         .expect("the plain everr store races with reuse");
     assert!(
-        info.failure.to_string().contains("not pollable"),
+        info.failure.to_string().contains("NotPollable"),
         "{}",
         info.failure
     );

@@ -69,6 +69,10 @@ scenario_tests! {
     close_races_deadline => CloseRacesDeadline,
     peer_close_eof => PeerCloseEof,
     reused_pd_stale_event => ReusedPdStaleEvent,
+    deadline_moved_earlier => DeadlineMovedEarlier,
+    deadline_reset_at_expiry => DeadlineResetAtExpiry,
+    socket_churn => SocketChurn,
+    dial_refused_reused_pd => DialRefusedReusedPd,
 }
 
 #[test]

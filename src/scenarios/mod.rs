@@ -22,15 +22,19 @@ mod close_unblocks_read;
 mod close_unblocks_write;
 mod combined_deadline;
 mod deadline_extended_while_blocked;
+mod deadline_moved_earlier;
 mod deadline_moved_to_past_unblocks;
 mod deadline_now_and_zero;
 mod deadline_race;
+mod deadline_reset_at_expiry;
 mod deadline_unblocks_read;
+mod dial_refused_reused_pd;
 mod peer_close_eof;
 mod read_timeout;
 mod read_timeout_must_not_return;
 mod reused_pd_stale_error;
 mod reused_pd_stale_event;
+mod socket_churn;
 mod various_deadlines;
 mod write_timeout;
 mod write_timeout_must_not_return;
@@ -42,15 +46,19 @@ pub use close_unblocks_read::close_unblocks_read;
 pub use close_unblocks_write::close_unblocks_write;
 pub use combined_deadline::combined_deadline;
 pub use deadline_extended_while_blocked::deadline_extended_while_blocked;
+pub use deadline_moved_earlier::deadline_moved_earlier;
 pub use deadline_moved_to_past_unblocks::deadline_moved_to_past_unblocks;
 pub use deadline_now_and_zero::deadline_now_and_zero;
 pub use deadline_race::deadline_race;
+pub use deadline_reset_at_expiry::deadline_reset_at_expiry;
 pub use deadline_unblocks_read::deadline_unblocks_read;
+pub use dial_refused_reused_pd::dial_refused_reused_pd;
 pub use peer_close_eof::peer_close_eof;
 pub use read_timeout::read_timeout;
 pub use read_timeout_must_not_return::read_timeout_must_not_return;
 pub use reused_pd_stale_error::reused_pd_stale_error;
 pub use reused_pd_stale_event::reused_pd_stale_event;
+pub use socket_churn::socket_churn;
 pub use various_deadlines::various_deadlines;
 pub use write_timeout::write_timeout;
 pub use write_timeout_must_not_return::write_timeout_must_not_return;
@@ -100,6 +108,18 @@ pub enum Scenario {
     /// A readiness event in flight for a closed fd meets the pd's next user, who re-checks after
     /// every wake (as Go's connect does since #19289) and must get its data.
     ReusedPdStaleEvent,
+    /// A deadline moved earlier (still ahead) while a read blocks brings the timeout forward
+    /// (golang/go#42515's shape: the poller sleeping until the old deadline must be woken).
+    DeadlineMovedEarlier,
+    /// A deadline set again exactly as the previous one expires, while a read blocks
+    /// (golang/go#35532's sequence).
+    DeadlineResetAtExpiry,
+    /// Short-lived connections one after the other on one reused pd, each read getting its
+    /// byte (golang/go#72900's aging: the pd's fdseq grows with every use).
+    SocketChurn,
+    /// A dial cancelled while its refusal is in flight, then another on the reused pd: it
+    /// must end refused, whatever woke it (golang/go#19289, #14548).
+    DialRefusedReusedPd,
 }
 
 impl Scenario {
@@ -124,6 +144,10 @@ impl Scenario {
         Scenario::CloseRacesDeadline,
         Scenario::PeerCloseEof,
         Scenario::ReusedPdStaleEvent,
+        Scenario::DeadlineMovedEarlier,
+        Scenario::DeadlineResetAtExpiry,
+        Scenario::SocketChurn,
+        Scenario::DialRefusedReusedPd,
     ];
 
     /// The command-line name.
@@ -148,6 +172,10 @@ impl Scenario {
             Scenario::CloseRacesDeadline => "close-races-deadline",
             Scenario::PeerCloseEof => "peer-close-eof",
             Scenario::ReusedPdStaleEvent => "reused-pd-stale-event",
+            Scenario::DeadlineMovedEarlier => "deadline-moved-earlier",
+            Scenario::DeadlineResetAtExpiry => "deadline-reset-at-expiry",
+            Scenario::SocketChurn => "socket-churn",
+            Scenario::DialRefusedReusedPd => "dial-refused-reused-pd",
         }
     }
 
@@ -185,6 +213,18 @@ impl Scenario {
             Scenario::ReusedPdStaleEvent => {
                 "a stale readiness event meets the pd's next user, who re-checks each wake (#19289)"
             }
+            Scenario::DeadlineMovedEarlier => {
+                "a deadline moved earlier (still ahead) while a read blocks brings its timeout forward (#42515)"
+            }
+            Scenario::DeadlineResetAtExpiry => {
+                "a deadline set again exactly as the previous one fires, a read blocked (#35532)"
+            }
+            Scenario::SocketChurn => {
+                "short-lived connections reuse one pd, its fdseq growing; every read gets its byte (#72900)"
+            }
+            Scenario::DialRefusedReusedPd => {
+                "a dial cancelled while refused, then another on the reused pd: it must end refused (#19289)"
+            }
         }
     }
 
@@ -210,6 +250,10 @@ impl Scenario {
             Scenario::CloseRacesDeadline => close_races_deadline(np),
             Scenario::PeerCloseEof => peer_close_eof(np),
             Scenario::ReusedPdStaleEvent => reused_pd_stale_event(np),
+            Scenario::DeadlineMovedEarlier => deadline_moved_earlier(np),
+            Scenario::DeadlineResetAtExpiry => deadline_reset_at_expiry(np),
+            Scenario::SocketChurn => socket_churn(np),
+            Scenario::DialRefusedReusedPd => dial_refused_reused_pd(np),
         }
     }
 }

@@ -88,7 +88,8 @@ pub fn save_failure(
     } else {
         (ff.clone(), None)
     };
-    let trace = b.trace(subject.clone(), &info, info.choices != ff.choices);
+    // Shrunk: it went through the shrinker (which may find the schedule already minimal).
+    let trace = b.trace(subject.clone(), &info, shrink);
     let path = save_in(dir, &trace)?;
     let path = std::fs::canonicalize(&path).unwrap_or(path);
     let replay_command = replay_command(&trace, &path);

@@ -151,7 +151,7 @@ pub const SETTINGS: &[Setting] = &[
         name: "faults",
         env: "NETPOLL_SIM_FAULTS",
         default: "none",
-        meaning: "simulated-kernel faults of scenario checks: `none` or `error=R,spurious=R,delay=R`, each R a ratio `N/D` or a decimal",
+        meaning: "simulated-kernel faults of scenario checks: `none` or `error=R,spurious=R,delay=R,break=R,enosys=R`, each R a ratio `N/D` or a decimal",
         flag: true,
         values: Vec::new,
         apply: |b, v| {

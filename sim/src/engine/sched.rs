@@ -3,13 +3,18 @@
 //! describer. Everything here must be called inside a simulation.
 
 use crate::engine::rt;
-pub use crate::engine::rt::{Wake, START_TIME_NS};
+pub use crate::engine::rt::{Quiet, QuietKind, Wake, START_TIME_NS};
 use crate::engine::thread::JoinHandle;
 use std::rc::Rc;
 
 /// The running task's id (0 is the check closure; ids follow creation order).
 pub fn current() -> u32 {
     rt::current()
+}
+
+/// Task `task`'s name, for checkers' messages (empty for an unknown task).
+pub fn task_name(task: u32) -> String {
+    rt::task_label(task)
 }
 
 /// Go's `gopark`: deschedule the running task, then run `commit` as its own step (other tasks
@@ -99,6 +104,22 @@ pub fn fail(checker: &str, message: String) {
 /// (read simulated objects with `peek` only); a `Some` fails the schedule with that message.
 pub fn at_end(checker: &str, f: impl Fn() -> Option<String> + 'static) {
     rt::add_end_check(checker.to_string(), Rc::new(f))
+}
+
+/// Register, for the running execution, a check named `checker` of its quiescent points
+/// ([`Quiet`]): whenever no task can run (before virtual time advances or a deadlock is
+/// declared; not while a task waits for a lock), and whenever only system tasks can run
+/// ([`mark_system`]). It runs outside the model (read simulated objects with `peek` only); a
+/// `Some` fails the schedule with that message, naming the checker.
+pub fn at_quiet(checker: &str, f: impl Fn(&Quiet) -> Option<String> + 'static) {
+    rt::add_quiet_check(checker.to_string(), Rc::new(f))
+}
+
+/// Mark task `task` as a system task: a daemon that does not count as a running thread in a
+/// platform's model of the scheduler's idle check (Go's `sysmon`, which `checkdead` does not
+/// count). When only system tasks can run, the [`at_quiet`] checks run.
+pub fn mark_system(task: u32) {
+    rt::mark_system(task)
 }
 
 /// Register, for the running execution, a function that adds detail to a deadlock report for

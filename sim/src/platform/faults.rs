@@ -144,6 +144,12 @@ pub struct Faults {
     pub spurious_event: Ratio,
     /// An event's delivery is delayed by [`DELIVERY_DELAY_NS`] of virtual time.
     pub delayed_delivery: Ratio,
+    /// A break (Go's `netpollBreak`, waking the poller that sleeps until the earliest timer)
+    /// is lost by the kernel, as NetBSD's kqueue lost them (golang/go#42515).
+    pub dropped_break: Ratio,
+    /// The kernel is old: `epoll_create1` fails with ENOSYS and the poller's init falls back
+    /// to `epoll_create` (golang/go#22606). Drawn once, at init.
+    pub old_kernel: Ratio,
 }
 
 impl Default for Faults {
@@ -153,7 +159,7 @@ impl Default for Faults {
 }
 
 /// The faults by name, as the command line and traces spell them.
-const NAMES: [&str; 3] = ["error", "spurious", "delay"];
+const NAMES: [&str; 5] = ["error", "spurious", "delay", "break", "enosys"];
 
 impl Faults {
     /// No faults.
@@ -161,6 +167,8 @@ impl Faults {
         error_event: Ratio::ZERO,
         spurious_event: Ratio::ZERO,
         delayed_delivery: Ratio::ZERO,
+        dropped_break: Ratio::ZERO,
+        old_kernel: Ratio::ZERO,
     };
 
     /// Whether no fault can happen.
@@ -168,8 +176,14 @@ impl Faults {
         *self == Faults::NONE
     }
 
-    fn fields(&self) -> [Ratio; 3] {
-        [self.error_event, self.spurious_event, self.delayed_delivery]
+    fn fields(&self) -> [Ratio; 5] {
+        [
+            self.error_event,
+            self.spurious_event,
+            self.delayed_delivery,
+            self.dropped_break,
+            self.old_kernel,
+        ]
     }
 
     fn field_mut(&mut self, name: &str) -> Option<&mut Ratio> {
@@ -177,6 +191,8 @@ impl Faults {
             "error" => Some(&mut self.error_event),
             "spurious" => Some(&mut self.spurious_event),
             "delay" => Some(&mut self.delayed_delivery),
+            "break" => Some(&mut self.dropped_break),
+            "enosys" => Some(&mut self.old_kernel),
             _ => None,
         }
     }
@@ -191,7 +207,8 @@ impl Faults {
 }
 
 impl fmt::Display for Faults {
-    /// `none`, or `error=N/D,spurious=N/D,delay=N/D` listing the non-zero ones.
+    /// `none`, or `error=N/D,spurious=N/D,delay=N/D,break=N/D,enosys=N/D` listing the
+    /// non-zero ones.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_none() {
             return f.write_str("none");
@@ -209,7 +226,8 @@ impl fmt::Display for Faults {
 impl FromStr for Faults {
     type Err = String;
 
-    /// `none`, or comma-separated `error=R`, `spurious=R`, `delay=R`, each `R` a [`Ratio`].
+    /// `none`, or comma-separated `error=R`, `spurious=R`, `delay=R`, `break=R`, `enosys=R`,
+    /// each `R` a [`Ratio`].
     fn from_str(s: &str) -> Result<Faults, String> {
         let mut faults = Faults::NONE;
         if s.trim() == "none" || s.trim().is_empty() {
@@ -217,7 +235,7 @@ impl FromStr for Faults {
         }
         for part in s.split(',') {
             let (name, value) = part.split_once('=').ok_or_else(|| {
-                format!("bad fault '{part}': expected NAME=RATIO (error, spurious, delay)")
+                format!("bad fault '{part}': expected NAME=RATIO (error, spurious, delay, break, enosys)")
             })?;
             let name = name.trim();
             let r: Ratio = value.parse().map_err(|e| format!("fault {name}: {e}"))?;

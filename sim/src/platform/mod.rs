@@ -3,25 +3,29 @@
 //! Every shared access of the core is a simulated atomic, plain cell or lock (a scheduling
 //! point with weak-memory outcomes); park/ready/spawn/join/sleep are the engine's; time is
 //! virtual; deadline timers live in a heap served by a long-lived dispatcher task
-//! ([`timers`]); fds are simulated by the kernel of [`kernel`], whose events a long-lived
-//! poller task collects (`poller`), with faults as exact ratios (`faults`). The built-in
-//! checks are the core's scenarios ([`scenario`]); [`values`] shows the core's fields in
-//! swimlanes.
+//! ([`timers`]; with `sysmon` where breaks can be lost); fds are simulated by the kernel of
+//! [`kernel`], whose events a long-lived poller task collects (`poller`), with faults as
+//! exact ratios (`faults`). The built-in checks are the core's scenarios ([`scenario`]);
+//! [`checkers`] check properties of every run apart from them; [`values`] shows the core's
+//! fields in swimlanes.
 //!
 //! A platform lives for one run: build it inside the check with [`SimPlatform::netpoll`],
 //! which also wires the callbacks, a deadlock describer and the end checks to the new
 //! [`NetPoll`].
 
 pub(crate) mod cells;
+pub mod checkers;
 pub mod faults;
 pub mod kernel;
 mod poller;
 pub mod scenario;
+mod sysmon;
 pub mod timers;
 pub mod values;
 
 use std::sync::{Arc, OnceLock};
 
+use netpoll::observe::Observation;
 use netpoll::platform::{Platform, Scheduler, TaskId};
 use netpoll::{NetPoll, Pd, Protocol};
 
@@ -29,6 +33,7 @@ use crate::engine::sync::atomic::{AtomicU32, AtomicUsize};
 use crate::engine::sync::RawMutex;
 use crate::engine::{sched, thread};
 use cells::SimPlain;
+use checkers::Checkers;
 use faults::Faults;
 use kernel::SimBackend;
 use timers::SimClock;
@@ -78,41 +83,34 @@ pub struct SimPlatform {
     clock: SimClock,
     backend: SimBackend,
     sched: SimSched,
+    checkers: Checkers,
 }
 
-/// The name of the end check that the waiters count is back to 0.
+/// The name of the end check that the waiters count is back to 0
+/// ([`checkers::Checker::WaitersBalanced`]).
 pub const WAITERS_CHECK: &str = "waiters-balanced";
 
 impl SimPlatform {
     /// A platform with simulated fds subject to `faults`, and the poller on it running
     /// `protocol`. Call inside a simulation (the check); it also registers a deadlock
     /// describer that shows, for each parked task, the pd it waits on and that pd's fields,
-    /// and the end check that the waiters count is back to 0.
+    /// and every checker of [`checkers`].
     pub fn netpoll(protocol: Protocol, faults: Faults) -> Arc<SimNetPoll> {
         let slot: Arc<OnceLock<std::sync::Weak<SimNetPoll>>> = Arc::new(OnceLock::new());
+        let checkers = Checkers::new(faults);
         let platform = SimPlatform {
-            clock: SimClock::new(slot.clone()),
-            backend: SimBackend::new(slot.clone(), faults),
+            clock: SimClock::new(slot.clone(), faults),
+            backend: SimBackend::new(slot.clone(), faults, checkers.clone()),
             sched: SimSched,
+            checkers: checkers.clone(),
         };
         let np = Arc::new(NetPoll::new(platform, protocol));
         // The slot is fresh: this is its only initialisation.
         let _ = slot.set(Arc::downgrade(&np));
         let weak = Arc::downgrade(&np);
         sched::on_deadlock(move |task| weak.upgrade().and_then(|np| describe_parked(&np, task)));
-        // Once every task has finished nobody waits for the poller: Go's netpollWaiters
-        // must be back to 0 (a leak makes the scheduler poll for waiters that do not exist).
-        // (A strong reference: by the end the check's own tasks may have dropped theirs.)
-        let np_end = np.clone();
-        sched::at_end(WAITERS_CHECK, move || {
-            let waiters = np_end.peek_waiters();
-            (waiters != 0).then(|| {
-                format!(
-                    "netpoll.waiters = {} with no task left (the count leaked)",
-                    waiters as i32
-                )
-            })
-        });
+        checkers.register(Arc::downgrade(&np), faults);
+        Checkers::register_waiters(np.clone());
         np
     }
 }
@@ -145,5 +143,11 @@ impl Platform for SimPlatform {
     }
     fn sched(&self) -> &SimSched {
         &self.sched
+    }
+
+    const OBSERVES: bool = true;
+
+    fn observe(&self, what: Observation) {
+        self.checkers.observe(what);
     }
 }

@@ -1,6 +1,14 @@
 //! Virtual time and the pds' deadline timers: a timer heap behind the timers lock, served by
 //! one long-lived dispatcher daemon (Go's scheduler runs due timers in `checkTimers`).
 //!
+//! The dispatcher stands for the M that blocks in `netpoll(delay)` until the earliest timer
+//! (Go 1.16 and later): arming an earlier timer wakes it through the break (Go's
+//! `wakeNetPoller` → `netpollBreak`), modelled as bringing its wake-up forward. A kernel
+//! that loses breaks (the `break` fault, golang/go#42515) leaves it asleep until its old
+//! time, and, as Go's `netpollWakeSig` de-duplicates breaks until the poller has seen one,
+//! every later break too; Go's fix is `sysmon`'s check for overdue timers (the platform's `sysmon` task), which
+//! runs only where breaks can be lost (Go: on NetBSD).
+//!
 //! Each pd timer's `when` is a plain cell guarded by the timers lock, so arming, stopping and
 //! firing show in the event log (`write pd0.rt.when := +1ms`). The dispatcher takes the lock,
 //! pops the timers that are due (at or before the current virtual time), releases the lock
@@ -17,6 +25,7 @@ use std::sync::{Arc, Mutex as StdMutex, OnceLock, Weak};
 use netpoll::platform::{Clock, TimerFiring};
 
 use super::cells::loc_name;
+use super::faults::Faults;
 use super::SimNetPoll;
 use crate::engine::event::LocName;
 use crate::engine::sched;
@@ -43,7 +52,14 @@ struct Book {
     armed: u64,
     /// The dispatcher task, while it is parked, with the time it parked until.
     dispatcher_parked: Option<(u32, Option<i64>)>,
+    /// The dispatcher task, once started.
+    dispatcher: Option<u32>,
+    /// The sysmon task, if breaks can be lost.
+    sysmon: Option<u32>,
     started: bool,
+    /// A break was sent and lost (Go: `netpollWakeSig` is 1 and the poller has not seen the
+    /// break): later breaks are de-duplicated until the dispatcher wakes and sees it.
+    break_lost: bool,
 }
 
 /// The state shared by the clock and the dispatcher.
@@ -51,12 +67,14 @@ struct Shared {
     lock: RawMutex,
     book: StdMutex<Book>,
     np: Arc<OnceLock<Weak<SimNetPoll>>>,
+    faults: Faults,
 }
 
 /// Virtual time and deadline timers.
 pub struct SimClock {
     shared: OnceLock<Arc<Shared>>,
     np: Arc<OnceLock<Weak<SimNetPoll>>>,
+    faults: Faults,
 }
 
 /// A pd's timer.
@@ -66,11 +84,31 @@ pub struct SimTimer {
 }
 
 impl SimClock {
-    pub(crate) fn new(np: Arc<OnceLock<Weak<SimNetPoll>>>) -> SimClock {
+    pub(crate) fn new(np: Arc<OnceLock<Weak<SimNetPoll>>>, faults: Faults) -> SimClock {
         SimClock {
             shared: OnceLock::new(),
             np,
+            faults,
         }
+    }
+
+    /// The armed timers (not stopped, not yet fired), earliest first: (when, firing). Read
+    /// outside the model, for checkers.
+    pub fn armed(&self) -> Vec<(i64, TimerFiring)> {
+        let Some(s) = self.shared.get() else {
+            return Vec::new();
+        };
+        let b = book(s);
+        let mut v: Vec<(i64, u64, TimerFiring)> = b
+            .heap
+            .iter()
+            .filter(|Reverse((_, _, slot, g))| b.slots[*slot].generation == *g)
+            .filter_map(|Reverse((when, order, slot, _))| {
+                b.slots[*slot].firing.map(|f| (*when, *order, f))
+            })
+            .collect();
+        v.sort_by_key(|&(when, order, _)| (when, order));
+        v.into_iter().map(|(w, _, f)| (w, f)).collect()
     }
 
     /// The shared state, made at the first timer (so runs without timers have no timers lock).
@@ -80,6 +118,7 @@ impl SimClock {
                 lock: RawMutex::named(LocName::single("timers", "lock")),
                 book: StdMutex::new(Book::default()),
                 np: self.np.clone(),
+                faults: self.faults,
             })
         })
     }
@@ -118,7 +157,7 @@ impl Clock for SimClock {
         let s = self.shared().clone();
         s.lock.lock();
         timer.when.set(when_ns);
-        let wake = {
+        let first = {
             let mut b = book(&s);
             let b = &mut *b;
             let slot = &mut b.slots[timer.slot];
@@ -127,14 +166,38 @@ impl Clock for SimClock {
             let g = slot.generation;
             b.armed += 1;
             b.heap.push(Reverse((when_ns, b.armed, timer.slot, g)));
-            if !std::mem::replace(&mut b.started, true) {
-                let task = start_dispatcher(s.clone());
-                b.dispatcher_parked = Some((task, None));
+            !std::mem::replace(&mut b.started, true)
+        };
+        if first {
+            // Spawning may be a scheduling point (under tso): not with the book borrowed.
+            let task = start_dispatcher(s.clone());
+            let sysmon =
+                (!s.faults.dropped_break.is_zero()).then(|| super::sysmon::start(s.np.clone()));
+            let mut b = book(&s);
+            b.dispatcher_parked = Some((task, None));
+            b.dispatcher = Some(task);
+            b.sysmon = sysmon;
+        }
+        let wake = {
+            let mut b = book(&s);
+            let b = &mut *b;
+            if let Some(t) = b.sysmon {
+                super::sysmon::poke(t);
             }
             match b.dispatcher_parked {
+                // Go: wakeNetPoller. The dispatcher sleeps past this timer: break its sleep.
                 Some((task, until)) if until.is_none_or(|u| when_ns < u) => {
-                    b.dispatcher_parked = Some((task, Some(when_ns)));
-                    Some(task)
+                    if b.break_lost {
+                        // Go: netpollWakeSig is still 1 from the lost break: de-duplicated.
+                        None
+                    } else if s.faults.dropped_break.draw() {
+                        // The kernel loses the break (golang/go#42515).
+                        b.break_lost = true;
+                        None
+                    } else {
+                        b.dispatcher_parked = Some((task, Some(when_ns)));
+                        Some(task)
+                    }
                 }
                 _ => None,
             }
@@ -181,6 +244,8 @@ fn start_dispatcher(s: Arc<Shared>) -> u32 {
             // of the book is read and written under the timers lock, so the order of these
             // accesses is the lock's order in every kind of exploration.)
             b.dispatcher_parked = None;
+            // Awake, it polls and sees a break that was lost for its blocking wait.
+            b.break_lost = false;
             while let Some(&Reverse((when, _, slot, generation))) = b.heap.peek() {
                 if b.slots[slot].generation != generation {
                     b.heap.pop();
@@ -203,9 +268,25 @@ fn start_dispatcher(s: Arc<Shared>) -> u32 {
         if let Some((firing, when)) = due {
             // Taken off the heap: a stop from now on finds it no longer armed.
             when.set(NOT_ARMED);
-            s.lock.unlock();
-            if let Some(np) = s.np.get().and_then(Weak::upgrade) {
-                np.run_timer(firing);
+            let np = s.np.get().and_then(Weak::upgrade);
+            if np
+                .as_ref()
+                .is_some_and(|np| np.protocol().runs_timers_unlocked())
+            {
+                // Go's runOneTimer (since golang/go#35532): the timer function runs without
+                // the timers lock.
+                s.lock.unlock();
+                if let Some(np) = np {
+                    np.run_timer(firing);
+                }
+            } else {
+                // Before golang/go#35532's fix: runOneTimer kept the timers lock while the
+                // timer function ran; netpoll's takes the pd lock, which set_deadline holds
+                // while it takes the timers lock to re-arm.
+                if let Some(np) = np {
+                    np.run_timer(firing);
+                }
+                s.lock.unlock();
             }
             continue;
         }
@@ -215,4 +296,15 @@ fn start_dispatcher(s: Arc<Shared>) -> u32 {
             None => sched::park("timers", || true),
         };
     })
+}
+
+/// Wake the dispatcher now (Go: `startm` to run overdue timers). Used by [`sysmon`].
+pub(crate) fn kick_dispatcher(np: &SimNetPoll) {
+    let Some(s) = np.platform().clock.shared.get() else {
+        return;
+    };
+    let task = book(s).dispatcher;
+    if let Some(task) = task {
+        sched::bring_forward(task, sched::now_ns());
+    }
 }

@@ -1,5 +1,6 @@
 //! `netpoll-sim`: explore the netpoll scenarios on the simulator, replay and render traces,
-//! regenerate the committed ones, and tell the golang/go#45211 story (`netpoll-sim demo`).
+//! regenerate the committed ones, tell the golang/go#45211 story (`netpoll-sim demo`), and
+//! run the historical bug zoo (`netpoll-sim zoo`).
 //!
 //! Exit codes: 0 success (no failure found, a trace reproduced, a demo as expected), 1 a
 //! failure found or a replay that diverged, 2 bad usage or an unusable trace file.
@@ -13,6 +14,7 @@ mod merge;
 mod regen;
 mod replay;
 mod show;
+mod zoo;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -72,6 +74,9 @@ enum Command {
         /// The traces directory (the repository's `traces/`).
         dir: PathBuf,
     },
+    /// The historical bug zoo: find each of Go's netpoll bugs in its variant, and check the
+    /// fixed protocol on the same budget (exit 0 only when all are found and it is clean).
+    Zoo,
 }
 
 /// A closed standard output ends the program quietly, as it does `cat`: restore the default
@@ -124,6 +129,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => demo::run(&a),
         Command::Merge { paths } => merge::run(&paths),
         Command::Regen { dir } => regen::run(&dir),
+        Command::Zoo => zoo::run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

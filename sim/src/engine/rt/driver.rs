@@ -2,7 +2,7 @@
 //! coroutine of the calling OS thread, switching whenever a task suspends.
 
 use super::exec::{self, with, ExecConfig};
-use super::schedule::{yield_point, Idle};
+use super::schedule::{run_quiet_checks, yield_point, Idle};
 use super::task::Yld;
 use crate::engine::choice::{Choice, ChoiceSource};
 use crate::engine::event::{EventLog, Op, TaskName};
@@ -160,11 +160,24 @@ impl Engine {
             }
         });
         let mut next = Some(0u32);
+        let mut checked = false;
         loop {
             let t = match next.take() {
                 Some(t) => t,
-                None => match with(|e| e.pick_idle()) {
-                    Idle::Run(t) => t,
+                None => match with(|e| e.pick_idle(std::mem::take(&mut checked))) {
+                    Idle::Quiet => {
+                        if run_quiet_checks() {
+                            break;
+                        }
+                        checked = true;
+                        continue;
+                    }
+                    Idle::Run(t) => {
+                        if run_quiet_checks() {
+                            break;
+                        }
+                        t
+                    }
                     Idle::Done => {
                         self.run_end_checks();
                         break;

@@ -93,6 +93,38 @@ impl Chooser for Stream {
 pub(crate) type DeadlockHook = Rc<dyn Fn(u32) -> Option<String>>;
 /// A named check of the final state.
 pub(crate) type EndCheck = (String, Rc<dyn Fn() -> Option<String>>);
+/// A check of quiescent points: a message when its property is broken.
+pub(crate) type QuietFn = Rc<dyn Fn(&Quiet) -> Option<String>>;
+/// A named check of a quiescent point (see [`Quiet`]).
+pub(crate) type QuietCheck = (String, QuietFn);
+
+/// A point of an execution at which checks of the platform look at its state from outside
+/// the model (they may only peek): nothing can run but time, or only system tasks can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quiet {
+    /// Which kind of point.
+    pub kind: QuietKind,
+    /// The virtual time.
+    pub now_ns: i64,
+    /// The earliest virtual time some task wakes by itself (a sleep, a timed park), if any.
+    pub next_wake_ns: Option<i64>,
+    /// Whether some task that is not a system task waits with a time limit (a sleep, a timed
+    /// park): Go's "a timer is pending".
+    pub timed_wait: bool,
+    /// Whether some task that is not a daemon has not finished.
+    pub unfinished: bool,
+}
+
+/// The kinds of quiescent points.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QuietKind {
+    /// No task can run; next, virtual time advances (or the run ends in a deadlock). Not
+    /// reached while a task waits for a lock: the deadlock report says who holds what.
+    Idle,
+    /// Tasks can run, but only system tasks (see `sched::mark_system`), and no task waits
+    /// for a lock.
+    OnlySystem,
+}
 
 /// What a finished run leaves behind that may own simulated objects (dropped outside
 /// [`with`]).
@@ -102,6 +134,7 @@ pub(crate) struct Leftovers {
     _values: Vec<Box<dyn std::any::Any>>,
     _hook: Option<DeadlockHook>,
     _checks: Vec<EndCheck>,
+    _quiet_checks: Vec<QuietCheck>,
 }
 
 /// The state of the running execution.
@@ -137,6 +170,11 @@ pub(crate) struct Exec {
     pub(crate) deadlock_hook: Option<DeadlockHook>,
     /// Checks run when every task has finished (outside the model: they may only peek).
     pub(crate) end_checks: Vec<EndCheck>,
+    /// Checks run at quiescent points (outside the model: they may only peek).
+    pub(crate) quiet_checks: Vec<QuietCheck>,
+    /// A quiescent point reached inside the engine, whose checks run once the engine state
+    /// is no longer borrowed.
+    pub(crate) quiet: Option<Quiet>,
     /// In a run of the `graph` strategy: the graph being replayed and extended.
     pub(crate) graph: Option<Box<GraphRun>>,
 }
@@ -210,6 +248,8 @@ impl Exec {
             now_ns: START_TIME_NS,
             deadlock_hook: None,
             end_checks: Vec::new(),
+            quiet_checks: Vec::new(),
+            quiet: None,
             graph: None,
         }
     }
@@ -228,7 +268,9 @@ impl Exec {
             _pending: std::mem::take(&mut self.pending),
             _hook: self.deadlock_hook.take(),
             _checks: std::mem::take(&mut self.end_checks),
+            _quiet_checks: std::mem::take(&mut self.quiet_checks),
         };
+        self.quiet = None;
         self.tasks.clear();
         self.cur = 0;
         self.next = None;
@@ -355,6 +397,30 @@ impl Exec {
             .map_or_else(|| format!("loc#{loc}"), |n| n.to_string())
     }
 
+    /// The quiescent point of kind `kind` now, if a check wants to see it.
+    pub(crate) fn quiet_point(&self, kind: QuietKind) -> Option<Quiet> {
+        if self.quiet_checks.is_empty() || self.aborting || self.failure.is_some() {
+            return None;
+        }
+        Some(Quiet {
+            kind,
+            now_ns: self.now_ns,
+            next_wake_ns: self.next_wake(),
+            timed_wait: self
+                .tasks
+                .iter()
+                .any(|t| !t.system && t.status.wakes_at().is_some()),
+            unfinished: !self.only_daemons_left(),
+        })
+    }
+
+    /// Whether some task waits for a lock.
+    pub(crate) fn lock_wait(&self) -> bool {
+        self.tasks
+            .iter()
+            .any(|t| matches!(t.status, Status::BlockedLock(_)))
+    }
+
     /// Whether every task that is not a daemon has finished.
     pub(crate) fn only_daemons_left(&self) -> bool {
         self.tasks
@@ -379,13 +445,17 @@ impl Exec {
                 continue;
             }
             let spinning = self.graph.as_ref().is_some_and(|g| g.spinning(i as u32));
-            let state = match t.status {
+            let mut state = match t.status {
                 Status::Finished => continue,
                 _ if spinning => {
                     "spinning in a loop (yield_now) on values no task will change".to_string()
                 }
                 Status::Runnable | Status::Parking => "runnable".to_string(),
-                Status::BlockedLock(l) => self.locks.describe_wait(l, &self.names),
+                Status::BlockedLock(l) => self.locks.describe_wait(l, &self.names, |o| {
+                    self.tasks
+                        .get(o as usize)
+                        .map_or_else(String::new, |t| t.name.to_string())
+                }),
                 Status::BlockedJoin(j) => format!("joining task {j}"),
                 Status::Parked { until: None } => format!("parked ({})", t.park_reason),
                 Status::Parked { until: Some(u) } => {
@@ -400,6 +470,10 @@ impl Exec {
                     until: Some(u),
                 } => format!("waiting on {} (futex) until {u}ns", self.location_name(loc)),
             };
+            let held = self.locks.held_names(i as u32, &self.names);
+            if !held.is_empty() {
+                state.push_str(&format!(", holding {}", held.join(" and ")));
+            }
             out.push(BlockedTask {
                 task: i as u32,
                 name: t.name.to_string(),

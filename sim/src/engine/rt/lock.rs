@@ -62,17 +62,36 @@ impl Locks {
         self.v[id as usize].owner == Some(t)
     }
 
-    /// For deadlock reports: what waiting for lock `id` means now.
-    pub(crate) fn describe_wait(&self, id: u32, names: &EventLog) -> String {
+    /// The name of lock `id` in the event log.
+    fn name(&self, id: u32, names: &EventLog) -> String {
         let l = &self.v[id as usize];
-        let name = names
+        names
             .locations
             .get(l.loc as usize)
-            .map_or_else(|| format!("loc#{}", l.loc), |n| n.to_string());
-        match l.owner {
-            Some(o) => format!("blocked on lock {name} held by task {o}"),
+            .map_or_else(|| format!("loc#{}", l.loc), |n| n.to_string())
+    }
+
+    /// For deadlock reports: what waiting for lock `id` means now (`task_name` names the
+    /// holder).
+    pub(crate) fn describe_wait(
+        &self,
+        id: u32,
+        names: &EventLog,
+        task_name: impl Fn(u32) -> String,
+    ) -> String {
+        let name = self.name(id, names);
+        match self.v[id as usize].owner {
+            Some(o) => format!("blocked on lock {name} held by task {o} ({})", task_name(o)),
             None => format!("blocked on lock {name}"),
         }
+    }
+
+    /// For deadlock reports: the names of the locks task `t` holds, in creation order.
+    pub(crate) fn held_names(&self, t: u32, names: &EventLog) -> Vec<String> {
+        (0..self.n as u32)
+            .filter(|&id| self.v[id as usize].owner == Some(t))
+            .map(|id| self.name(id, names))
+            .collect()
     }
 }
 

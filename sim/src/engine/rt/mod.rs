@@ -35,7 +35,7 @@ mod watchdog;
 
 pub(crate) use driver::{in_task, Engine, Outcome};
 pub(crate) use exec::ExecConfig;
-pub use exec::MAX_STEPS_LIMIT;
+pub use exec::{Quiet, QuietKind, MAX_STEPS_LIMIT};
 pub use futex::FutexWait;
 pub(crate) use futex::{futex_wait, futex_wake};
 pub use globals::Key;
@@ -44,10 +44,10 @@ pub(crate) use graph_run::{GraphRun, Guide, RunEnd};
 pub(crate) use lock::{lock, new_lock, try_lock, unlock};
 pub use ops::Wake;
 pub(crate) use ops::{
-    add_end_check, bring_forward, current, fail_check, fence, is_finished, join, load,
-    location_count, new_location, now_ns, park, peek, plain_read, plain_write, ready, rmw,
-    set_anonymous, set_deadlock_hook, shutting_down, sleep_ns, spawn, spawn_parked, store,
-    task_name, user_choice, yield_now,
+    add_end_check, add_quiet_check, bring_forward, current, fail_check, fence, is_finished, join,
+    load, location_count, mark_system, new_location, now_ns, park, peek, plain_read, plain_write,
+    ready, rmw, set_anonymous, set_deadlock_hook, shutting_down, sleep_ns, spawn, spawn_parked,
+    store, task_label, task_name, user_choice, yield_now,
 };
 pub(crate) use pointers::{pointer_addr, pointer_id};
 pub(crate) use time::duration_ns;

@@ -475,6 +475,29 @@ pub(crate) fn set_deadlock_hook(h: Rc<dyn Fn(u32) -> Option<String>>) {
     with(|e| e.deadlock_hook = Some(h));
 }
 
+/// Register a named check of the running execution's quiescent points.
+pub(crate) fn add_quiet_check(checker: String, h: super::exec::QuietFn) {
+    with(|e| e.quiet_checks.push((checker, h)));
+}
+
+/// Task `t`'s name as text (empty for an unknown task).
+pub(crate) fn task_label(t: u32) -> String {
+    with(|e| {
+        e.tasks
+            .get(t as usize)
+            .map_or_else(String::new, |t| t.name.to_string())
+    })
+}
+
+/// Mark task `t` as a system task (see `sched::mark_system`).
+pub(crate) fn mark_system(t: u32) {
+    with(|e| {
+        if let Some(task) = e.tasks.get_mut(t as usize) {
+            task.system = true;
+        }
+    })
+}
+
 /// Register a named check of the running execution's final state.
 pub(crate) fn add_end_check(checker: String, h: Rc<dyn Fn() -> Option<String>>) {
     with(|e| e.end_checks.push((checker, h)));

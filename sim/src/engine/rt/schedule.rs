@@ -1,7 +1,7 @@
 //! Choosing who runs: at every scheduling point of the running task, and when the running
 //! task blocked or finished.
 
-use super::exec::{with, Exec};
+use super::exec::{with, Exec, QuietKind};
 use super::task::Yld;
 use crate::engine::failure::Failure;
 
@@ -20,15 +20,40 @@ pub(crate) fn suspend(y: *const Yld) {
 /// A scheduling point: the engine may run other tasks before the caller continues.
 #[inline]
 pub(crate) fn yield_point() {
-    if let Some(y) = with(|e| e.at_yield_point()) {
+    let y = with(|e| e.at_yield_point());
+    if run_quiet_checks() {
+        // A check failed: stop here (the engine unwinds the task).
+        suspend(with(|e| e.tasks[e.cur as usize].yielder));
+        return;
+    }
+    if let Some(y) = y {
         suspend(y);
     }
+}
+
+/// Run the checks of a quiescent point the engine reached, if it reached one (outside the
+/// engine's state: the checks may peek at simulated objects). True when one failed (the
+/// failure is recorded).
+pub(crate) fn run_quiet_checks() -> bool {
+    let Some((quiet, checks)) = with(|e| e.quiet.take().map(|q| (q, e.quiet_checks.clone())))
+    else {
+        return false;
+    };
+    for (checker, check) in checks {
+        if let Some(message) = check(&quiet) {
+            with(|e| e.fail(Failure::Checker { checker, message }));
+            return true;
+        }
+    }
+    false
 }
 
 /// What the engine does when the running task blocked or finished.
 pub(crate) enum Idle {
     /// Run this task.
     Run(u32),
+    /// No task can run: run the quiescent point's checks (`Exec::quiet`), then ask again.
+    Quiet,
     /// Every task that is not a daemon finished and nothing can run: the execution is over.
     Done,
     /// Some task can never run again.
@@ -86,6 +111,7 @@ impl Exec {
         if yielded {
             self.runnable.push(me);
         }
+        self.note_only_system();
         let next = self.choose_task(!yielded);
         if self.halted() {
             // The choice does not fit the replayed recording: stop before anyone runs.
@@ -120,6 +146,18 @@ impl Exec {
         }
     }
 
+    /// When only system tasks can run, note the quiescent point for the checks. A task that
+    /// waits for a lock is busy, not asleep (a thread in a system call, on a runtime mutex):
+    /// while one does, this is no such point.
+    fn note_only_system(&mut self) {
+        if !self.quiet_checks.is_empty()
+            && self.runnable.iter().all(|&t| self.tasks[t as usize].system)
+            && !self.lock_wait()
+        {
+            self.quiet = self.quiet_point(QuietKind::OnlySystem);
+        }
+    }
+
     /// At the end of a graph run: look for a data race (a failure when the run asks for
     /// it, counted otherwise). True when it failed the run.
     fn graph_race(&mut self) -> bool {
@@ -148,8 +186,11 @@ impl Exec {
         true
     }
 
-    /// The engine must pick a task because the running one blocked or finished.
-    pub(crate) fn pick_idle(&mut self) -> Idle {
+    /// The engine must pick a task because the running one blocked or finished. `checked`:
+    /// the checks of the idle point it last returned [`Idle::Quiet`] for have run. In a run of
+    /// the `graph` strategy the graph picks, and there are no quiescent points (the checkers'
+    /// quiescent checks do not run; their end-of-run checks do).
+    pub(crate) fn pick_idle(&mut self, mut checked: bool) -> Idle {
         if let Some(g) = self.graph.as_mut() {
             use super::graph_run::Pick;
             let pick = g.pick();
@@ -189,6 +230,7 @@ impl Exec {
                 }
             }
             if !self.runnable.is_empty() {
+                self.note_only_system();
                 let next = self.choose_task(false);
                 if self.halted() {
                     return Idle::Stop;
@@ -207,6 +249,12 @@ impl Exec {
             }
             if self.only_daemons_left() {
                 return Idle::Done;
+            }
+            if !std::mem::take(&mut checked) && !self.lock_wait() {
+                if let Some(q) = self.quiet_point(QuietKind::Idle) {
+                    self.quiet = Some(q);
+                    return Idle::Quiet;
+                }
             }
             // Nobody can run: advance virtual time to the next task that wakes by itself.
             match self.next_wake() {

@@ -65,6 +65,9 @@ pub(crate) struct Task {
     /// task that is not a daemon has finished and nothing can run, whatever the daemons wait
     /// for; an idle daemon is never part of a deadlock.
     pub(crate) daemon: bool,
+    /// A system task that does not count as a running thread in the platform's model of
+    /// the scheduler's idle check (Go's `sysmon`); see `sched::mark_system`.
+    pub(crate) system: bool,
     /// Released by `ready`, acquired when the task resumes from `park`.
     pub(crate) park_vc: VClock,
     /// A `ready` arrived while the task was not (yet) parked.
@@ -99,6 +102,7 @@ impl Task {
             name,
             status: Status::Runnable,
             daemon,
+            system: false,
             park_vc: VClock::ZERO,
             wake_pending: false,
             timed_out: false,

@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub const MAGIC: [u8; 7] = *b"NPTRACE";
 
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u16 = 3;
+pub const FORMAT_VERSION: u16 = 4;
 
 /// The largest body accepted (and bincode's allocation limit while decoding it).
 pub const MAX_BODY_BYTES: usize = 64 << 20;

@@ -94,7 +94,8 @@ pub struct TraceMeta {
     pub memory: MemoryModel,
     /// The strategy that found the schedule.
     pub strategy: Strategy,
-    /// Whether the saved schedule is a shrunk form of the one found.
+    /// Whether the saved schedule went through the shrinker (it may have been minimal
+    /// already).
     pub shrunk: bool,
     /// The exploration's seed.
     pub seed: u64,
