@@ -159,7 +159,11 @@ fn mentioned_paths(text: &str) -> Vec<String> {
         {
             return;
         }
-        let t = t.trim_matches(|c: char| ",.;:()`'\"".contains(c));
+        // A leading dot is part of a name (`.cargo/mutants.toml`); a trailing one ends a
+        // sentence.
+        let t = t
+            .trim_start_matches(|c: char| ",;:()`'\"".contains(c))
+            .trim_end_matches(|c: char| ",.;:()`'\"".contains(c));
         let looks_like_path = t.contains('/')
             && !t.starts_with("http")
             && !t.starts_with('-')
