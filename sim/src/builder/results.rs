@@ -889,11 +889,7 @@ pub fn merge(paths: &[PathBuf]) -> Result<Merged, MergeError> {
         elapsed: Duration::ZERO,
         graph: None,
     };
-    let slowest = shards
-        .iter()
-        .map(|(_, r)| Duration::try_from_secs_f64(r.elapsed_secs).unwrap_or_default())
-        .max()
-        .unwrap_or_default();
+    let slowest = slowest(&shards);
     Ok(Merged {
         campaign,
         files: shards.into_iter().map(|(p, _)| p).collect(),
@@ -1011,11 +1007,7 @@ fn merge_graph(
         Coverage::Complete
     };
     let (first, distinct) = failures(failing)?;
-    let slowest = shards
-        .iter()
-        .map(|(_, r)| Duration::try_from_secs_f64(r.elapsed_secs).unwrap_or_default())
-        .max()
-        .unwrap_or_default();
+    let slowest = slowest(&shards);
     Ok(Merged {
         campaign,
         files: shards.into_iter().map(|(p, _)| p).collect(),
@@ -1026,4 +1018,13 @@ fn merge_graph(
         slowest,
         per_shard: true,
     })
+}
+
+/// The longest wall time among the shards' files.
+fn slowest(shards: &[(PathBuf, ShardResult)]) -> Duration {
+    shards
+        .iter()
+        .map(|(_, r)| Duration::try_from_secs_f64(r.elapsed_secs).unwrap_or_default())
+        .max()
+        .unwrap_or_default()
 }
