@@ -201,6 +201,12 @@ where
 
 /// Let other tasks run (a scheduling point; the next choice prefers another task and does not
 /// count as a preemption).
+///
+/// Call it at the end of every iteration of a spin loop. Under the graph strategy it marks
+/// the loop's back-edge: an iteration that only read since the previous `yield_now` would
+/// read the same values forever, so the task waits there for good, and the graph in which
+/// one of those reads sees a later store - which lets the loop out - is explored too (a
+/// loop whose body changes local state, such as a bounded spin, is cut there).
 pub fn yield_now() {
     rt::yield_now()
 }
