@@ -62,7 +62,7 @@ pub use engine::event::{Event, EventLog, LocName, Op, Ord as EventOrd, Pick};
 pub use engine::explore::{Coverage, FailureInfo, Report, Strategy};
 pub use engine::failure::{BlockedTask, EngineLimit, Failure, FailureKind};
 pub use engine::memory::MemoryModel;
-pub use engine::{sched, shrink, sync, thread};
+pub use engine::{hint, sched, shrink, sync, thread};
 pub use platform::faults::{Faults, Ratio};
 pub use platform::scenario::{scenario_check, ScenarioCheck};
 pub use platform::{SimNetPoll, SimPlatform};

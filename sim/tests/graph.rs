@@ -405,7 +405,7 @@ fn peterson(sc: bool) {
         flags[i].store(1, st);
         turn.store(other as u32, st);
         while flags[other].load(ld) == 1 && turn.load(ld) == other as u32 {
-            thread::yield_now();
+            netpoll_sim::hint::spin_loop();
         }
         assert_eq!(
             inside.fetch_add(1, Relaxed),

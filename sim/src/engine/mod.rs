@@ -16,6 +16,7 @@ pub mod event;
 pub mod explore;
 pub mod failure;
 pub(crate) mod graph;
+pub mod hint;
 pub mod memory;
 pub(crate) mod rt;
 pub mod sched;
