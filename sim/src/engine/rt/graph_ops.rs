@@ -422,18 +422,28 @@ pub(crate) fn ready(t: u32, ord: Ord) {
     record(Op::Ready { target: t });
 }
 
+/// A wait with a time limit: the search chooses between waiting and timing out; a time-out
+/// moves the task's time to the limit. True when it timed out (never without a limit).
+fn times_out(until_ns: Option<i64>) -> bool {
+    let Some(u) = until_ns else {
+        return false;
+    };
+    if op(GOp::Choice(2), false) != 1 {
+        return false;
+    }
+    with(|e| {
+        let me = e.cur;
+        let gr = e.graph.as_mut().expect("a graph run");
+        gr.set_now(me, u);
+    });
+    true
+}
+
 /// Park the running task (its commit already said to stay): wait for a permit, or - with a
 /// time limit - time out, as the search chooses. Returns true when it timed out.
 pub(crate) fn park_wait(until_ns: Option<i64>) -> bool {
-    if let Some(u) = until_ns {
-        if op(GOp::Choice(2), false) == 1 {
-            with(|e| {
-                let me = e.cur;
-                let gr = e.graph.as_mut().expect("a graph run");
-                gr.set_now(me, u);
-            });
-            return true;
-        }
+    if times_out(until_ns) {
+        return true;
     }
     let gt = with(|e| {
         let me = e.cur;
@@ -473,15 +483,8 @@ pub(crate) fn park_wait(until_ns: Option<i64>) -> bool {
 /// a time limit - times out, as the search chooses. Returns the value read, or `None` when it
 /// timed out.
 pub(crate) fn futex_wait(loc: u32, expected: u64, until_ns: Option<i64>) -> Option<u64> {
-    if let Some(u) = until_ns {
-        if op(GOp::Choice(2), false) == 1 {
-            with(|e| {
-                let me = e.cur;
-                let gr = e.graph.as_mut().expect("a graph run");
-                gr.set_now(me, u);
-            });
-            return None;
-        }
+    if times_out(until_ns) {
+        return None;
     }
     with(|e| {
         let me = e.cur as usize;
