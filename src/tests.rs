@@ -4,7 +4,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 
-use crate::pd::{task_word, PD_NIL, PD_READY, PD_WAIT};
+use crate::pd::{info, sema_name, task_word, word_task, PollInfo, PD_NIL, PD_READY, PD_WAIT};
 use crate::platform::{Atomic, Event, Mode, PlainCell, TaskId, TimerFunc, Token};
 use crate::testplat::{TestPlatform, LAST_COMMIT};
 use crate::{NetPoll, Pd, PollError, Protocol};
@@ -291,6 +291,33 @@ fn stale_event_for_reused_pd_is_ignored() {
     // A direct set_event_err with the old tag is refused too.
     p.set_event_err(true, old.tag());
     assert_eq!(np.checkerr(p, Mode::Read), Ok(()));
+    // An error of the pd's current use is reported: only older uses' events are dropped.
+    np.platform().backend.queued.lock().unwrap().push(Event {
+        token: new,
+        mode: Mode::ReadWrite,
+        error: true,
+    });
+    np.poll(0).unwrap();
+    assert_eq!(
+        np.checkerr(p, Mode::Read),
+        Err(PollError::NotPollable),
+        "the current use's error event must be reported"
+    );
+    // Two uses later, an error of the second use is still refused: every kept bit of the tag
+    // counts (tags 2 and 4 share the lowest bit).
+    for _ in 0..2 {
+        np.unblock(pd);
+        np.close(pd).unwrap();
+        assert_eq!(np.open(3).unwrap(), pd, "the cache reuses the freed pd");
+    }
+    let p = np.pd(pd);
+    assert_eq!((new.tag(), token_of(&np, 3).tag()), (2, 4));
+    p.set_event_err(true, new.tag());
+    assert_eq!(
+        np.checkerr(p, Mode::Read),
+        Ok(()),
+        "an error of the second use must not mark the fourth"
+    );
 }
 
 #[test]
@@ -477,4 +504,38 @@ fn prefix_61454_drops_the_count_before_the_task_is_ready() {
             "{waker:?}"
         );
     }
+}
+
+/// The semaphore words and the summary word's layout, as reports and the fdseq check read
+/// them.
+#[test]
+fn semaphore_words_and_summary_bits() {
+    assert_eq!(
+        [PD_NIL, PD_READY, PD_WAIT].map(sema_name),
+        ["nil", "ready", "wait"].map(String::from)
+    );
+    for t in [0u32, 1, 41] {
+        let w = task_word(TaskId(t));
+        assert!(w > PD_WAIT);
+        assert_eq!(word_task(w), Some(TaskId(t)));
+        assert_eq!(sema_name(w), format!("task{t}"));
+    }
+    assert_eq!(word_task(PD_WAIT), None);
+    let bits = [
+        info::CLOSING,
+        info::EVENT_ERR,
+        info::EXPIRED_READ_DEADLINE,
+        info::EXPIRED_WRITE_DEADLINE,
+    ];
+    for (i, b) in bits.iter().enumerate() {
+        assert_eq!(b.count_ones(), 1);
+        assert!(b.trailing_zeros() < info::FDSEQ_SHIFT);
+        assert!(bits[..i].iter().all(|c| c != b));
+    }
+    for seq in [0u32, 1, 2, 0x5_5555, info::FDSEQ_MASK] {
+        let x = PollInfo((seq << info::FDSEQ_SHIFT) | info::EVENT_ERR);
+        assert_eq!(x.fdseq(), seq);
+        assert!(x.event_err() && !x.closing());
+    }
+    assert_eq!(info::FDSEQ_MASK, (1 << info::FDSEQ_BITS) - 1);
 }
