@@ -10,6 +10,12 @@ use std::sync::Mutex;
 
 use crate::platform::*;
 
+thread_local! {
+    /// How many of this thread's next 32-bit compare-exchanges fail as if another writer had
+    /// come first (to test the retry loops).
+    pub static CAS32_FAILURES: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
 pub struct StdAtomicU32(AtomicU32);
 impl Atomic<u32> for StdAtomicU32 {
     fn new(v: u32, _: LocName) -> Self {
@@ -25,6 +31,10 @@ impl Atomic<u32> for StdAtomicU32 {
         self.0.swap(v, o)
     }
     fn compare_exchange(&self, c: u32, n: u32, s: Ordering, f: Ordering) -> Result<u32, u32> {
+        if CAS32_FAILURES.with(|k| k.replace(k.get().saturating_sub(1))) > 0 {
+            // A lost race (another writer came between the load and the CAS).
+            return Err(self.0.load(f));
+        }
         self.0.compare_exchange(c, n, s, f)
     }
     fn fetch_add(&self, v: u32, o: Ordering) -> u32 {

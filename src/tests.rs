@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::pd::{info, sema_name, task_word, word_task, PollInfo, PD_NIL, PD_READY, PD_WAIT};
 use crate::platform::{Atomic, Event, Mode, PlainCell, TaskId, TimerFunc, Token};
-use crate::testplat::{TestPlatform, LAST_COMMIT};
+use crate::testplat::{TestPlatform, CAS32_FAILURES, LAST_COMMIT};
 use crate::{NetPoll, Pd, PollError, Protocol};
 
 fn np(protocol: Protocol) -> Arc<NetPoll<TestPlatform>> {
@@ -538,4 +538,41 @@ fn semaphore_words_and_summary_bits() {
         assert!(x.event_err() && !x.closing());
     }
     assert_eq!(info::FDSEQ_MASK, (1 << info::FDSEQ_BITS) - 1);
+}
+
+/// The user cookie (Go's `pollDesc.user`) keeps what was set, per pd.
+#[test]
+fn the_user_cookie_round_trips() {
+    let np = np(Protocol::Fixed);
+    let a = np.open(3).unwrap();
+    let b = np.open(4).unwrap();
+    assert_eq!(np.pd(a).user(), 0);
+    np.pd(a).set_user(7);
+    np.pd(b).set_user(9);
+    assert_eq!((np.pd(a).user(), np.pd(b).user()), (7, 9));
+}
+
+/// The summary word's writers retry a compare-exchange that lost a race: an error event is
+/// not lost to a concurrent publish (and a publish not lost to an error event).
+#[test]
+fn summary_updates_retry_a_lost_race() {
+    let np = np(Protocol::Fixed);
+    let pd = np.open(3).unwrap();
+    let p = np.pd(pd);
+    CAS32_FAILURES.with(|k| k.set(2));
+    p.set_event_err(true, 0);
+    assert_eq!(
+        CAS32_FAILURES.with(|k| k.get()),
+        0,
+        "both failures were met"
+    );
+    assert_eq!(np.checkerr(p, Mode::Read), Err(PollError::NotPollable));
+    CAS32_FAILURES.with(|k| k.set(2));
+    np.set_deadline(pd, -1, Mode::Read);
+    assert_eq!(
+        CAS32_FAILURES.with(|k| k.get()),
+        0,
+        "both failures were met"
+    );
+    assert_eq!(np.checkerr(p, Mode::Read), Err(PollError::Timeout));
 }
