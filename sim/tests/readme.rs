@@ -164,7 +164,9 @@ fn mentioned_paths(text: &str) -> Vec<String> {
         let t = t
             .trim_start_matches(|c: char| ",;:()`'\"".contains(c))
             .trim_end_matches(|c: char| ",.;:()`'\"".contains(c));
+        // `../shared/...` is outside the repository (the project's shared folder).
         let looks_like_path = t.contains('/')
+            && !t.starts_with("../")
             && !t.starts_with("http")
             && !t.starts_with('-')
             && !t.starts_with('/')
