@@ -576,3 +576,42 @@ fn summary_updates_retry_a_lost_race() {
     );
     assert_eq!(np.checkerr(p, Mode::Read), Err(PollError::Timeout));
 }
+
+/// The FD layer's errors: which is a timeout, their names and messages, and the io error
+/// kinds they become.
+#[test]
+fn fd_errors_say_what_they_are() {
+    use crate::fd::Error;
+    use std::io;
+    let all = || {
+        [
+            Error::Closed,
+            Error::DeadlineExceeded,
+            Error::NotPollable,
+            Error::Io(io::Error::from_raw_os_error(9)),
+        ]
+    };
+    assert_eq!(all().map(|e| e.is_timeout()), [false, true, false, false]);
+    assert_eq!(
+        all().map(|e| e.kind_name()),
+        ["closed", "deadline exceeded", "not pollable", "io"]
+    );
+    let shown = all().map(|e| e.to_string());
+    assert_eq!(shown[0], "use of closed file");
+    assert_eq!(shown[1], "i/o timeout: deadline exceeded");
+    assert_eq!(shown[2], "not pollable: poller reported an error");
+    assert_eq!(shown[3], io::Error::from_raw_os_error(9).to_string());
+    let kinds = all().map(|e| io::Error::from(e).kind());
+    assert_eq!(kinds[1], io::ErrorKind::TimedOut);
+    assert_eq!(kinds[3], io::Error::from_raw_os_error(9).kind());
+}
+
+/// An FD names its descriptor until it is closed, then -1.
+#[test]
+fn an_fd_names_its_descriptor() {
+    let np = np(Protocol::Fixed);
+    let fd = crate::fd::Fd::new(np.clone(), 5).unwrap();
+    assert_eq!(fd.raw_fd(), 5);
+    fd.close().unwrap();
+    assert_eq!(fd.raw_fd(), -1);
+}
