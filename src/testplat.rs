@@ -141,6 +141,9 @@ impl Clock for TestClock {
 pub struct TestBackend {
     pub registered: Mutex<Vec<(RawFd, Token)>>,
     pub queued: Mutex<Vec<Event>>,
+    /// Results the next reads and writes return, in order (then: a read would block, a
+    /// write takes everything).
+    pub syscalls: Mutex<std::collections::VecDeque<io::Result<usize>>>,
 }
 impl Backend for TestBackend {
     fn open(&self, fd: RawFd, token: Token) -> io::Result<()> {
@@ -162,10 +165,12 @@ impl Backend for TestBackend {
     }
     fn wake(&self) {}
     fn read(&self, _: RawFd, _: &mut [u8]) -> io::Result<usize> {
-        Err(io::ErrorKind::WouldBlock.into())
+        let next = self.syscalls.lock().unwrap().pop_front();
+        next.unwrap_or_else(|| Err(io::ErrorKind::WouldBlock.into()))
     }
     fn write(&self, _: RawFd, b: &[u8]) -> io::Result<usize> {
-        Ok(b.len())
+        let next = self.syscalls.lock().unwrap().pop_front();
+        next.unwrap_or(Ok(b.len()))
     }
     fn close_fd(&self, _: RawFd) -> io::Result<()> {
         Ok(())

@@ -615,3 +615,36 @@ fn an_fd_names_its_descriptor() {
     fd.close().unwrap();
     assert_eq!(fd.raw_fd(), -1);
 }
+
+/// The FD layer's system-call loops: an interrupted call is retried, an error other than
+/// "would block" is returned (not waited on), and a write that claims more than it was given
+/// is an error (Go panics), never an overrun.
+#[test]
+fn fd_syscall_loops_retry_eintr_and_return_errors() {
+    use std::io;
+    let np = np(Protocol::Fixed);
+    let fd = crate::fd::Fd::new(np.clone(), 5).unwrap();
+    let script = |r: Vec<io::Result<usize>>| {
+        *np.platform().backend.syscalls.lock().unwrap() = r.into();
+    };
+    let eintr = || Err(io::ErrorKind::Interrupted.into());
+    script(vec![eintr(), Ok(3)]);
+    assert_eq!(fd.read(&mut [0; 8]).unwrap(), 3);
+    script(vec![Err(io::Error::from_raw_os_error(9))]);
+    match fd.read(&mut [0; 8]) {
+        Err(crate::fd::Error::Io(e)) => assert_eq!(e.raw_os_error(), Some(9)),
+        other => panic!("expected EBADF, got {other:?}"),
+    }
+    script(vec![eintr(), Ok(2), Ok(2)]);
+    assert_eq!(fd.write(&[1; 4]).unwrap(), 4);
+    script(vec![Ok(2), Ok(5)]);
+    let (n, res) = fd.write_some(&[1; 4]);
+    assert_eq!(n, 2);
+    assert!(
+        matches!(&res, Err(crate::fd::Error::Io(e)) if e.to_string().contains("write returned 5 for 2 bytes")),
+        "{res:?}"
+    );
+    script(vec![Err(io::Error::from_raw_os_error(32))]);
+    let (n, res) = fd.write_some(&[1; 4]);
+    assert!(n == 0 && matches!(&res, Err(crate::fd::Error::Io(e)) if e.raw_os_error() == Some(32)));
+}
