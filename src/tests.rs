@@ -647,4 +647,28 @@ fn fd_syscall_loops_retry_eintr_and_return_errors() {
     script(vec![Err(io::Error::from_raw_os_error(32))]);
     let (n, res) = fd.write_some(&[1; 4]);
     assert!(n == 0 && matches!(&res, Err(crate::fd::Error::Io(e)) if e.raw_os_error() == Some(32)));
+    // The raw read loop (an accept): the same rules for the caller's system call.
+    let mut calls = 0;
+    let got = fd.raw_read(|_| {
+        calls += 1;
+        if calls == 1 {
+            Err(io::ErrorKind::Interrupted.into())
+        } else {
+            Ok(7)
+        }
+    });
+    assert_eq!((got.unwrap(), calls), (7, 2));
+    let mut calls = 0;
+    let got = fd.raw_read(|_| {
+        calls += 1;
+        if calls == 1 {
+            Err(io::Error::from_raw_os_error(9))
+        } else {
+            Ok(7)
+        }
+    });
+    assert!(
+        matches!(got, Err(crate::fd::Error::Io(_))) && calls == 1,
+        "{got:?}"
+    );
 }
