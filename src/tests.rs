@@ -671,4 +671,15 @@ fn fd_syscall_loops_retry_eintr_and_return_errors() {
         matches!(got, Err(crate::fd::Error::Io(_))) && calls == 1,
         "{got:?}"
     );
+    // Would block: it waits (here the read deadline passes meanwhile) rather than failing.
+    let mut calls = 0;
+    let got = fd.raw_read(|_| {
+        calls += 1;
+        np.set_deadline(fd.pd(), -1, Mode::Read);
+        Err::<(), _>(io::ErrorKind::WouldBlock.into())
+    });
+    assert!(
+        matches!(got, Err(crate::fd::Error::DeadlineExceeded)) && calls == 1,
+        "{got:?}"
+    );
 }
