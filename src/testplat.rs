@@ -144,6 +144,8 @@ pub struct TestBackend {
     /// Results the next reads and writes return, in order (then: a read would block, a
     /// write takes everything).
     pub syscalls: Mutex<std::collections::VecDeque<io::Result<usize>>>,
+    /// What the next `connect` calls return, in order (then: unsupported).
+    pub connects: Mutex<std::collections::VecDeque<io::Result<bool>>>,
 }
 impl Backend for TestBackend {
     fn open(&self, fd: RawFd, token: Token) -> io::Result<()> {
@@ -174,6 +176,10 @@ impl Backend for TestBackend {
     }
     fn close_fd(&self, _: RawFd) -> io::Result<()> {
         Ok(())
+    }
+    fn connect(&self, _: RawFd, _: std::net::SocketAddrV4) -> io::Result<bool> {
+        let next = self.connects.lock().unwrap().pop_front();
+        next.unwrap_or_else(|| Err(io::ErrorKind::Unsupported.into()))
     }
     fn pipe(&self) -> io::Result<(RawFd, RawFd)> {
         Ok((10, 11))

@@ -683,3 +683,30 @@ fn fd_syscall_loops_retry_eintr_and_return_errors() {
         "{got:?}"
     );
 }
+
+/// A connect interrupted by a signal goes on waiting (Go: EINTR, "continue waiting"); one
+/// that fails at once fails with that error.
+#[test]
+fn an_interrupted_connect_waits_and_a_refused_one_fails() {
+    use std::io;
+    let np = np(Protocol::Fixed);
+    let fd = crate::fd::Fd::new(np.clone(), 5).unwrap();
+    let addr = std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 9);
+    let connect_with = |r: io::Result<bool>| {
+        np.platform().backend.connects.lock().unwrap().push_back(r);
+        fd.connect(addr)
+    };
+    // The write deadline has passed: a connect that waits ends with it.
+    np.set_deadline(fd.pd(), -1, Mode::Write);
+    let got = connect_with(Err(io::ErrorKind::Interrupted.into()));
+    assert!(
+        matches!(got, Err(crate::fd::Error::DeadlineExceeded)),
+        "{got:?}"
+    );
+    let got = connect_with(Err(io::ErrorKind::ConnectionRefused.into()));
+    assert!(
+        matches!(&got, Err(crate::fd::Error::Io(e)) if e.kind() == io::ErrorKind::ConnectionRefused),
+        "{got:?}"
+    );
+    assert!(connect_with(Ok(true)).is_ok());
+}
