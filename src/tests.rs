@@ -710,3 +710,19 @@ fn an_interrupted_connect_waits_and_a_refused_one_fails() {
     );
     assert!(connect_with(Ok(true)).is_ok());
 }
+
+/// A timeout of zero from now is a deadline that has passed, in its own direction only.
+#[test]
+fn timeouts_from_now_set_their_own_direction() {
+    let np = np(Protocol::Fixed);
+    let r = crate::fd::Fd::new(np.clone(), 5).unwrap();
+    r.set_read_timeout_ns(0).unwrap();
+    let p = np.pd(r.pd());
+    assert_eq!(np.checkerr(p, Mode::Read), Err(PollError::Timeout));
+    assert_eq!(np.checkerr(p, Mode::Write), Ok(()));
+    let w = crate::fd::Fd::new(np.clone(), 6).unwrap();
+    w.set_write_timeout_ns(0).unwrap();
+    let p = np.pd(w.pd());
+    assert_eq!(np.checkerr(p, Mode::Write), Err(PollError::Timeout));
+    assert_eq!(np.checkerr(p, Mode::Read), Ok(()));
+}
