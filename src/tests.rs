@@ -726,3 +726,19 @@ fn timeouts_from_now_set_their_own_direction() {
     assert_eq!(np.checkerr(p, Mode::Write), Err(PollError::Timeout));
     assert_eq!(np.checkerr(p, Mode::Read), Ok(()));
 }
+
+/// A deadline of 0 clears, whatever the time: no deadline, no timer armed, nothing expires.
+#[test]
+fn a_zero_deadline_clears_at_any_time() {
+    let np = np(Protocol::Fixed);
+    let pd = np.open(3).unwrap();
+    np.platform().clock.now.store(5_000, SeqCst);
+    np.set_deadline(pd, 1_000, Mode::ReadWrite);
+    assert!(!np.platform().clock.armed.lock().unwrap().is_empty());
+    np.set_deadline(pd, 0, Mode::ReadWrite);
+    let p = np.pd(pd);
+    assert_eq!((p.rd.get(), p.wd.get()), (0, 0));
+    assert!(np.platform().clock.armed.lock().unwrap().is_empty());
+    assert_eq!(np.checkerr(p, Mode::Read), Ok(()));
+    assert_eq!(np.checkerr(p, Mode::Write), Ok(()));
+}
