@@ -105,7 +105,7 @@ pub(crate) fn explore(
     // Breadth-first on this thread until there is enough to hand out.
     let (first, todo) = explore_part(exec, &part(Some(HANDOUT_PER_JOB * jobs)), f, progress, None);
     *shared.todo.lock().expect("the subtrees to do") = todo.into_iter().rev().collect();
-    let mut reports: Vec<Report> = std::thread::scope(|scope| {
+    let reports: Vec<Report> = std::thread::scope(|scope| {
         let handles: Vec<_> = (1..jobs)
             .map(|t| {
                 let p = part(None);
@@ -138,7 +138,7 @@ pub(crate) fn explore(
         coverage: Coverage::Complete,
         ..Report::default()
     };
-    for r in reports.iter_mut() {
+    for r in &reports {
         total.schedules += r.schedules;
         total.steps += r.steps;
         total.failures += r.failures;

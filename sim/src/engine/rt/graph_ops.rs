@@ -266,33 +266,40 @@ pub(crate) fn plain_write(loc: u32, val: u64) {
     record(Op::PlainWrite { loc, val });
 }
 
+/// An exclusive wait until `at` holds what `until` asks (acquire), then the write of `val` that
+/// makes the two one read-modify-write: a lock taken, a permit consumed. `timed`: the wait
+/// could time out instead (so being stuck there is no deadlock).
+fn await_and_write(at: Where, until: Await, val: u64, timed: bool) {
+    op(
+        GOp::Read {
+            at,
+            ord: MemOrd::ACQ,
+            kind: ReadKind::Await {
+                until,
+                exclusive: true,
+            },
+        },
+        timed,
+    );
+    op(
+        GOp::Write {
+            at,
+            ord: MemOrd::RLX,
+            val,
+            rmw: true,
+            barrier: true,
+        },
+        false,
+    );
+}
+
 /// Acquire lock `id` whose location is `loc`.
 pub(crate) fn lock(id: u32, loc: u32) {
     with(|e| {
         let me = e.cur as usize;
         e.tasks[me].status = Status::BlockedLock(id);
     });
-    op(
-        GOp::Read {
-            at: Where::Loc(loc),
-            ord: MemOrd::ACQ,
-            kind: ReadKind::Await {
-                until: Await::Eq(0),
-                exclusive: true,
-            },
-        },
-        false,
-    );
-    op(
-        GOp::Write {
-            at: Where::Loc(loc),
-            ord: MemOrd::RLX,
-            val: 1,
-            rmw: true,
-            barrier: true,
-        },
-        false,
-    );
+    await_and_write(Where::Loc(loc), Await::Eq(0), 1, false);
     with(|e| {
         let me = e.cur;
         e.tasks[me as usize].status = Status::Runnable;
@@ -450,27 +457,7 @@ pub(crate) fn park_wait(until_ns: Option<i64>) -> bool {
         e.tasks[me as usize].status = Status::Parked { until: until_ns };
         e.graph.as_ref().expect("a graph run").gt(me)
     });
-    op(
-        GOp::Read {
-            at: Where::Permit(gt),
-            ord: MemOrd::ACQ,
-            kind: ReadKind::Await {
-                until: Await::AtLeast(1),
-                exclusive: true,
-            },
-        },
-        until_ns.is_some(),
-    );
-    op(
-        GOp::Write {
-            at: Where::Permit(gt),
-            ord: MemOrd::RLX,
-            val: 0,
-            rmw: true,
-            barrier: true,
-        },
-        false,
-    );
+    await_and_write(Where::Permit(gt), Await::AtLeast(1), 0, until_ns.is_some());
     with(|e| {
         let me = e.cur;
         e.tasks[me as usize].status = Status::Runnable;

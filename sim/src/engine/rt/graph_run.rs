@@ -70,7 +70,7 @@ pub(crate) enum TState {
 /// What a task did since it last called `yield_now` (for spin loops).
 #[derive(Clone, Debug, Default)]
 struct Iteration {
-    /// Its reads.
+    /// Its reads (none kept once it did something else).
     reads: Vec<ERef>,
     /// Whether it did anything else another task could observe (a write, a spawn, a
     /// choice).
@@ -383,9 +383,13 @@ impl GraphRun {
         self.check_race(e, &label);
         let it = &mut self.iteration[et as usize];
         match label {
-            Label::Read { .. } => it.reads.push(e),
-            Label::Fence { .. } => {}
-            _ => it.effect = true,
+            // Once the iteration did something else, its reads no longer matter.
+            Label::Read { .. } if !it.effect => it.reads.push(e),
+            Label::Read { .. } | Label::Fence { .. } => {}
+            _ => {
+                it.effect = true;
+                it.reads.clear();
+            }
         }
         Step::Value(value)
     }
