@@ -1,6 +1,6 @@
 //! The object locks one system call holds: taken in the kernel's lock order (the fd table,
-//! then fd numbers ascending, then buffers ascending, then the epoll instance), released
-//! together, in reverse, when the call returns.
+//! then fd numbers ascending, then buffers ascending, then epoll's interest list, then its
+//! ready queue), released together, in reverse, when the call returns.
 
 use crate::engine::sync::RawMutex;
 use std::sync::Arc;
@@ -15,8 +15,10 @@ pub(super) enum Rank {
     Fd(usize),
     /// One buffer (a pipe, one direction of a socket pair).
     Buffer(usize),
-    /// The epoll instance.
-    Epoll,
+    /// The epoll instance's interest list (Linux: `ep->mtx`, taken by `epoll_ctl`).
+    Interest,
+    /// The epoll instance's ready queue and the poller's wait (Linux: `ep->lock`).
+    Queue,
 }
 
 /// The locks a system call holds, in the order taken.

@@ -81,10 +81,11 @@ pub struct SimBackend {
     /// The kernel's data; touched only under the simulated locks of its objects, and never
     /// held across a scheduling point (see `state`).
     state: std::sync::Mutex<Kernel>,
-    /// The fd table's lock and the epoll instance's (an fd number's and a buffer's are in
-    /// the kernel's data).
+    /// The fd table's lock, and the epoll instance's two: its interest list's and its ready
+    /// queue's (an fd number's and a buffer's are in the kernel's data).
     table_lock: Arc<RawMutex>,
-    epoll_lock: Arc<RawMutex>,
+    interest_lock: Arc<RawMutex>,
+    queue_lock: Arc<RawMutex>,
     /// Go's `epfd`: -1 until `init`, written by `init` (under the core's init lock) and read
     /// without a lock by every poll - which is safe only once the poll has seen the core's
     /// `inited` flag set (golang/go#22606).
@@ -122,7 +123,8 @@ impl SimBackend {
         SimBackend {
             state: std::sync::Mutex::new(Kernel::new()),
             table_lock: lock_named(LocName::single("kernel", "fds")),
-            epoll_lock: lock_named(LocName::single("epoll", "lock")),
+            interest_lock: lock_named(LocName::single("epoll", "interest")),
+            queue_lock: lock_named(LocName::single("epoll", "queue")),
             epfd: Plain::named(
                 NO_EPOLL_FD,
                 crate::platform::cells::loc_name(LocName::single("netpoll", "epfd")),
@@ -143,8 +145,12 @@ impl SimBackend {
         held.take(Rank::Table, &self.table_lock);
     }
 
-    fn take_epoll(&self, held: &mut Held) {
-        held.take(Rank::Epoll, &self.epoll_lock);
+    fn take_interest(&self, held: &mut Held) {
+        held.take(Rank::Interest, &self.interest_lock);
+    }
+
+    fn take_queue(&self, held: &mut Held) {
+        held.take(Rank::Queue, &self.queue_lock);
     }
 
     /// Take fd `fd`'s lock; its slot and what it refers to (EBADF for no open fd).
@@ -176,7 +182,7 @@ impl SimBackend {
     pub(crate) fn wait_for_events(&self, until_ns: Option<i64>) {
         {
             let mut held = Held::default();
-            self.take_epoll(&mut held);
+            self.take_queue(&mut held);
             self.st().epoll.poller_waiting = Some(sched::current());
         }
         let wake = match until_ns {
@@ -185,14 +191,14 @@ impl SimBackend {
         };
         if wake == Wake::TimedOut {
             let mut held = Held::default();
-            self.take_epoll(&mut held);
+            self.take_queue(&mut held);
             self.st().epoll.poller_waiting = None;
         }
     }
 
     /// After queueing events (the epoll lock held): wake the poller if it waits.
     fn kick(&self, held: &Held) {
-        debug_assert!(held.holds(Rank::Epoll));
+        debug_assert!(held.holds(Rank::Queue));
         let waiting = {
             let mut k = self.st();
             if k.epoll.queue.is_empty() {
@@ -224,7 +230,7 @@ impl SimBackend {
         if regs.is_empty() {
             return;
         }
-        self.take_epoll(held);
+        self.take_queue(held);
         for r in regs {
             self.push_event(
                 Event {
@@ -299,7 +305,8 @@ impl SimBackend {
 }
 
 impl Backend for SimBackend {
-    /// Go: `netpollopen` (EPOLL_CTL_ADD): the fd's lock, its buffers', the epoll instance's.
+    /// Go: `netpollopen` (EPOLL_CTL_ADD): the fd's lock, its buffers', epoll's interest
+    /// list's, and its ready queue's when the fd is ready at once.
     fn open(&self, fd: RawFd, token: Token) -> io::Result<()> {
         let mut held = Held::default();
         let (i, kind) = self.take_fd(&mut held, fd)?;
@@ -307,8 +314,8 @@ impl Backend for SimBackend {
             return Err(io::Error::from_raw_os_error(17)); // EEXIST
         }
         self.take_buffers(&mut held, &kind.buffers());
-        self.take_epoll(&mut held);
-        let (reg, readable, writable) = {
+        self.take_interest(&mut held);
+        let (reg, readable, writable, start) = {
             let mut k = self.st();
             let e = k.fds[i].as_mut().expect("checked above");
             e.token = Some(token);
@@ -332,9 +339,15 @@ impl Backend for SimBackend {
             let writable = kind
                 .writes()
                 .is_some_and(|b| k.buffers[b].bytes.len() < PIPE_CAPACITY);
-            (reg, readable, writable)
+            let start = !std::mem::replace(&mut k.epoll.poller_started, true);
+            (reg, readable, writable, start)
         };
-        if let Some(mode) = Mode::from_rw(readable, writable) {
+        let mode = Mode::from_rw(readable, writable);
+        if mode.is_none() && !start {
+            return Ok(());
+        }
+        self.take_queue(&mut held);
+        if let Some(mode) = mode {
             self.push_event(
                 Event {
                     token,
@@ -344,7 +357,6 @@ impl Backend for SimBackend {
                 reg.file,
             );
         }
-        let start = !std::mem::replace(&mut self.st().epoll.poller_started, true);
         if start {
             // Registered without init (a backend used on its own): start the poller now.
             let poller = Self::start_poller(&self.np);
@@ -363,7 +375,8 @@ impl Backend for SimBackend {
     fn init(&self) -> io::Result<()> {
         {
             let mut held = Held::default();
-            self.take_epoll(&mut held);
+            self.take_interest(&mut held);
+            self.take_queue(&mut held);
             let start = !std::mem::replace(&mut self.st().epoll.poller_started, true);
             if start {
                 let poller = Self::start_poller(&self.np);
@@ -381,8 +394,8 @@ impl Backend for SimBackend {
         Ok(())
     }
 
-    /// Go: `netpollclose` (EPOLL_CTL_DEL): the fd's lock, its buffers', the epoll
-    /// instance's (when it was registered).
+    /// Go: `netpollclose` (EPOLL_CTL_DEL): the fd's lock, its buffers', epoll's interest
+    /// list's (when it was registered). Events already queued stay queued.
     fn close(&self, fd: RawFd) -> io::Result<()> {
         let mut held = Held::default();
         let (i, kind) = self.take_fd(&mut held, fd)?;
@@ -390,7 +403,7 @@ impl Backend for SimBackend {
             return Ok(());
         }
         self.take_buffers(&mut held, &kind.buffers());
-        self.take_epoll(&mut held);
+        self.take_interest(&mut held);
         let mut k = self.st();
         k.fds[i].as_mut().expect("checked above").token = None;
         for b in kind.buffers() {
@@ -403,7 +416,8 @@ impl Backend for SimBackend {
 
     /// Go: `netpoll(delay)`, the kernel's half: the events visible now. With `delay_ns` < 0
     /// it blocks until there is one or a break; with `delay_ns` > 0 for at most that long.
-    /// It takes the epoll instance's lock only.
+    /// It takes epoll's ready queue's lock (and its interest list's first when spurious
+    /// events may be drawn: they name a registered fd).
     fn poll(&self, delay_ns: i64, events: &mut Vec<Event>) -> io::Result<usize> {
         let deadline = (delay_ns > 0).then(|| sched::now_ns().saturating_add(delay_ns));
         loop {
@@ -424,7 +438,10 @@ impl Backend for SimBackend {
             self.epfd_seen
                 .store(true, std::sync::atomic::Ordering::Relaxed);
             let mut held = Held::default();
-            self.take_epoll(&mut held);
+            if !self.faults.spurious_event.is_zero() {
+                self.take_interest(&mut held);
+            }
+            self.take_queue(&mut held);
             let now = sched::now_ns();
             let whole = self
                 .np
@@ -519,7 +536,7 @@ impl Backend for SimBackend {
             }
             if wake == Wake::TimedOut {
                 let mut held = Held::default();
-                self.take_epoll(&mut held);
+                self.take_queue(&mut held);
                 self.st().epoll.poller_waiting = None;
             }
         }
@@ -530,7 +547,7 @@ impl Backend for SimBackend {
     /// are none.
     fn wake(&self) {
         let mut held = Held::default();
-        self.take_epoll(&mut held);
+        self.take_queue(&mut held);
         {
             let mut k = self.st();
             if std::mem::replace(&mut k.epoll.break_pending, true) {
@@ -635,8 +652,8 @@ impl Backend for SimBackend {
         Ok(n)
     }
 
-    /// close(2): the table's lock, the fd's, its buffers', and the epoll instance's when it
-    /// was registered or the peer's registered fds see the hang-up.
+    /// close(2): the table's lock, the fd's, its buffers', epoll's interest list's when it
+    /// was registered, and its ready queue's when the peer's registered fds see the hang-up.
     fn close_fd(&self, fd: RawFd) -> io::Result<()> {
         let mut held = Held::default();
         self.take_table(&mut held);
@@ -666,9 +683,11 @@ impl Backend for SimBackend {
         };
         let wakes_peer = hangup.as_ref().is_some_and(|(w, _)| !w.is_empty())
             || eof.as_ref().is_some_and(|r| !r.is_empty());
-        if registered || wakes_peer {
-            self.take_epoll(&mut held);
+        if registered {
+            self.take_interest(&mut held);
             remove_reg(&mut self.st().epoll.interest, fd);
+        }
+        if wakes_peer {
             // The reading end closed: every registered writer gets EPOLLERR, with EPOLLOUT too
             // while the buffer has room (as Linux's pipe_poll reports). Either way epoll's
             // mapping readies both directions; the event is "error only" when the buffer is
@@ -679,7 +698,6 @@ impl Backend for SimBackend {
             if let Some(readers) = eof {
                 self.notify(&mut held, &readers, Mode::Read, false);
             }
-            self.kick(&held);
         }
         Ok(())
     }
@@ -739,7 +757,7 @@ impl Backend for SimBackend {
         };
         if let Some(token) = token {
             // The refusal's readiness: visible to the poller from its time on.
-            self.take_epoll(&mut held);
+            self.take_queue(&mut held);
             self.st().epoll.queue.push((
                 Event {
                     token,

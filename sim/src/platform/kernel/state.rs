@@ -8,7 +8,8 @@
 //!   number;
 //! * a buffer's bytes, open ends and the registrations of the fds that read or write it, to
 //!   the buffer;
-//! * the ready queue, the interest list and the poller's wait state, to the epoll instance.
+//! * the interest list (and whether the poller was started), to epoll's interest list;
+//! * the ready queue and the poller's wait state, to epoll's ready queue.
 //!
 //! So two calls that touch no object in common (a write to one pipe and a poll that finds
 //! nothing, say) do not order each other, as on Linux (which has a lock per pipe, per epoll
@@ -118,7 +119,7 @@ pub(super) struct Epoll {
     /// Events not yet collected by a poll, each with the virtual time from which the poller
     /// can see it and the open file it is for.
     pub(super) queue: Vec<(Event, i64, u64)>,
-    /// The registered fds, by fd number.
+    /// The registered fds, by fd number (under the interest list's lock).
     pub(super) interest: Vec<Reg>,
     /// The poller task, while it waits in `poll` for an event or a break.
     pub(super) poller_waiting: Option<u32>,
@@ -126,7 +127,7 @@ pub(super) struct Epoll {
     pub(super) woken: bool,
     /// A break's event is queued and not yet collected (Go: `netpollWakeSig`).
     pub(super) break_pending: bool,
-    /// The poller daemon has been started.
+    /// The poller daemon has been started (under the interest list's lock).
     pub(super) poller_started: bool,
 }
 
