@@ -217,6 +217,17 @@ impl Searcher {
         let Label::Write { loc, rmw, .. } = *g.label(w) else {
             unreachable!()
         };
+        // Most stores have no read of their location that could still change what it reads:
+        // find out before computing what a revisit would keep.
+        let some_read = g.order.iter().any(|&r| {
+            let ev = g.ev(r);
+            ev.revisitable
+                && r.task != w.task
+                && matches!(ev.label, Label::Read { loc: l, .. } if l == loc)
+        });
+        if !some_read {
+            return;
+        }
         let prefix = g.porf_prefix(w);
         // Under IMM a read w depends on only through values (not through barrier order)
         // may be revisited too: load buffering.
@@ -362,16 +373,20 @@ fn splits_rmw(g: &Graph, loc: u32, pos: usize) -> bool {
 /// read-modify-write already read (settled: it can no longer be revisited, or the new
 /// read depends on it), when reading them would make the new one succeed too.
 fn settled_rmw_sources(g: &Graph, task: u32, loc: u32, kind: ReadKind) -> Vec<Option<ERef>> {
-    let last = g.tasks[task as usize].events.len();
-    let prefix = if last > 0 {
-        g.porf_prefix(ERef {
-            task,
-            idx: last as u32 - 1,
-        })
-    } else {
-        match g.spawn_of(task) {
-            Some(s) => g.porf_prefix(s),
-            None => vec![0; g.tasks.len()],
+    // The task's porf-prefix, computed only if some read-modify-write needs it.
+    let mut prefix: Option<Vec<u32>> = None;
+    let prefix_of_task = || {
+        let last = g.tasks[task as usize].events.len();
+        if last > 0 {
+            g.porf_prefix(ERef {
+                task,
+                idx: last as u32 - 1,
+            })
+        } else {
+            match g.spawn_of(task) {
+                Some(s) => g.porf_prefix(s),
+                None => vec![0; g.tasks.len()],
+            }
         }
     };
     let mut out = Vec::new();
@@ -384,8 +399,12 @@ fn settled_rmw_sources(g: &Graph, task: u32, loc: u32, kind: ReadKind) -> Vec<Op
                 continue;
             }
             let is_rmw = tk.events.get(i + 1).is_some_and(|n| n.label.is_rmw_write());
-            let settled = !ev.revisitable || (i as u32) < prefix[t];
-            if is_rmw && settled && kind.exclusive_with(g.value_of(loc, rf)) {
+            if !is_rmw || !kind.exclusive_with(g.value_of(loc, rf)) {
+                continue;
+            }
+            let settled =
+                !ev.revisitable || (i as u32) < prefix.get_or_insert_with(prefix_of_task)[t];
+            if settled {
                 out.push(rf);
             }
         }

@@ -295,7 +295,24 @@ pub(crate) fn hb_views(d: &Dense<'_>, order: &[u32]) -> Views {
 pub(crate) fn coherent(d: &Dense<'_>, before: &Views) -> bool {
     // Every access as (location, task, index, write, rank), sorted: per location and task,
     // the accesses in program order, with running maxima of the write and read ranks.
-    let mut acc: Vec<(u32, u32, u32, bool, u32)> = Vec::new();
+    // Dense numbers run task by task in program order, so a stable counting sort by location
+    // gives that order.
+    let nlocs = d.g.locs.len();
+    let mut start = vec![0u32; nlocs + 1];
+    let mut accesses = 0;
+    for i in 0..d.n() {
+        if let Some(loc) = d.label(i).loc() {
+            start[loc as usize + 1] += 1;
+            accesses += 1;
+        }
+    }
+    if accesses < 2 {
+        return true;
+    }
+    for l in 0..nlocs {
+        start[l + 1] += start[l];
+    }
+    let mut acc: Vec<(u32, u32, u32, bool, u32)> = vec![(0, 0, 0, false, 0); accesses];
     for i in 0..d.n() {
         let (loc, is_w) = match *d.label(i) {
             Label::Read { loc, .. } => (loc, false),
@@ -303,12 +320,14 @@ pub(crate) fn coherent(d: &Dense<'_>, before: &Views) -> bool {
             _ => continue,
         };
         let e = d.evs[i];
-        acc.push((loc, e.task, e.idx, is_w, d.rank[i]));
+        let at = &mut start[loc as usize];
+        acc[*at as usize] = (loc, e.task, e.idx, is_w, d.rank[i]);
+        *at += 1;
     }
-    if acc.len() < 2 {
-        return true;
-    }
-    acc.sort_unstable();
+    debug_assert!(
+        acc.windows(2).all(|w| w[0] <= w[1]),
+        "sorted by location, task, index"
+    );
     // maxima[k]: the highest write and read rank among acc[start of its (loc, task)..=k].
     let mut maxima: Vec<(u32, u32)> = Vec::with_capacity(acc.len());
     for k in 0..acc.len() {
