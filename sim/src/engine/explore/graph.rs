@@ -199,6 +199,8 @@ fn explore_part(
     let mut split = p.split.filter(|s| s.of > 1);
     let mut counting = split.is_none_or(|s| s.index == 0);
     let mut queue_front = 0usize;
+    // The last run's tables, for the next run to reuse.
+    let mut spare: Option<Box<GraphRun>> = None;
     loop {
         if p.shared.is_some_and(|s| s.cancel.load(Ordering::Relaxed)) {
             coverage = Coverage::Capped;
@@ -247,16 +249,23 @@ fn explore_part(
             coverage = Coverage::Capped;
             break;
         }
-        let run = Box::new(GraphRun::new(exec.memory, g, rt::START_TIME_NS));
+        let run = match spare.take() {
+            Some(mut run) => {
+                run.recycle(exec.memory, g, rt::START_TIME_NS);
+                run
+            }
+            None => Box::new(GraphRun::new(exec.memory, g, rt::START_TIME_NS)),
+        };
         let mut out = engine.run_graph(f, run);
         let mut gr = out.graph.take().expect("a graph run");
         if let Some(obs) = observe.as_mut() {
             obs(&out.log, out.failure.as_ref());
         }
-        let found = std::mem::take(&mut gr.search.found);
         // Push in reverse so the first alternative found is explored first.
-        stack.extend(found.into_iter().rev());
+        stack.extend(gr.search.found.drain(..).rev());
+        let end = gr.end;
         if !counting {
+            spare = Some(gr);
             continue;
         }
         if let Some(sh) = p.shared {
@@ -271,7 +280,7 @@ fn explore_part(
         report.steps += out.steps;
         report.races += out.races;
         let counts = report.graph.as_mut().expect("graph counts");
-        match (&out.failure, gr.end) {
+        match (&out.failure, end) {
             (Some(_), _) => {}
             (None, Some(RunEnd::Complete)) => counts.executions += 1,
             (None, Some(RunEnd::Blocked)) => counts.blocked += 1,
@@ -289,6 +298,7 @@ fn explore_part(
                     &mut engine,
                 ));
             }
+            spare = Some(gr);
             if p.stop_at_first_failure {
                 if let Some(sh) = p.shared {
                     sh.cancel.store(true, Ordering::Relaxed);
@@ -296,6 +306,8 @@ fn explore_part(
                 coverage = Coverage::StoppedAtFailure;
                 break;
             }
+        } else {
+            spare = Some(gr);
         }
         progress(&report);
     }

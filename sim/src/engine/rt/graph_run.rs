@@ -173,6 +173,43 @@ impl GraphRun {
         }
     }
 
+    /// Make this run (which ended) a fresh run of graph `g`, as [`GraphRun::new`] would,
+    /// keeping the room its tables took (a search runs many thousand graphs one after the
+    /// other: allocating every table anew was a tenth of a run).
+    pub(crate) fn recycle(&mut self, model: MemoryModel, g: Graph, start_ns: i64) {
+        self.search.model = model;
+        self.search.found.clear();
+        self.search.inconsistent = 0;
+        self.g = g;
+        self.guide = None;
+        self.cursor.clear();
+        self.gt_of.clear();
+        self.gl_of.clear();
+        self.made.clear();
+        self.time.clear();
+        // Nested tables keep their rows (emptied): they are indexed, never counted.
+        for t in &mut self.etime {
+            t.clear();
+        }
+        self.state.clear();
+        self.order.clear();
+        self.end = None;
+        self.start_ns = start_ns;
+        self.hb.reset();
+        for r in &mut self.reads_of {
+            r.clear();
+        }
+        self.force = None;
+        for a in &mut self.last_access {
+            a.clear();
+        }
+        self.race = None;
+        for it in &mut self.iteration {
+            it.reads.clear();
+            it.effect = false;
+        }
+    }
+
     /// Grow the per-graph-task tables to the graph's tasks.
     fn fit(&mut self) {
         let n = self.g.tasks.len();
@@ -180,7 +217,9 @@ impl GraphRun {
             self.cursor.resize(n, 0);
             self.made.resize(n, 0);
             self.time.resize(n, self.start_ns);
-            self.etime.resize_with(n, Vec::new);
+            if self.etime.len() < n {
+                self.etime.resize_with(n, Vec::new);
+            }
         }
     }
 
@@ -190,11 +229,18 @@ impl GraphRun {
         if self.gt_of.len() <= et as usize {
             self.gt_of.resize(et as usize + 1, NONE);
             self.state.resize(et as usize + 1, TState::Finished);
+        }
+        if self.iteration.len() <= et as usize {
             self.iteration
                 .resize_with(et as usize + 1, Iteration::default);
         }
         self.gt_of[et as usize] = gt;
         self.state[et as usize] = TState::Fresh;
+        // A recycled slot (of an earlier task of this run, or of an earlier run) starts
+        // with no loop iteration.
+        let it = &mut self.iteration[et as usize];
+        it.reads.clear();
+        it.effect = false;
     }
 
     pub(crate) fn gt(&self, et: u32) -> u32 {

@@ -129,6 +129,25 @@ impl HbTracker {
         t
     }
 
+    /// Forget every event, keeping the room taken (as a fresh tracker, but for capacity).
+    pub(crate) fn reset(&mut self) {
+        self.arena.clear();
+        for v in &mut self.view {
+            v.clear();
+        }
+        for r in &mut self.rel {
+            r.clear();
+        }
+        self.fence_rel.fill(Saved::default());
+        for p in &mut self.pending_acq {
+            p.clear();
+        }
+        for w in &mut self.write_rel {
+            w.clear();
+        }
+        self.start.fill(Saved::default());
+    }
+
     fn fit(&mut self, n: usize) {
         if self.view.len() < n {
             self.view.resize_with(n, Vec::new);
