@@ -137,6 +137,8 @@ pub(crate) struct GraphRun {
     /// Per graph location, per graph task: one plus the index of its latest plain write,
     /// plain read, atomic write and atomic read there (0: none) - for race detection.
     last_access: Vec<Vec<[u32; 4]>>,
+    /// Per graph location: a bit per kind of access (as `last_access` numbers them) seen.
+    access_kinds: Vec<u8>,
     /// The first data race replayed: an access, and a later one of another task that
     /// conflicts with it and does not happen after it.
     pub(crate) race: Option<(ERef, ERef)>,
@@ -168,6 +170,7 @@ impl GraphRun {
             reads_of: Vec::new(),
             force: None,
             last_access: Vec::new(),
+            access_kinds: Vec::new(),
             race: None,
             iteration: Vec::new(),
         }
@@ -203,6 +206,7 @@ impl GraphRun {
         for a in &mut self.last_access {
             a.clear();
         }
+        self.access_kinds.fill(0);
         self.race = None;
         for it in &mut self.iteration {
             it.reads.clear();
@@ -495,11 +499,23 @@ impl GraphRun {
         let nt = self.g.tasks.len();
         if self.last_access.len() <= loc as usize {
             self.last_access.resize_with(loc as usize + 1, Vec::new);
+            self.access_kinds.resize(loc as usize + 1, 0);
         }
         if self.last_access[loc as usize].len() < nt {
             self.last_access[loc as usize].resize(nt, [0; 4]);
         }
-        if self.race.is_none() {
+        let k = match (plain, write) {
+            (true, true) => PW,
+            (true, false) => PR,
+            (false, true) => AW,
+            (false, false) => AR,
+        };
+        // Only a location that saw an access of a conflicting kind needs its tasks looked
+        // at (an atomic access to a location only ever accessed atomically never races).
+        let seen_kinds = self.access_kinds[loc as usize];
+        self.access_kinds[loc as usize] |= 1 << k;
+        let conflicting = kinds.iter().any(|&c| seen_kinds & (1 << c) != 0);
+        if self.race.is_none() && conflicting {
             let view = self.hb.view(e.task);
             for (u, last) in self.last_access[loc as usize].iter().enumerate() {
                 if u == e.task as usize {
@@ -517,12 +533,6 @@ impl GraphRun {
                 }
             }
         }
-        let k = match (plain, write) {
-            (true, true) => PW,
-            (true, false) => PR,
-            (false, true) => AW,
-            (false, false) => AR,
-        };
         self.last_access[loc as usize][e.task as usize][k] = e.idx + 1;
     }
 
