@@ -8,6 +8,7 @@
 //! flag or park permit).
 
 use super::label::{ERef, GEvent, Label};
+use std::sync::Arc;
 
 /// The canonical name of a location.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -31,13 +32,14 @@ pub(crate) struct GLoc {
 }
 
 /// A task of a graph.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) struct GTask {
     /// The spawning task and which of its spawns this is (`None` for the check's task).
     pub(crate) parent: Option<(u32, u32)>,
     /// The position in the spawn tree: the spawn indices from the check's task down. The
-    /// search extends the task that comes first in this order.
-    pub(crate) path: Vec<u32>,
+    /// search extends the task that comes first in this order. (Shared: graphs are cloned
+    /// for every alternative, and a task's place never changes.)
+    pub(crate) path: Arc<[u32]>,
     /// A daemon (being stuck at the end is no deadlock).
     pub(crate) daemon: bool,
     /// Its events in program order.
@@ -45,7 +47,7 @@ pub(crate) struct GTask {
 }
 
 /// An execution graph.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Graph {
     pub(crate) tasks: Vec<GTask>,
     pub(crate) locs: Vec<GLoc>,
@@ -55,13 +57,45 @@ pub(crate) struct Graph {
     pub(crate) order: Vec<ERef>,
 }
 
+/// Room left in a cloned graph's vectors: a clone is made to be run and extended, and a
+/// vector cloned at its exact length reallocates at its first push.
+const CLONE_ROOM: usize = 8;
+
+fn clone_with_room<T: Clone>(v: &[T], room: usize) -> Vec<T> {
+    let mut out = Vec::with_capacity(v.len() + room);
+    out.extend_from_slice(v);
+    out
+}
+
+impl Clone for GTask {
+    fn clone(&self) -> GTask {
+        GTask {
+            parent: self.parent,
+            path: self.path.clone(),
+            daemon: self.daemon,
+            events: clone_with_room(&self.events, CLONE_ROOM),
+        }
+    }
+}
+
+impl Clone for Graph {
+    fn clone(&self) -> Graph {
+        Graph {
+            tasks: clone_with_room(&self.tasks, 1),
+            locs: self.locs.clone(),
+            loc_index: self.loc_index.clone(),
+            order: clone_with_room(&self.order, 4 * CLONE_ROOM),
+        }
+    }
+}
+
 impl Graph {
     /// The graph of a check that has done nothing yet: its one task.
     pub(crate) fn new() -> Graph {
         Graph {
             tasks: vec![GTask {
                 parent: None,
-                path: Vec::new(),
+                path: Arc::from([]),
                 daemon: false,
                 events: Vec::new(),
             }],
@@ -109,11 +143,11 @@ impl Graph {
             self.tasks[i].daemon = daemon;
             return i as u32;
         }
-        let mut path = self.tasks[parent as usize].path.clone();
+        let mut path = self.tasks[parent as usize].path.to_vec();
         path.push(nth);
         self.tasks.push(GTask {
             parent: Some((parent, nth)),
-            path,
+            path: path.into(),
             daemon,
             events: Vec::new(),
         });

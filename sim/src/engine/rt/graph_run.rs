@@ -139,6 +139,10 @@ pub(crate) struct GraphRun {
     last_access: Vec<Vec<[u32; 4]>>,
     /// Per graph location: a bit per kind of access (as `last_access` numbers them) seen.
     access_kinds: Vec<u8>,
+    /// Per graph task: its termination flag's and its park permit's graph location, once
+    /// looked up (`NONE` before).
+    done_loc: Vec<u32>,
+    permit_loc: Vec<u32>,
     /// The first data race replayed: an access, and a later one of another task that
     /// conflicts with it and does not happen after it.
     pub(crate) race: Option<(ERef, ERef)>,
@@ -171,6 +175,8 @@ impl GraphRun {
             force: None,
             last_access: Vec::new(),
             access_kinds: Vec::new(),
+            done_loc: Vec::new(),
+            permit_loc: Vec::new(),
             race: None,
             iteration: Vec::new(),
         }
@@ -207,6 +213,8 @@ impl GraphRun {
             a.clear();
         }
         self.access_kinds.fill(0);
+        self.done_loc.clear();
+        self.permit_loc.clear();
         self.race = None;
         for it in &mut self.iteration {
             it.reads.clear();
@@ -275,9 +283,39 @@ impl GraphRun {
                 );
                 gl
             }
-            Where::Done(t) => self.g.loc(LocKey::Done(t), 0),
-            Where::Permit(t) => self.g.loc(LocKey::Permit(t), 0),
+            Where::Done(t) => self.task_loc(t, false),
+            Where::Permit(t) => self.task_loc(t, true),
         }
+    }
+
+    /// Graph task `t`'s park permit (`permit`) or termination flag, looked up once per run.
+    fn task_loc(&mut self, t: u32, permit: bool) -> u32 {
+        let cache = if permit {
+            &mut self.permit_loc
+        } else {
+            &mut self.done_loc
+        };
+        if let Some(&l) = cache.get(t as usize) {
+            if l != NONE {
+                return l;
+            }
+        }
+        let key = if permit {
+            LocKey::Permit(t)
+        } else {
+            LocKey::Done(t)
+        };
+        let l = self.g.loc(key, 0);
+        let cache = if permit {
+            &mut self.permit_loc
+        } else {
+            &mut self.done_loc
+        };
+        if cache.len() <= t as usize {
+            cache.resize(t as usize + 1, NONE);
+        }
+        cache[t as usize] = l;
+        l
     }
 
     /// The engine task of graph task `gt`, if it exists in this run.
