@@ -219,11 +219,11 @@ impl Searcher {
         };
         // Most stores have no read of their location that could still change what it reads:
         // find out before computing what a revisit would keep.
-        let some_read = g.order.iter().any(|&r| {
-            let ev = g.ev(r);
-            ev.revisitable
-                && r.task != w.task
-                && matches!(ev.label, Label::Read { loc: l, .. } if l == loc)
+        let some_read = g.tasks.iter().enumerate().any(|(t, task)| {
+            t != w.task as usize
+                && task.events.iter().any(|ev| {
+                    ev.revisitable && matches!(ev.label, Label::Read { loc: l, .. } if l == loc)
+                })
         });
         if !some_read {
             return;
