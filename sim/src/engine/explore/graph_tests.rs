@@ -227,7 +227,7 @@ fn brute_force(p: &Program, m: MemoryModel) -> (u64, BTreeSet<Outcome>) {
             },
             true,
         );
-        g.locs[done as usize].co.push(dw);
+        std::sync::Arc::make_mut(&mut g.locs[done as usize].co).push(dw);
     }
     for &c in &children {
         let done = g.loc(LocKey::Done(c), 0);
@@ -254,7 +254,7 @@ fn brute_force(p: &Program, m: MemoryModel) -> (u64, BTreeSet<Outcome>) {
     let mut co_pick = vec![0usize; LOCS];
     loop {
         for l in 0..LOCS {
-            g.locs[locs[l] as usize].co = perms[l][co_pick[l]].clone();
+            g.locs[locs[l] as usize].co = std::sync::Arc::new(perms[l][co_pick[l]].clone());
         }
         // Reads-from: every choice per read.
         let cands: Vec<Vec<Option<ERef>>> = reads

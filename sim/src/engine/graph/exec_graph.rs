@@ -28,7 +28,9 @@ pub(crate) struct GLoc {
     /// The initial value.
     pub(crate) init: u64,
     /// The writes in modification order (the initial value comes first, implicitly).
-    pub(crate) co: Vec<ERef>,
+    /// Shared between clones until one of them changes it (a graph is cloned for every
+    /// alternative; a run changes the orders of the few locations it writes).
+    pub(crate) co: Arc<Vec<ERef>>,
 }
 
 /// A task of a graph.
@@ -127,7 +129,7 @@ impl Graph {
         self.locs.push(GLoc {
             key,
             init,
-            co: Vec::new(),
+            co: Arc::new(Vec::new()),
         });
         self.loc_index.insert(at, (key, i));
         i
@@ -208,13 +210,13 @@ impl Graph {
     /// Insert write `w` (already pushed) into its location's modification order at `pos`.
     pub(crate) fn insert_co(&mut self, w: ERef, pos: usize) {
         let loc = self.label(w).loc().expect("a write") as usize;
-        self.locs[loc].co.insert(pos, w);
+        Arc::make_mut(&mut self.locs[loc].co).insert(pos, w);
     }
 
     /// Move write `w` to position `pos` of its location's modification order.
     pub(crate) fn move_co(&mut self, w: ERef, pos: usize) {
         let loc = self.label(w).loc().expect("a write") as usize;
-        let co = &mut self.locs[loc].co;
+        let co = Arc::make_mut(&mut self.locs[loc].co);
         let at = co.iter().position(|&x| x == w).expect("placed");
         co.remove(at);
         co.insert(pos, w);
@@ -248,7 +250,9 @@ impl Graph {
         let kept = |e: &ERef| e.idx < keep[e.task as usize];
         self.order.retain(kept);
         for l in &mut self.locs {
-            l.co.retain(kept);
+            if !l.co.iter().all(kept) {
+                Arc::make_mut(&mut l.co).retain(kept);
+            }
         }
     }
 
@@ -261,7 +265,9 @@ impl Graph {
         let e = ERef { task, idx };
         self.order.retain(|x| *x != e);
         for l in &mut self.locs {
-            l.co.retain(|x| *x != e);
+            if l.co.contains(&e) {
+                Arc::make_mut(&mut l.co).retain(|x| *x != e);
+            }
         }
     }
 
