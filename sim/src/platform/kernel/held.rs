@@ -21,10 +21,15 @@ pub(super) enum Rank {
     Queue,
 }
 
-/// The locks a system call holds, in the order taken.
+/// The most locks one call takes: the table, two fds, two buffers, the interest list, the
+/// ready queue.
+const MOST: usize = 8;
+
+/// The locks a system call holds, in the order taken (kept inline: a call takes a few).
 #[derive(Default)]
 pub(super) struct Held {
-    locks: Vec<(Rank, Arc<RawMutex>)>,
+    locks: [Option<(Rank, Arc<RawMutex>)>; MOST],
+    len: usize,
 }
 
 impl Held {
@@ -34,7 +39,7 @@ impl Held {
     /// could deadlock), not of the program under test.
     #[track_caller]
     pub(super) fn take(&mut self, rank: Rank, lock: &Arc<RawMutex>) {
-        if let Some((last, _)) = self.locks.last() {
+        if let Some(Some((last, _))) = self.len.checked_sub(1).map(|i| &self.locks[i]) {
             if *last == rank {
                 return;
             }
@@ -43,13 +48,21 @@ impl Held {
                 "netpoll-sim kernel: lock {rank:?} taken after {last:?} (out of the kernel's lock order)"
             );
         }
+        assert!(
+            self.len < MOST,
+            "netpoll-sim kernel: more than {MOST} locks in one call"
+        );
         lock.lock();
-        self.locks.push((rank, lock.clone()));
+        self.locks[self.len] = Some((rank, lock.clone()));
+        self.len += 1;
     }
 
     /// Whether this call holds the lock of rank `rank`.
     pub(super) fn holds(&self, rank: Rank) -> bool {
-        self.locks.iter().any(|(r, _)| *r == rank)
+        self.locks[..self.len]
+            .iter()
+            .flatten()
+            .any(|(r, _)| *r == rank)
     }
 }
 
@@ -58,9 +71,12 @@ impl Drop for Held {
         // Outside a task (an execution torn down while a call was blocked) there is nothing
         // to release: the engine's locks went with the execution.
         let in_task = crate::engine::rt::in_task();
-        while let Some((_, lock)) = self.locks.pop() {
-            if in_task {
-                lock.unlock();
+        while self.len > 0 {
+            self.len -= 1;
+            if let Some((_, lock)) = self.locks[self.len].take() {
+                if in_task {
+                    lock.unlock();
+                }
             }
         }
     }

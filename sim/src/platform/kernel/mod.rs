@@ -163,8 +163,8 @@ impl SimBackend {
     }
 
     /// Take the locks of buffers `bs` (ascending).
-    fn take_buffers(&self, held: &mut Held, bs: &[usize]) {
-        for &b in bs {
+    fn take_buffers(&self, held: &mut Held, bs: impl IntoIterator<Item = usize>) {
+        for b in bs {
             let lock = self.st().buffers[b].lock.clone();
             held.take(Rank::Buffer(b), &lock);
         }
@@ -313,7 +313,7 @@ impl Backend for SimBackend {
         if self.st().fds[i].as_ref().is_some_and(|e| e.token.is_some()) {
             return Err(io::Error::from_raw_os_error(17)); // EEXIST
         }
-        self.take_buffers(&mut held, &kind.buffers());
+        self.take_buffers(&mut held, kind.buffers());
         self.take_interest(&mut held);
         let (reg, readable, writable, start) = {
             let mut k = self.st();
@@ -402,7 +402,7 @@ impl Backend for SimBackend {
         if self.st().fds[i].as_ref().is_none_or(|e| e.token.is_none()) {
             return Ok(());
         }
-        self.take_buffers(&mut held, &kind.buffers());
+        self.take_buffers(&mut held, kind.buffers());
         self.take_interest(&mut held);
         let mut k = self.st();
         k.fds[i].as_mut().expect("checked above").token = None;
@@ -585,7 +585,7 @@ impl Backend for SimBackend {
         let Some(b) = kind.reads() else {
             return Err(ebadf());
         };
-        self.take_buffers(&mut held, &[b]);
+        self.take_buffers(&mut held, [b]);
         let writers = {
             let mut k = self.st();
             let buffer = &mut k.buffers[b];
@@ -631,7 +631,7 @@ impl Backend for SimBackend {
         let Some(b) = kind.writes() else {
             return Err(ebadf());
         };
-        self.take_buffers(&mut held, &[b]);
+        self.take_buffers(&mut held, [b]);
         let (readers, n) = {
             let mut k = self.st();
             let buffer = &mut k.buffers[b];
@@ -659,7 +659,7 @@ impl Backend for SimBackend {
         self.take_table(&mut held);
         self.checkers.kernel_closed(fd);
         let (i, kind) = self.take_fd(&mut held, fd)?;
-        self.take_buffers(&mut held, &kind.buffers());
+        self.take_buffers(&mut held, kind.buffers());
         // The peer sees hang-up: a reader gets EOF readiness, a writer error readiness.
         let (registered, hangup, eof) = {
             let mut k = self.st();

@@ -97,10 +97,13 @@ impl FdKind {
         }
     }
     /// The buffers it reads or writes, ascending (the order their locks are taken in).
-    pub(super) fn buffers(self) -> Vec<usize> {
-        let mut v: Vec<usize> = self.reads().into_iter().chain(self.writes()).collect();
-        v.sort_unstable();
-        v
+    pub(super) fn buffers(self) -> impl Iterator<Item = usize> {
+        let (a, b) = (self.reads(), self.writes());
+        let (lo, hi) = match (a, b) {
+            (Some(x), Some(y)) if y < x => (Some(y), Some(x)),
+            _ => (a, b),
+        };
+        lo.into_iter().chain(hi)
     }
 }
 
