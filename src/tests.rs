@@ -882,3 +882,46 @@ fn prefix_45211_stores_its_barrier_only_for_an_expired_deadline() {
     np.set_deadline(pd, -1, Mode::Write);
     assert_eq!(p.unrelated.load(SeqCst), 0, "the barrier was stored");
 }
+
+/// `checkerr` under every protocol (the pre-#45211 code reads the plain fields, the others
+/// the summary word): an expired deadline fails its own direction only, a cleared one fails
+/// nothing, an event error fails reads only and after a timeout, closing fails both.
+#[test]
+fn checkerr_reports_each_condition_in_its_direction() {
+    use PollError::{Closing, NotPollable, Timeout};
+    for protocol in Protocol::ALL {
+        let np = np(protocol);
+        let pd = np.open(3).unwrap();
+        let p = np.pd(pd);
+        let both = || (np.checkerr(p, Mode::Read), np.checkerr(p, Mode::Write));
+        assert_eq!(both(), (Ok(()), Ok(())), "{protocol}: fresh");
+        np.set_deadline(pd, 5_000, Mode::ReadWrite);
+        assert_eq!(both(), (Ok(()), Ok(())), "{protocol}: future deadlines");
+        np.set_deadline(pd, -1, Mode::Read);
+        assert_eq!(both(), (Err(Timeout), Ok(())), "{protocol}: read expired");
+        np.set_deadline(pd, 0, Mode::Read);
+        np.set_deadline(pd, -1, Mode::Write);
+        assert_eq!(both(), (Ok(()), Err(Timeout)), "{protocol}: write expired");
+        np.set_deadline(pd, 0, Mode::Write);
+        assert_eq!(both(), (Ok(()), Ok(())), "{protocol}: cleared");
+        np.platform().backend.queued.lock().unwrap().push(Event {
+            token: token_of(&np, 3),
+            mode: Mode::ReadWrite,
+            error: true,
+        });
+        np.poll(0).unwrap();
+        assert_eq!(
+            both(),
+            (Err(NotPollable), Ok(())),
+            "{protocol}: event error"
+        );
+        np.set_deadline(pd, -1, Mode::ReadWrite);
+        assert_eq!(
+            both(),
+            (Err(Timeout), Err(Timeout)),
+            "{protocol}: a timeout comes before an event error"
+        );
+        np.unblock(pd);
+        assert_eq!(both(), (Err(Closing), Err(Closing)), "{protocol}: closing");
+    }
+}
