@@ -925,3 +925,16 @@ fn checkerr_reports_each_condition_in_its_direction() {
         assert_eq!(both(), (Err(Closing), Err(Closing)), "{protocol}: closing");
     }
 }
+
+/// Go's `netpollBreak`: each call wakes the backend's poller (the real runtime's shutdown
+/// relies on it to get its poller thread out of a blocking poll).
+#[test]
+fn break_poll_wakes_the_poller() {
+    let np = np(Protocol::Fixed);
+    let wakes = || np.platform().backend.wakes.load(SeqCst);
+    assert_eq!(wakes(), 0);
+    np.break_poll();
+    assert_eq!(wakes(), 1);
+    np.break_poll();
+    assert_eq!(wakes(), 2);
+}
