@@ -938,3 +938,18 @@ fn break_poll_wakes_the_poller() {
     np.break_poll();
     assert_eq!(wakes(), 2);
 }
+
+/// Go's `netpollAnyWaiters`: true exactly while a task is parked waiting for the poller.
+#[test]
+fn any_waiters_is_true_while_a_task_is_parked() {
+    let np = np(Protocol::Fixed);
+    let pd = np.open(3).unwrap();
+    assert!(!np.any_waiters(), "nobody parked yet");
+    let np2 = np.clone();
+    *np.platform().sched.on_park.lock().unwrap() = Some(Box::new(move || {
+        assert!(np2.any_waiters(), "a task is parked");
+        np2.unblock(pd);
+    }));
+    assert_eq!(np.wait(pd, Mode::Read), Err(PollError::Closing));
+    assert!(!np.any_waiters(), "the parked task was woken");
+}
