@@ -146,6 +146,8 @@ pub struct TestBackend {
     pub syscalls: Mutex<std::collections::VecDeque<io::Result<usize>>>,
     /// What the next `connect` calls return, in order (then: unsupported).
     pub connects: Mutex<std::collections::VecDeque<io::Result<bool>>>,
+    /// How many times the poller was woken (`wake`).
+    pub wakes: AtomicU32,
 }
 impl Backend for TestBackend {
     fn open(&self, fd: RawFd, token: Token) -> io::Result<()> {
@@ -165,7 +167,9 @@ impl Backend for TestBackend {
         events.append(&mut q);
         Ok(n)
     }
-    fn wake(&self) {}
+    fn wake(&self) {
+        self.wakes.fetch_add(1, Ordering::SeqCst);
+    }
     fn read(&self, _: RawFd, _: &mut [u8]) -> io::Result<usize> {
         let next = self.syscalls.lock().unwrap().pop_front();
         next.unwrap_or_else(|| Err(io::ErrorKind::WouldBlock.into()))

@@ -742,3 +742,214 @@ fn a_zero_deadline_clears_at_any_time() {
     assert_eq!(np.checkerr(p, Mode::Read), Ok(()));
     assert_eq!(np.checkerr(p, Mode::Write), Ok(()));
 }
+
+/// Go's `poll_runtime_pollWaitCanceled`: the wait ends on readiness only. An expired deadline
+/// does not end it (the task parks anyway), a pending notification ends it at once, and once
+/// readiness woke it, it returns rather than waiting again.
+#[test]
+fn wait_canceled_waits_for_readiness_only() {
+    let np = np(Protocol::Fixed);
+    let pd = np.open(3).unwrap();
+    let tok = token_of(&np, 3);
+    np.set_deadline(pd, -1, Mode::Read);
+    let np2 = np.clone();
+    *np.platform().sched.on_park.lock().unwrap() = Some(Box::new(move || {
+        np2.platform().backend.queued.lock().unwrap().push(Event {
+            token: tok,
+            mode: Mode::Read,
+            error: false,
+        });
+        assert_eq!(np2.poll(0).unwrap(), 1);
+    }));
+    np.wait_canceled(pd, Mode::Read);
+    assert_eq!(
+        LAST_COMMIT.with(|c| *c.borrow()),
+        Some(true),
+        "it parked despite the expired deadline"
+    );
+    assert_eq!(np.pd(pd).rg.load(SeqCst), PD_NIL);
+    assert_eq!(np.waiters(), 0);
+    // A pending notification is consumed without parking (no hook is set: a park would panic).
+    np.platform().backend.queued.lock().unwrap().push(Event {
+        token: tok,
+        mode: Mode::Read,
+        error: false,
+    });
+    np.poll(0).unwrap();
+    np.wait_canceled(pd, Mode::Read);
+    assert_eq!(np.pd(pd).rg.load(SeqCst), PD_NIL);
+}
+
+/// A failed open frees its pd as a close does, with the protocol's publishing: the fixed
+/// protocol publishes the freed pd's new fdseq in the summary (Go's `pollCache.free`), the
+/// pre-#45211 code has no summary word and writes none.
+#[test]
+fn a_failed_open_frees_its_pd_as_its_protocol_publishes() {
+    for protocol in Protocol::ALL {
+        let np = np(protocol);
+        assert!(np.open(-1).is_err(), "{protocol}");
+        let p = np.pd(Pd(0));
+        if protocol.racy_checkerr() {
+            assert_eq!(
+                p.atomic_info.load(SeqCst),
+                0,
+                "{protocol}: pre-#45211 publishes nothing"
+            );
+        } else {
+            assert_eq!(
+                p.info().fdseq(),
+                (p.fdseq.load(SeqCst) as u32) & info::FDSEQ_MASK,
+                "{protocol}: the summary carries the freed pd's new fdseq"
+            );
+        }
+    }
+}
+
+/// Clearing a deadline stops the timer of its direction, whichever it is; nothing stays
+/// armed to fire later.
+#[test]
+fn clearing_a_deadline_stops_its_own_timer() {
+    for mode in [Mode::Read, Mode::Write] {
+        let np = np(Protocol::Fixed);
+        let pd = np.open(3).unwrap();
+        let p = np.pd(pd);
+        np.set_deadline(pd, 1_000, mode);
+        assert_eq!(
+            (p.rrun.get(), p.wrun.get()),
+            (mode == Mode::Read, mode == Mode::Write)
+        );
+        np.set_deadline(pd, 0, mode);
+        assert_eq!((p.rrun.get(), p.wrun.get()), (false, false), "{mode:?}");
+        assert!(
+            np.platform().clock.armed.lock().unwrap().is_empty(),
+            "{mode:?}: a cleared deadline leaves a timer armed"
+        );
+        assert_eq!(np.checkerr(p, mode), Ok(()));
+    }
+}
+
+/// Under every protocol (the pre-#45211 code takes its own branch of `set_deadline`), a
+/// deadline moved into the past wakes a waiter parked in its direction with a timeout, alone
+/// or after the other direction's; the other direction's leaves the waiter parked.
+#[test]
+fn an_expired_deadline_wakes_its_own_direction_only() {
+    for protocol in Protocol::ALL {
+        for (mode, other) in [(Mode::Read, Mode::Write), (Mode::Write, Mode::Read)] {
+            for other_first in [false, true] {
+                let case = format!("{protocol}, {mode:?}, other first: {other_first}");
+                let np = np(protocol);
+                let pd = np.open(3).unwrap();
+                let (np2, case2) = (np.clone(), case.clone());
+                *np.platform().sched.on_park.lock().unwrap() = Some(Box::new(move || {
+                    if other_first {
+                        np2.set_deadline(pd, -1, other);
+                        assert_eq!(
+                            np2.pd(pd).sema(mode == Mode::Read).load(SeqCst),
+                            task_word(TaskId(7)),
+                            "{case2}: the other direction's deadline woke the waiter"
+                        );
+                        assert!(np2.platform().sched.readied.lock().unwrap().is_empty());
+                    }
+                    np2.set_deadline(pd, -1, mode);
+                }));
+                assert_eq!(np.wait(pd, mode), Err(PollError::Timeout), "{case}");
+                assert_eq!(np.waiters(), 0, "{case}");
+            }
+        }
+    }
+}
+
+/// The pre-#45211 `set_deadline` stores its "barrier" where Go's old code did: only when a
+/// deadline is in the past, before it unblocks (a deadline in the future or a cleared one
+/// stores nothing).
+#[test]
+fn prefix_45211_stores_its_barrier_only_for_an_expired_deadline() {
+    const MARK: usize = 7;
+    let np = np(Protocol::PreFix45211);
+    let pd = np.open(3).unwrap();
+    let p = np.pd(pd);
+    p.unrelated.store(MARK, SeqCst);
+    for (d, mode) in [
+        (5_000, Mode::Write),
+        (5_000, Mode::Read),
+        (0, Mode::Read),
+        (6_000, Mode::ReadWrite),
+        (0, Mode::ReadWrite),
+    ] {
+        np.set_deadline(pd, d, mode);
+        assert_eq!(p.unrelated.load(SeqCst), MARK, "{d} {mode:?}");
+    }
+    np.set_deadline(pd, -1, Mode::Write);
+    assert_eq!(p.unrelated.load(SeqCst), 0, "the barrier was stored");
+}
+
+/// `checkerr` under every protocol (the pre-#45211 code reads the plain fields, the others
+/// the summary word): an expired deadline fails its own direction only, a cleared one fails
+/// nothing, an event error fails reads only and after a timeout, closing fails both.
+#[test]
+fn checkerr_reports_each_condition_in_its_direction() {
+    use PollError::{Closing, NotPollable, Timeout};
+    for protocol in Protocol::ALL {
+        let np = np(protocol);
+        let pd = np.open(3).unwrap();
+        let p = np.pd(pd);
+        let both = || (np.checkerr(p, Mode::Read), np.checkerr(p, Mode::Write));
+        assert_eq!(both(), (Ok(()), Ok(())), "{protocol}: fresh");
+        np.set_deadline(pd, 5_000, Mode::ReadWrite);
+        assert_eq!(both(), (Ok(()), Ok(())), "{protocol}: future deadlines");
+        np.set_deadline(pd, -1, Mode::Read);
+        assert_eq!(both(), (Err(Timeout), Ok(())), "{protocol}: read expired");
+        np.set_deadline(pd, 0, Mode::Read);
+        np.set_deadline(pd, -1, Mode::Write);
+        assert_eq!(both(), (Ok(()), Err(Timeout)), "{protocol}: write expired");
+        np.set_deadline(pd, 0, Mode::Write);
+        assert_eq!(both(), (Ok(()), Ok(())), "{protocol}: cleared");
+        np.platform().backend.queued.lock().unwrap().push(Event {
+            token: token_of(&np, 3),
+            mode: Mode::ReadWrite,
+            error: true,
+        });
+        np.poll(0).unwrap();
+        assert_eq!(
+            both(),
+            (Err(NotPollable), Ok(())),
+            "{protocol}: event error"
+        );
+        np.set_deadline(pd, -1, Mode::ReadWrite);
+        assert_eq!(
+            both(),
+            (Err(Timeout), Err(Timeout)),
+            "{protocol}: a timeout comes before an event error"
+        );
+        np.unblock(pd);
+        assert_eq!(both(), (Err(Closing), Err(Closing)), "{protocol}: closing");
+    }
+}
+
+/// Go's `netpollBreak`: each call wakes the backend's poller (the real runtime's shutdown
+/// relies on it to get its poller thread out of a blocking poll).
+#[test]
+fn break_poll_wakes_the_poller() {
+    let np = np(Protocol::Fixed);
+    let wakes = || np.platform().backend.wakes.load(SeqCst);
+    assert_eq!(wakes(), 0);
+    np.break_poll();
+    assert_eq!(wakes(), 1);
+    np.break_poll();
+    assert_eq!(wakes(), 2);
+}
+
+/// Go's `netpollAnyWaiters`: true exactly while a task is parked waiting for the poller.
+#[test]
+fn any_waiters_is_true_while_a_task_is_parked() {
+    let np = np(Protocol::Fixed);
+    let pd = np.open(3).unwrap();
+    assert!(!np.any_waiters(), "nobody parked yet");
+    let np2 = np.clone();
+    *np.platform().sched.on_park.lock().unwrap() = Some(Box::new(move || {
+        assert!(np2.any_waiters(), "a task is parked");
+        np2.unblock(pd);
+    }));
+    assert_eq!(np.wait(pd, Mode::Read), Err(PollError::Closing));
+    assert!(!np.any_waiters(), "the parked task was woken");
+}
