@@ -236,7 +236,19 @@ impl HbTracker {
                 }
             }
             Label::Write { loc, ord, rmw, .. } => {
-                if ord.is_atomic() {
+                let f = self.fence_rel[t];
+                if ord.is_rel() && !rmw && f.len == 0 {
+                    // A plain release write (the common case: every SeqCst store) releases
+                    // its own view, saved once for both uses.
+                    let v = std::mem::take(&mut self.view[t]);
+                    let s = self.save(&v);
+                    match self.write_rel[t].iter_mut().find(|(l, _)| *l == loc) {
+                        Some(x) => x.1 = s,
+                        None => self.write_rel[t].push((loc, s)),
+                    }
+                    self.view[t] = v;
+                    rel_out = s;
+                } else if ord.is_atomic() {
                     let mut r = std::mem::take(&mut self.scratch);
                     r.clear();
                     if ord.is_rel() {
@@ -252,7 +264,6 @@ impl HbTracker {
                     {
                         join(&mut r, self.saved(s));
                     }
-                    let f = self.fence_rel[t];
                     join(&mut r, self.saved(f));
                     if rmw {
                         let rp = ERef {
