@@ -115,8 +115,10 @@ pub(crate) struct GraphRun {
     cursor: Vec<u32>,
     /// Per engine task: its graph task.
     gt_of: Vec<u32>,
-    /// Per engine location: its graph location.
+    /// Per engine location: its graph location (or `PENDING`).
     gl_of: Vec<u32>,
+    /// Per engine location not accessed yet: its graph key and initial value.
+    pending_loc: Vec<(LocKey, u64)>,
     /// Per graph task: locations it created so far.
     made: Vec<u32>,
     /// Per graph task: its virtual time now, and at each of its replayed events.
@@ -151,6 +153,8 @@ pub(crate) struct GraphRun {
 }
 
 const NONE: u32 = u32::MAX;
+/// In `gl_of`: created, not accessed yet (its key waits in `pending_loc`).
+const PENDING: u32 = u32::MAX - 1;
 
 impl GraphRun {
     pub(crate) fn new(model: MemoryModel, g: Graph, start_ns: i64) -> GraphRun {
@@ -163,6 +167,7 @@ impl GraphRun {
             cursor: Vec::new(),
             gt_of: Vec::new(),
             gl_of: Vec::new(),
+            pending_loc: Vec::new(),
             made: Vec::new(),
             time: Vec::new(),
             etime: Vec::new(),
@@ -259,17 +264,21 @@ impl GraphRun {
         self.gt_of[et as usize]
     }
 
-    /// Engine location `l` was created by engine task `et` with value `init`.
+    /// Engine location `l` was created by engine task `et` with value `init`. It joins the
+    /// graph at its first access (a check may make many locations it never touches: a pd
+    /// block holds four pds of nineteen fields each), named by its creation all the same.
     pub(crate) fn location_created(&mut self, et: u32, l: u32, init: u64) {
         let gt = self.gt(et);
         self.fit();
         let nth = self.made[gt as usize];
         self.made[gt as usize] += 1;
-        let gl = self.g.loc(LocKey::Made { task: gt, nth }, init);
         if self.gl_of.len() <= l as usize {
             self.gl_of.resize(l as usize + 1, NONE);
+            self.pending_loc
+                .resize(l as usize + 1, (LocKey::Done(0), 0));
         }
-        self.gl_of[l as usize] = gl;
+        self.gl_of[l as usize] = PENDING;
+        self.pending_loc[l as usize] = (LocKey::Made { task: gt, nth }, init);
     }
 
     /// The graph location of `w`.
@@ -281,6 +290,12 @@ impl GraphRun {
                     gl != NONE,
                     "netpoll-sim: location {l} was not created inside this execution"
                 );
+                if gl != PENDING {
+                    return gl;
+                }
+                let (key, init) = self.pending_loc[l as usize];
+                let gl = self.g.loc(key, init);
+                self.gl_of[l as usize] = gl;
                 gl
             }
             Where::Done(t) => self.task_loc(t, false),
