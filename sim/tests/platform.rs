@@ -232,3 +232,33 @@ fn system_calls_on_different_pipes_commute_and_on_one_pipe_do_not() {
     assert_eq!(graph_executions(writers(true, 1)), 2);
     assert_eq!(graph_executions(writers(true, 2)), 6);
 }
+
+/// A write racing the close of its fd, and the fd's number reused by a new pipe: every order
+/// of the three calls is explored and replays (the kernel's state is read only under the
+/// locks that order it), the write ending in a byte written (to the old pipe or to the new
+/// one that took its number) or in EBADF.
+#[test]
+fn a_write_racing_close_and_reuse_of_its_fd_is_explored_without_divergence() {
+    let check = || {
+        let np = netpoll();
+        let (r, w) = np.platform().backend().pipe().expect("pipe");
+        let np2 = np.clone();
+        let writer = np.platform().sched().spawn("writer", move || {
+            match np2.platform().backend().write(w, b"x") {
+                Ok(n) => assert_eq!(n, 1),
+                Err(e) => assert_eq!(e.raw_os_error(), Some(9), "EBADF, got {e}"),
+            }
+        });
+        np.platform().backend().close_fd(w).expect("close w");
+        let (r2, w2) = np.platform().backend().pipe().expect("pipe");
+        np.platform().sched().join(writer);
+        for fd in [r, r2, w2] {
+            np.platform().backend().close_fd(fd).expect("close");
+        }
+    };
+    let n = graph_executions(check);
+    assert_eq!(
+        n, 3,
+        "before the close, between the close and the reuse, after the reuse"
+    );
+}
