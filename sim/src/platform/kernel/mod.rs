@@ -290,6 +290,16 @@ impl SimBackend {
         Ok(*state)
     }
 
+    /// A read or a write on the TCP socket in slot `i`: its pending refusal (handed out
+    /// once), else its state.
+    fn tcp_io(&self, i: usize) -> io::Result<TcpState> {
+        let state = self.tcp_state(i)?;
+        match self.take_refusal(i) {
+            Some(e) => Err(e),
+            None => Ok(state),
+        }
+    }
+
     /// Take the TCP socket in slot `i`'s pending refusal (as Linux hands it to the next call
     /// that looks: `SO_ERROR`, a read, a write).
     fn take_refusal(&self, i: usize) -> Option<io::Error> {
@@ -573,11 +583,7 @@ impl Backend for SimBackend {
         let (i, kind) = self.take_fd(&mut held, fd)?;
         if matches!(kind, FdKind::Tcp(_)) {
             // Linux: no data on a socket still connecting; a refusal, once; then end of file.
-            let state = self.tcp_state(i)?;
-            if let Some(e) = self.take_refusal(i) {
-                return Err(e);
-            }
-            return match state {
+            return match self.tcp_io(i)? {
                 TcpState::Connecting { .. } => Err(io::ErrorKind::WouldBlock.into()),
                 _ => Ok(0),
             };
@@ -586,7 +592,7 @@ impl Backend for SimBackend {
             return Err(ebadf());
         };
         self.take_buffers(&mut held, [b]);
-        let writers = {
+        let (writers, n) = {
             let mut k = self.st();
             let buffer = &mut k.buffers[b];
             if buffer.bytes.is_empty() {
@@ -605,8 +611,8 @@ impl Backend for SimBackend {
             }
             (buffer.writers.clone(), n)
         };
-        self.notify(&mut held, &writers.0, Mode::Write, false);
-        Ok(writers.1)
+        self.notify(&mut held, &writers, Mode::Write, false);
+        Ok(n)
     }
 
     /// write(2): the fd's lock, its buffer's, and the epoll instance's when the write gives
@@ -618,11 +624,7 @@ impl Backend for SimBackend {
             // Linux: a socket still connecting would block (tcp_sendmsg waits for the
             // connection); a refused one reports the refusal once, then a broken pipe; one
             // never connected is not connected.
-            let state = self.tcp_state(i)?;
-            if let Some(e) = self.take_refusal(i) {
-                return Err(e);
-            }
-            return match state {
+            return match self.tcp_io(i)? {
                 TcpState::Connecting { .. } => Err(io::ErrorKind::WouldBlock.into()),
                 TcpState::Refused { .. } => Err(epipe()),
                 TcpState::Fresh => Err(io::Error::from_raw_os_error(ENOTCONN)),
