@@ -234,21 +234,28 @@ impl Searcher {
         let dep = (self.model == MemoryModel::Imm).then(|| g.dep_prefix(w));
         let stamps = g.stamps();
         let stamp = |e: ERef| stamps[e.task as usize][e.idx as usize];
-        // Readers of the location, newest first, that may still change what they read.
-        let mut reads: Vec<ERef> = g
-            .order
-            .iter()
-            .copied()
-            .filter(|&r| {
-                matches!(*g.label(r), Label::Read { loc: l, .. } if l == loc)
-                    && g.ev(r).revisitable
+        // Readers of the location, newest first, that may still change what they read (found
+        // task by task, in place, then put in the order they were added).
+        let mut reads: Vec<(u32, ERef)> = Vec::new();
+        for (t, task) in g.tasks.iter().enumerate() {
+            for (i, ev) in task.events.iter().enumerate() {
+                let r = ERef {
+                    task: t as u32,
+                    idx: i as u32,
+                };
+                if matches!(ev.label, Label::Read { loc: l, .. } if l == loc)
+                    && ev.revisitable
                     && match &dep {
-                        Some(dep) => !dep[r.task as usize][r.idx as usize],
-                        None => r.idx >= prefix[r.task as usize],
+                        Some(dep) => !dep[t][i],
+                        None => r.idx >= prefix[t],
                     }
-            })
-            .collect();
-        reads.reverse();
+                {
+                    reads.push((stamp(r), r));
+                }
+            }
+        }
+        reads.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        let reads = reads.into_iter().map(|(_, r)| r);
         let co = &g.locs[loc as usize].co;
         let wpos = g.co_pos(w);
         let next_after_w = co.get(wpos + 1).copied();
