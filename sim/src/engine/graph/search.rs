@@ -254,7 +254,7 @@ impl Searcher {
                 }
             }
         }
-        reads.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        reads.sort_unstable_by_key(|&(s, _)| std::cmp::Reverse(s));
         let reads = reads.into_iter().map(|(_, r)| r);
         let co = &g.locs[loc as usize].co;
         let wpos = g.co_pos(w);
