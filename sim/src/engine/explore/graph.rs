@@ -266,6 +266,7 @@ fn explore_part(
         let end = gr.end;
         if !counting {
             spare = Some(gr);
+            engine.recycle(out);
             continue;
         }
         if let Some(sh) = p.shared {
@@ -309,6 +310,8 @@ fn explore_part(
         } else {
             spare = Some(gr);
         }
+        // The run's event log and choices: room for the next run's.
+        engine.recycle(out);
         progress(&report);
     }
     report.coverage = coverage;

@@ -64,7 +64,7 @@ pub(crate) struct Graph {
 const CLONE_ROOM: usize = 8;
 
 fn clone_with_room<T: Clone>(v: &[T], room: usize) -> Vec<T> {
-    let mut out = Vec::with_capacity(v.len() + room);
+    let mut out = Vec::with_capacity(v.len() + room.max(v.len() / 2));
     out.extend_from_slice(v);
     out
 }
@@ -151,7 +151,7 @@ impl Graph {
             parent: Some((parent, nth)),
             path: path.into(),
             daemon,
-            events: Vec::new(),
+            events: Vec::with_capacity(4 * CLONE_ROOM),
         });
         (self.tasks.len() - 1) as u32
     }
