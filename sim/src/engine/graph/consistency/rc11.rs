@@ -250,14 +250,55 @@ fn psc_acyclic_linear(d: &Dense<'_>, sc: &[usize], hb: &Views) -> bool {
             by_loc[l as usize].push(a);
         }
     }
+    // Each pair need not be an edge: a set of edges whose paths (with the sb chains above)
+    // give the same order is enough, and keeps this linear in the accesses.
+    let mut writes: Vec<(u32, usize)> = Vec::new();
+    let mut runs: Vec<(u32, usize, usize)> = Vec::new();
     for accs in &by_loc {
+        if accs.len() < 2 {
+            continue;
+        }
+        // co and fr (y a write of a higher rank than x): each access to the SeqCst write of
+        // the next higher rank; the writes chain on from there.
+        writes.clear();
+        writes.extend(
+            accs.iter()
+                .filter(|&&x| d.label(x).is_write())
+                .map(|&x| (d.rank[x], x)),
+        );
+        writes.sort_unstable();
         for &x in accs {
-            for &y in accs {
-                if x == y {
-                    continue;
-                }
-                let co_fr = d.label(y).is_write() && d.rank[x] < d.rank[y];
-                if co_fr || hb.lt(d, x, y) {
+            let at = writes.partition_point(|&(r, _)| r <= d.rank[x]);
+            if let Some(&(_, y)) = writes.get(at) {
+                e.add(sc_index[x] as usize, sc_index[y] as usize);
+            }
+        }
+        // hb|loc: to each access y, from the last access of each task that happens before
+        // it (the earlier ones reach it along their task's sb chain). `accs` is in dense
+        // order: each task's accesses together, in program order.
+        runs.clear();
+        let mut a = 0;
+        while a < accs.len() {
+            let t = d.evs[accs[a]].task;
+            let mut b = a;
+            while b < accs.len() && d.evs[accs[b]].task == t {
+                b += 1;
+            }
+            runs.push((t, a, b));
+            a = b;
+        }
+        for &y in accs {
+            let ey = d.evs[y];
+            let view = hb.get(y);
+            for &(u, a, b) in &runs {
+                let limit = if u == ey.task {
+                    ey.idx
+                } else {
+                    view[u as usize]
+                };
+                let n = accs[a..b].partition_point(|&x| d.evs[x].idx < limit);
+                if n > 0 {
+                    let x = accs[a + n - 1];
                     e.add(sc_index[x] as usize, sc_index[y] as usize);
                 }
             }
