@@ -14,22 +14,26 @@ pub(super) fn consistent(d: &Dense<'_>) -> bool {
         return false;
     };
     let hb = hb_views(d, &order);
-    if !coherent(d, &hb) {
-        return false;
-    }
+    // psc first: the graphs the search rejects fail there (coherence is mostly guaranteed
+    // by the floor the run computed); both must hold, in either order.
+    psc_acyclic_all(d, &order, &hb) && coherent(d, &hb)
+}
+
+/// Whether the partial SC order of `d` (happens-before `hb`) is acyclic.
+fn psc_acyclic_all(d: &Dense<'_>, order: &[u32], hb: &Views) -> bool {
     let sc: Vec<usize> = (0..d.n()).filter(|&i| d.label(i).is_sc()).collect();
     if sc.len() < 2 {
         return true;
     }
     if sc.iter().any(|&i| d.label(i).is_fence()) {
-        psc_acyclic(d, &sc, &hb, &sb_views(d, &order))
+        psc_acyclic(d, &sc, hb, &sb_views(d, order))
     } else {
-        let linear = psc_acyclic_linear(d, &sc, &hb);
+        let linear = psc_acyclic_linear(d, &sc, hb);
         // The crate's own tests check the linear form against the pairwise one.
         #[cfg(test)]
         assert_eq!(
             linear,
-            psc_acyclic(d, &sc, &hb, &sb_views(d, &order)),
+            psc_acyclic(d, &sc, hb, &sb_views(d, order)),
             "psc: linear and pairwise disagree"
         );
         linear
