@@ -263,10 +263,11 @@ fn explore_part(
         }
         // Push in reverse so the first alternative found is explored first.
         stack.extend(gr.search.found.drain(..).rev());
-        let end = gr.end;
+        let (failure, steps, races) = (out.failure.take(), out.steps, out.races);
+        // The run's tables, event log and choices: room for the next run's.
+        engine.recycle(out);
+        let gr = &**spare.insert(gr);
         if !counting {
-            spare = Some(gr);
-            engine.recycle(out);
             continue;
         }
         if let Some(sh) = p.shared {
@@ -278,28 +279,27 @@ fn explore_part(
             }
         }
         report.schedules += 1;
-        report.steps += out.steps;
-        report.races += out.races;
+        report.steps += steps;
+        report.races += races;
         let counts = report.graph.as_mut().expect("graph counts");
-        match (&out.failure, end) {
+        match (&failure, gr.end) {
             (Some(_), _) => {}
             (None, Some(RunEnd::Complete)) => counts.executions += 1,
             (None, Some(RunEnd::Blocked)) => counts.blocked += 1,
             (None, Some(RunEnd::Dropped)) | (None, None) => counts.dropped += 1,
         }
-        if let Some(failure) = out.failure.take() {
+        if let Some(failure) = failure {
             report.failures += 1;
             if report.first_failure.is_none() {
                 report.first_failure = Some(failure_info(
                     exec,
                     f,
-                    &gr,
+                    gr,
                     failure,
                     report.schedules - 1,
                     &mut engine,
                 ));
             }
-            spare = Some(gr);
             if p.stop_at_first_failure {
                 if let Some(sh) = p.shared {
                     sh.cancel.store(true, Ordering::Relaxed);
@@ -307,11 +307,7 @@ fn explore_part(
                 coverage = Coverage::StoppedAtFailure;
                 break;
             }
-        } else {
-            spare = Some(gr);
         }
-        // The run's event log and choices: room for the next run's.
-        engine.recycle(out);
         progress(&report);
     }
     report.coverage = coverage;

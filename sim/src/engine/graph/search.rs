@@ -217,15 +217,24 @@ impl Searcher {
         let Label::Write { loc, rmw, .. } = *g.label(w) else {
             unreachable!()
         };
-        // Most stores have no read of their location that could still change what it reads:
-        // find out before computing what a revisit would keep.
-        let some_read = g.tasks.iter().enumerate().any(|(t, task)| {
-            t != w.task as usize
-                && task.events.iter().any(|ev| {
-                    ev.revisitable && matches!(ev.label, Label::Read { loc: l, .. } if l == loc)
-                })
-        });
-        if !some_read {
+        // The reads of the location by other tasks that may still change what they read,
+        // found in place (a read of w's own task comes before w: it cannot read w). Most
+        // stores have none: then there is no revisit bookkeeping to do.
+        let mut reads: Vec<ERef> = Vec::new();
+        for (t, task) in g.tasks.iter().enumerate() {
+            if t == w.task as usize {
+                continue;
+            }
+            for (i, ev) in task.events.iter().enumerate() {
+                if ev.revisitable && matches!(ev.label, Label::Read { loc: l, .. } if l == loc) {
+                    reads.push(ERef {
+                        task: t as u32,
+                        idx: i as u32,
+                    });
+                }
+            }
+        }
+        if reads.is_empty() {
             return;
         }
         let prefix = g.porf_prefix(w);
@@ -234,28 +243,12 @@ impl Searcher {
         let dep = (self.model == MemoryModel::Imm).then(|| g.dep_prefix(w));
         let stamps = g.stamps();
         let stamp = |e: ERef| stamps[e.task as usize][e.idx as usize];
-        // Readers of the location, newest first, that may still change what they read (found
-        // task by task, in place, then put in the order they were added).
-        let mut reads: Vec<(u32, ERef)> = Vec::new();
-        for (t, task) in g.tasks.iter().enumerate() {
-            for (i, ev) in task.events.iter().enumerate() {
-                let r = ERef {
-                    task: t as u32,
-                    idx: i as u32,
-                };
-                if matches!(ev.label, Label::Read { loc: l, .. } if l == loc)
-                    && ev.revisitable
-                    && match &dep {
-                        Some(dep) => !dep[t][i],
-                        None => r.idx >= prefix[t],
-                    }
-                {
-                    reads.push((stamp(r), r));
-                }
-            }
-        }
-        reads.sort_unstable_by_key(|&(s, _)| std::cmp::Reverse(s));
-        let reads = reads.into_iter().map(|(_, r)| r);
+        // Those w does not depend on, newest first.
+        reads.retain(|r| match &dep {
+            Some(dep) => !dep[r.task as usize][r.idx as usize],
+            None => r.idx >= prefix[r.task as usize],
+        });
+        reads.sort_unstable_by_key(|&r| std::cmp::Reverse(stamp(r)));
         let co = &g.locs[loc as usize].co;
         let wpos = g.co_pos(w);
         let next_after_w = co.get(wpos + 1).copied();

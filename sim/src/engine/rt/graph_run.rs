@@ -143,8 +143,7 @@ pub(crate) struct GraphRun {
     access_kinds: Vec<u8>,
     /// Per graph task: its termination flag's and its park permit's graph location, once
     /// looked up (`NONE` before).
-    done_loc: Vec<u32>,
-    permit_loc: Vec<u32>,
+    task_locs: Vec<[u32; 2]>,
     /// The first data race replayed: an access, and a later one of another task that
     /// conflicts with it and does not happen after it.
     pub(crate) race: Option<(ERef, ERef)>,
@@ -180,8 +179,7 @@ impl GraphRun {
             force: None,
             last_access: Vec::new(),
             access_kinds: Vec::new(),
-            done_loc: Vec::new(),
-            permit_loc: Vec::new(),
+            task_locs: Vec::new(),
             race: None,
             iteration: Vec::new(),
         }
@@ -218,8 +216,7 @@ impl GraphRun {
             a.clear();
         }
         self.access_kinds.fill(0);
-        self.done_loc.clear();
-        self.permit_loc.clear();
+        self.task_locs.clear();
         self.race = None;
         for it in &mut self.iteration {
             it.reads.clear();
@@ -305,32 +302,18 @@ impl GraphRun {
 
     /// Graph task `t`'s park permit (`permit`) or termination flag, looked up once per run.
     fn task_loc(&mut self, t: u32, permit: bool) -> u32 {
-        let cache = if permit {
-            &mut self.permit_loc
+        let (at, key) = if permit {
+            (1, LocKey::Permit(t))
         } else {
-            &mut self.done_loc
+            (0, LocKey::Done(t))
         };
-        if let Some(&l) = cache.get(t as usize) {
-            if l != NONE {
-                return l;
-            }
+        if self.task_locs.len() <= t as usize {
+            self.task_locs.resize(t as usize + 1, [NONE; 2]);
         }
-        let key = if permit {
-            LocKey::Permit(t)
-        } else {
-            LocKey::Done(t)
-        };
-        let l = self.g.loc(key, 0);
-        let cache = if permit {
-            &mut self.permit_loc
-        } else {
-            &mut self.done_loc
-        };
-        if cache.len() <= t as usize {
-            cache.resize(t as usize + 1, NONE);
+        if self.task_locs[t as usize][at] == NONE {
+            self.task_locs[t as usize][at] = self.g.loc(key, 0);
         }
-        cache[t as usize] = l;
-        l
+        self.task_locs[t as usize][at]
     }
 
     /// The engine task of graph task `gt`, if it exists in this run.

@@ -196,7 +196,7 @@ impl SimBackend {
         }
     }
 
-    /// After queueing events (the epoll lock held): wake the poller if it waits.
+    /// After queueing events (the ready queue's lock held): wake the poller if it waits.
     fn kick(&self, held: &Held) {
         debug_assert!(held.holds(Rank::Queue));
         let waiting = {
@@ -212,7 +212,7 @@ impl SimBackend {
         }
     }
 
-    /// Queue `ev` for open file `file` (the epoll lock held), visible at once or (a
+    /// Queue `ev` for open file `file` (the ready queue's lock held), visible at once or (a
     /// delayed-delivery fault) a little later.
     fn push_event(&self, ev: Event, file: u64) {
         let now = sched::now_ns();
@@ -225,7 +225,7 @@ impl SimBackend {
     }
 
     /// Queue an event of `mode` (and `error`) for each registration in `regs`, taking the
-    /// epoll lock if there is any; then kick the poller.
+    /// ready queue's lock if there is any; then kick the poller.
     fn notify(&self, held: &mut Held, regs: &[Reg], mode: Mode, error: bool) {
         if regs.is_empty() {
             return;
@@ -576,7 +576,7 @@ impl Backend for SimBackend {
         self.kick(&held);
     }
 
-    /// read(2): the fd's lock, its buffer's, and the epoll instance's when the read gives a
+    /// read(2): the fd's lock, its buffer's, and the ready queue's when the read gives a
     /// registered writer room.
     fn read(&self, fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
         let mut held = Held::default();
@@ -615,7 +615,7 @@ impl Backend for SimBackend {
         Ok(n)
     }
 
-    /// write(2): the fd's lock, its buffer's, and the epoll instance's when the write gives
+    /// write(2): the fd's lock, its buffer's, and the ready queue's when the write gives
     /// a registered reader data.
     fn write(&self, fd: RawFd, buf: &[u8]) -> io::Result<usize> {
         let mut held = Held::default();

@@ -235,55 +235,56 @@ impl HbTracker {
                     self.view[t] = v;
                 }
             }
-            Label::Write { loc, ord, rmw, .. } => {
-                let f = self.fence_rel[t];
-                if ord.is_rel() && !rmw && f.len == 0 {
-                    // A plain release write (the common case: every SeqCst store) releases
-                    // its own view, saved once for both uses.
+            Label::Write { loc, ord, rmw, .. } if ord.is_atomic() => {
+                // The head of the write's release sequence: the write itself when it is a
+                // release (its view saved, as the task's latest release write here), else
+                // the task's latest release write of the location.
+                let head = if ord.is_rel() {
                     let v = std::mem::take(&mut self.view[t]);
                     let s = self.save(&v);
+                    self.view[t] = v;
                     match self.write_rel[t].iter_mut().find(|(l, _)| *l == loc) {
                         Some(x) => x.1 = s,
                         None => self.write_rel[t].push((loc, s)),
                     }
-                    self.view[t] = v;
-                    rel_out = s;
-                } else if ord.is_atomic() {
+                    s
+                } else {
+                    self.write_rel[t]
+                        .iter()
+                        .find(|(l, _)| *l == loc)
+                        .map_or(Saved::default(), |&(_, s)| s)
+                };
+                let f = self.fence_rel[t];
+                // What a read-modify-write passes on from the write its read part read.
+                let src = if rmw {
+                    match *g.label(ERef {
+                        task: e.task,
+                        idx: e.idx - 1,
+                    }) {
+                        Label::Read { rf: Some(w), .. } => self.rel[w.task as usize]
+                            .get(w.idx as usize)
+                            .copied()
+                            .unwrap_or_default(),
+                        _ => Saved::default(),
+                    }
+                } else {
+                    Saved::default()
+                };
+                rel_out = if f.len == 0 && src.len == 0 {
+                    // The head alone (the common case: every SeqCst store): saved once.
+                    head
+                } else {
                     let mut r = std::mem::take(&mut self.scratch);
                     r.clear();
-                    if ord.is_rel() {
-                        let v = std::mem::take(&mut self.view[t]);
-                        let s = self.save(&v);
-                        match self.write_rel[t].iter_mut().find(|(l, _)| *l == loc) {
-                            Some(x) => x.1 = s,
-                            None => self.write_rel[t].push((loc, s)),
-                        }
-                        join(&mut r, &v);
-                        self.view[t] = v;
-                    } else if let Some(&(_, s)) = self.write_rel[t].iter().find(|(l, _)| *l == loc)
-                    {
-                        join(&mut r, self.saved(s));
-                    }
+                    join(&mut r, self.saved(head));
                     join(&mut r, self.saved(f));
-                    if rmw {
-                        let rp = ERef {
-                            task: e.task,
-                            idx: e.idx - 1,
-                        };
-                        if let Label::Read { rf: Some(w), .. } = *g.label(rp) {
-                            let src = self.rel[w.task as usize]
-                                .get(w.idx as usize)
-                                .copied()
-                                .unwrap_or_default();
-                            join(&mut r, self.saved(src));
-                        }
-                    }
-                    if !r.is_empty() {
-                        rel_out = self.save(&r);
-                    }
+                    join(&mut r, self.saved(src));
+                    let out = self.save(&r);
                     self.scratch = r;
-                }
+                    out
+                };
             }
+            Label::Write { .. } => {}
             Label::Spawn { child } => {
                 self.fit(child as usize + 1);
                 let v = std::mem::take(&mut self.view[t]);
