@@ -8,6 +8,22 @@ use crate::engine::rt;
 use std::fmt;
 use std::marker::PhantomData;
 
+/// `std`'s `fetch_update` loop, for every atomic here: starting from `prev`, compare-exchange
+/// `f`'s value until it sticks; `Err` with the value last read when `f` returns `None`.
+fn fetch_update_with<T: Copy>(
+    mut prev: T,
+    mut f: impl FnMut(T) -> Option<T>,
+    mut cas: impl FnMut(T, T) -> Result<T, T>,
+) -> Result<T, T> {
+    while let Some(next) = f(prev) {
+        match cas(prev, next) {
+            Ok(v) => return Ok(v),
+            Err(v) => prev = v,
+        }
+    }
+    Err(prev)
+}
+
 /// The name given to an unnamed location.
 const UNNAMED: &str = "atomic";
 
@@ -176,16 +192,11 @@ macro_rules! atomic_int {
                 &self,
                 set_order: Ordering,
                 fetch_order: Ordering,
-                mut f: impl FnMut($t) -> Option<$t>,
+                f: impl FnMut($t) -> Option<$t>,
             ) -> Result<$t, $t> {
-                let mut prev = self.load(fetch_order);
-                while let Some(next) = f(prev) {
-                    match self.compare_exchange_weak(prev, next, set_order, fetch_order) {
-                        Ok(v) => return Ok(v),
-                        Err(v) => prev = v,
-                    }
-                }
-                Err(prev)
+                fetch_update_with(self.load(fetch_order), f, |prev, next| {
+                    self.compare_exchange_weak(prev, next, set_order, fetch_order)
+                })
             }
             /// The newest value, read outside the model: no step, no event, no
             /// synchronisation. For deadlock reports and debugging only.
@@ -324,16 +335,11 @@ impl AtomicBool {
         &self,
         set_order: Ordering,
         fetch_order: Ordering,
-        mut f: impl FnMut(bool) -> Option<bool>,
+        f: impl FnMut(bool) -> Option<bool>,
     ) -> Result<bool, bool> {
-        let mut prev = self.load(fetch_order);
-        while let Some(next) = f(prev) {
-            match self.compare_exchange_weak(prev, next, set_order, fetch_order) {
-                Ok(v) => return Ok(v),
-                Err(v) => prev = v,
-            }
-        }
-        Err(prev)
+        fetch_update_with(self.load(fetch_order), f, |prev, next| {
+            self.compare_exchange_weak(prev, next, set_order, fetch_order)
+        })
     }
     /// Consume the atomic, returning its value.
     pub fn into_inner(self) -> bool {
@@ -442,16 +448,11 @@ impl<T> AtomicPtr<T> {
         &self,
         set_order: Ordering,
         fetch_order: Ordering,
-        mut f: impl FnMut(*mut T) -> Option<*mut T>,
+        f: impl FnMut(*mut T) -> Option<*mut T>,
     ) -> Result<*mut T, *mut T> {
-        let mut prev = self.load(fetch_order);
-        while let Some(next) = f(prev) {
-            match self.compare_exchange_weak(prev, next, set_order, fetch_order) {
-                Ok(v) => return Ok(v),
-                Err(v) => prev = v,
-            }
-        }
-        Err(prev)
+        fetch_update_with(self.load(fetch_order), f, |prev, next| {
+            self.compare_exchange_weak(prev, next, set_order, fetch_order)
+        })
     }
     /// Consume the atomic, returning its value.
     pub fn into_inner(self) -> *mut T {
