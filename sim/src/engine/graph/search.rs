@@ -59,10 +59,19 @@ impl Searcher {
     }
 
     /// Push `g`, which differs from a consistent graph only in what its newest event `e`
-    /// reads or where it is placed, within the coherence floor - consistent as it is when
-    /// the model is `c11`, `e` is neither SeqCst nor part of a read-modify-write and there
-    /// is no SeqCst fence (nothing else RC11 asks can involve an event nothing follows).
+    /// reads or where it is placed, within the coherence floor, if it is consistent.
     fn push_extension(&mut self, g: Graph, e: ERef) {
+        if self.extension_consistent(&g, e) {
+            self.found.push(g);
+        }
+    }
+
+    /// Whether `g`, which differs from a consistent graph only in what its newest event `e`
+    /// reads or where it is placed, within the coherence floor, is consistent (counted if
+    /// not) - as it is when the model is `c11`, `e` is neither SeqCst nor part of a
+    /// read-modify-write and there is no SeqCst fence (nothing else RC11 asks can involve
+    /// an event nothing follows).
+    fn extension_consistent(&mut self, g: &Graph, e: ERef) -> bool {
         let l = *g.label(e);
         let simple = self.model == MemoryModel::C11
             && !l.is_sc()
@@ -75,23 +84,25 @@ impl Searcher {
                 let x = g.label(x);
                 x.is_fence() && x.is_sc()
             });
-        if simple || consistent(self.model, &g) {
-            self.found.push(g);
-        } else {
+        let ok = simple || consistent(self.model, g);
+        if !ok {
             self.inconsistent += 1;
         }
+        ok
     }
 
     /// Add a read by `task` of `loc` (declared ordering and kind in `template`, its `rf`
     /// ignored), reading the newest store it may; the others become alternatives. `floor`:
     /// the lowest coherence rank it may read (0 the initial value, `k` the `k`-th store),
-    /// from what the task has seen.
+    /// from what the task has seen. `write_part`: for the read part of a read-modify-write,
+    /// the label of its write part given the value read, if known (see [`Searcher::add_rmw`]).
     pub(crate) fn add_read(
         &mut self,
         g: &mut Graph,
         task: u32,
         template: Label,
         floor: u32,
+        write_part: Option<&dyn Fn(u64) -> Option<Label>>,
     ) -> Added {
         let Label::Read { loc, kind, .. } = template else {
             unreachable!("not a read")
@@ -119,7 +130,19 @@ impl Searcher {
             let mut alt = g.clone();
             alt.set_rf(r, w);
             alt.ev_mut(r).max = false;
-            self.push_extension(alt, r);
+            if !self.extension_consistent(&alt, r) {
+                continue;
+            }
+            let v = alt.value_of(loc, w);
+            let part = write_part
+                .filter(|_| kind.exclusive_with(v))
+                .and_then(|f| f(v));
+            if let Some(wl) = part {
+                if self.add_rmw(&mut alt, task, wl) == Added::Dropped {
+                    continue;
+                }
+            }
+            self.found.push(alt);
         }
         if first != g.co_max(loc) && !consistent(self.model, g) {
             // The newest store was taken by a settled read-modify-write and the newest
@@ -143,36 +166,10 @@ impl Searcher {
         let Label::Write { loc, rmw, .. } = label else {
             unreachable!("not a write")
         };
-        let w = g.push(task, label, true);
         if rmw {
-            let r = ERef {
-                task,
-                idx: w.idx - 1,
-            };
-            let Label::Read { rf, .. } = *g.label(r) else {
-                unreachable!("a write part follows its read part")
-            };
-            let pos = rf.map_or(0, |x| g.co_pos(x) + 1);
-            g.insert_co(w, pos);
-            self.revisits(g, w);
-            // Another read-modify-write already follows the same store: this graph breaks
-            // atomicity; only its revisits (which may drop the other) go on.
-            let co = &g.locs[loc as usize].co;
-            if let Some(&next) = co.get(pos + 1) {
-                if g.label(next).is_rmw_write() {
-                    let nr = ERef {
-                        task: next.task,
-                        idx: next.idx - 1,
-                    };
-                    if let Label::Read { rf: nrf, .. } = *g.label(nr) {
-                        if nrf == rf {
-                            return Added::Dropped;
-                        }
-                    }
-                }
-            }
-            return Added::Ok(w);
+            return self.add_rmw(g, task, label);
         }
+        let w = g.push(task, label, true);
         let n = g.locs[loc as usize].co.len();
         g.insert_co(w, n);
         for pos in (floor as usize..n).rev() {
@@ -191,6 +188,43 @@ impl Searcher {
             }
         }
         self.revisits(g, w);
+        Added::Ok(w)
+    }
+
+    /// Add the write part (`label`) of the read-modify-write whose read part is `task`'s
+    /// newest event: right after what the read part read in modification order, with the
+    /// backward revisits it allows. When another read-modify-write already follows that
+    /// store, the graph breaks atomicity: its revisits (which may drop the other) go on, the
+    /// graph itself is dropped.
+    fn add_rmw(&mut self, g: &mut Graph, task: u32, label: Label) -> Added {
+        let Label::Write { loc, .. } = label else {
+            unreachable!("not a write")
+        };
+        let w = g.push(task, label, true);
+        let r = ERef {
+            task,
+            idx: w.idx - 1,
+        };
+        let Label::Read { rf, .. } = *g.label(r) else {
+            unreachable!("a write part follows its read part")
+        };
+        let pos = rf.map_or(0, |x| g.co_pos(x) + 1);
+        g.insert_co(w, pos);
+        self.revisits(g, w);
+        let co = &g.locs[loc as usize].co;
+        if let Some(&next) = co.get(pos + 1) {
+            if g.label(next).is_rmw_write() {
+                let nr = ERef {
+                    task: next.task,
+                    idx: next.idx - 1,
+                };
+                if let Label::Read { rf: nrf, .. } = *g.label(nr) {
+                    if nrf == rf {
+                        return Added::Dropped;
+                    }
+                }
+            }
+        }
         Added::Ok(w)
     }
 

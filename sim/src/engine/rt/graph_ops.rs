@@ -11,7 +11,7 @@
 //!   to it, a time-out moves it to the time waited for.
 
 use super::exec::{with, Exec};
-use super::graph_run::{GOp, Step, Where};
+use super::graph_run::{GOp, Step, Where, WritePart, WriteValue};
 use super::schedule::suspend;
 use super::task::{Status, Yld};
 use crate::engine::event::{Op, Ord, Pick};
@@ -109,6 +109,26 @@ fn op(op: GOp, timed: bool) -> u64 {
     }
 }
 
+/// [`op`] for the read part of a read-modify-write: while the task waits at the frontier,
+/// the run holds `part()`, its write part as a function of the value read, so that the
+/// search can add both parts of an alternative at once.
+fn read_part(op: GOp, timed: bool, part: impl Fn() -> WritePart) -> u64 {
+    loop {
+        match with(|e| e.graph_step(op, timed)) {
+            Next::Value(v) => return v,
+            Next::Suspend(y) => {
+                with(|e| {
+                    let me = e.cur;
+                    if let Some(gr) = e.graph.as_mut() {
+                        gr.offer_write_part(me, &part);
+                    }
+                });
+                suspend(y)
+            }
+        }
+    }
+}
+
 fn record(o: Op) {
     with(|e| {
         let me = e.cur;
@@ -185,9 +205,9 @@ pub(crate) fn rmw(
     success: Ord,
     failure: Ord,
     expected: Option<u64>,
-    f: impl FnOnce(u64) -> Option<u64>,
+    f: impl Fn(u64) -> Option<u64> + Clone + 'static,
 ) -> Result<u64, u64> {
-    let v = op(
+    let v = read_part(
         GOp::Read {
             at: Where::Loc(loc),
             ord: MemOrd::load_part(success),
@@ -198,6 +218,11 @@ pub(crate) fn rmw(
             },
         },
         false,
+        || WritePart {
+            ord: MemOrd::store_part(success),
+            barrier: false,
+            value: WriteValue::Of(Box::new(f.clone())),
+        },
     );
     match f(v) {
         Some(new) => {
@@ -270,7 +295,7 @@ pub(crate) fn plain_write(loc: u32, val: u64) {
 /// makes the two one read-modify-write: a lock taken, a permit consumed. `timed`: the wait
 /// could time out instead (so being stuck there is no deadlock).
 fn await_and_write(at: Where, until: Await, val: u64, timed: bool) {
-    op(
+    read_part(
         GOp::Read {
             at,
             ord: MemOrd::ACQ,
@@ -280,6 +305,11 @@ fn await_and_write(at: Where, until: Await, val: u64, timed: bool) {
             },
         },
         timed,
+        || WritePart {
+            ord: MemOrd::RLX,
+            barrier: true,
+            value: WriteValue::Const(val),
+        },
     );
     op(
         GOp::Write {

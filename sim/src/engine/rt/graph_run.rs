@@ -46,6 +46,43 @@ pub(crate) enum GOp {
     },
 }
 
+/// The write part of a read-modify-write, as its task gives it before the read part is
+/// added: what it writes as a function of the value read. With it the search adds both
+/// parts of an alternative at once, and an alternative whose write part breaks atomicity
+/// (the store it read was taken by another read-modify-write) yields its revisits without
+/// a run of its own, which would only replay the graph to reach that write part.
+pub(crate) struct WritePart {
+    pub(crate) ord: MemOrd,
+    pub(crate) barrier: bool,
+    pub(crate) value: WriteValue,
+}
+
+/// What a read-modify-write's write part writes.
+pub(crate) enum WriteValue {
+    /// Always this (a lock taken, a permit consumed).
+    Const(u64),
+    /// The operation's function of the value read (`None`: a failed compare-exchange,
+    /// which writes nothing).
+    Of(Box<dyn Fn(u64) -> Option<u64>>),
+}
+
+impl WritePart {
+    /// The write part's label at `loc` when the read part reads `v`.
+    fn label(&self, loc: u32, v: u64) -> Option<Label> {
+        let val = match &self.value {
+            WriteValue::Const(x) => *x,
+            WriteValue::Of(f) => f(v)?,
+        };
+        Some(Label::Write {
+            loc,
+            ord: self.ord,
+            val,
+            rmw: true,
+            barrier: self.barrier,
+        })
+    }
+}
+
 /// Where an engine task stands in a graph run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TState {
@@ -149,7 +186,17 @@ pub(crate) struct GraphRun {
     pub(crate) race: Option<(ERef, ERef)>,
     /// Per engine task: what it did since it last called `yield_now`.
     iteration: Vec<Iteration>,
+    /// Per engine task waiting at the frontier with the read part of a read-modify-write:
+    /// its write part.
+    write_parts: Vec<Option<WritePart>>,
 }
+
+/// The kinds of access race detection tells apart (`last_access` and `access_kinds` index
+/// them): plain write, plain read, atomic write, atomic read.
+const PW: usize = 0;
+const PR: usize = 1;
+const AW: usize = 2;
+const AR: usize = 3;
 
 const NONE: u32 = u32::MAX;
 /// In `gl_of`: created, not accessed yet (its key waits in `pending_loc`).
@@ -182,6 +229,7 @@ impl GraphRun {
             task_locs: Vec::new(),
             race: None,
             iteration: Vec::new(),
+            write_parts: Vec::new(),
         }
     }
 
@@ -222,6 +270,7 @@ impl GraphRun {
             it.reads.clear();
             it.effect = false;
         }
+        self.write_parts.clear();
     }
 
     /// Grow the per-graph-task tables to the graph's tasks.
@@ -255,6 +304,20 @@ impl GraphRun {
         let it = &mut self.iteration[et as usize];
         it.reads.clear();
         it.effect = false;
+    }
+
+    /// Engine task `et` suspends in the read part of a read-modify-write: if it waits at
+    /// the frontier (the read is still to be added), keep its write part (`part()`).
+    pub(crate) fn offer_write_part(&mut self, et: u32, part: &dyn Fn() -> WritePart) {
+        if !matches!(self.state[et as usize], TState::Frontier { .. }) {
+            return;
+        }
+        if self.write_parts.len() <= et as usize {
+            self.write_parts.resize_with(et as usize + 1, || None);
+        }
+        if self.write_parts[et as usize].is_none() {
+            self.write_parts[et as usize] = Some(part());
+        }
     }
 
     pub(crate) fn gt(&self, et: u32) -> u32 {
@@ -521,10 +584,6 @@ impl GraphRun {
             Label::Write { loc, ord, .. } => (loc, true, !ord.is_atomic()),
             _ => return,
         };
-        const PW: usize = 0;
-        const PR: usize = 1;
-        const AW: usize = 2;
-        const AR: usize = 3;
         // The kinds of earlier access this one conflicts with.
         let kinds: &[usize] = match (plain, write) {
             (true, false) => &[PW, AW],
@@ -701,7 +760,24 @@ impl GraphRun {
             match label {
                 Label::Read { loc, .. } => {
                     let floor = self.coherence_floor(gt, loc);
-                    self.search.add_read(&mut self.g, gt, label, floor)
+                    let part = self.write_parts.get_mut(et).and_then(Option::take);
+                    // Adding a write part without running it skips the race checks a run
+                    // makes at both parts: only where they cannot find one (no plain
+                    // access to the location so far) - and not under imm, where the replay
+                    // of a revisited graph may diverge before the write part.
+                    let plain = self.access_kinds.get(loc as usize).copied().unwrap_or(0)
+                        & (1 << PW | 1 << PR);
+                    let part = part.filter(|_| plain == 0 && self.search.model != MemoryModel::Imm);
+                    let write_part = part.as_ref().map(|p| move |v| p.label(loc, v));
+                    self.search.add_read(
+                        &mut self.g,
+                        gt,
+                        label,
+                        floor,
+                        write_part
+                            .as_ref()
+                            .map(|f| f as &dyn Fn(u64) -> Option<Label>),
+                    )
                 }
                 Label::Write { loc, .. } => {
                     let floor = self.coherence_floor(gt, loc);

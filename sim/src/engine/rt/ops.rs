@@ -539,7 +539,7 @@ pub(crate) fn rmw(
     success: Ordering,
     failure: Ordering,
     expected: Option<u64>,
-    f: impl FnOnce(u64) -> Option<u64>,
+    f: impl Fn(u64) -> Option<u64> + Clone + 'static,
 ) -> Result<u64, u64> {
     if graph_ops::active() {
         return graph_ops::rmw(loc, success.into(), failure.into(), expected, f);

@@ -70,13 +70,13 @@ impl Loc {
         check_store_ord(ord);
         rt::store(self.0, v, ord)
     }
-    fn rmw(&self, ord: Ordering, f: impl FnOnce(u64) -> u64) -> u64 {
+    fn rmw(&self, ord: Ordering, f: impl Fn(u64) -> u64 + Copy + 'static) -> u64 {
         let fail = match ord {
             Ordering::AcqRel => Ordering::Acquire,
             Ordering::Release => Ordering::Relaxed,
             o => o,
         };
-        match rt::rmw(self.0, ord, fail, None, |v| Some(f(v))) {
+        match rt::rmw(self.0, ord, fail, None, move |v| Some(f(v))) {
             Ok(v) | Err(v) => v,
         }
     }
@@ -88,7 +88,7 @@ impl Loc {
         failure: Ordering,
     ) -> Result<u64, u64> {
         check_load_ord(failure);
-        rt::rmw(self.0, success, failure, Some(current), |v| {
+        rt::rmw(self.0, success, failure, Some(current), move |v| {
             (v == current).then_some(new)
         })
     }
@@ -123,7 +123,7 @@ macro_rules! atomic_int {
             }
             /// Atomic exchange.
             pub fn swap(&self, v: $t, ord: Ordering) -> $t {
-                <$t>::from_bits(self.0.rmw(ord, |_| v.to_bits()))
+                <$t>::from_bits(self.0.rmw(ord, move |_| v.to_bits()))
             }
             /// Strong compare-and-exchange.
             pub fn compare_exchange(
@@ -150,27 +150,27 @@ macro_rules! atomic_int {
             }
             /// Wrapping add; returns the previous value.
             pub fn fetch_add(&self, v: $t, ord: Ordering) -> $t {
-                <$t>::from_bits(self.0.rmw(ord, |x| <$t>::from_bits(x).wrapping_add(v).to_bits()))
+                <$t>::from_bits(self.0.rmw(ord, move |x| <$t>::from_bits(x).wrapping_add(v).to_bits()))
             }
             /// Wrapping subtract; returns the previous value.
             pub fn fetch_sub(&self, v: $t, ord: Ordering) -> $t {
-                <$t>::from_bits(self.0.rmw(ord, |x| <$t>::from_bits(x).wrapping_sub(v).to_bits()))
+                <$t>::from_bits(self.0.rmw(ord, move |x| <$t>::from_bits(x).wrapping_sub(v).to_bits()))
             }
             /// Bitwise or; returns the previous value.
             pub fn fetch_or(&self, v: $t, ord: Ordering) -> $t {
-                <$t>::from_bits(self.0.rmw(ord, |x| (<$t>::from_bits(x) | v).to_bits()))
+                <$t>::from_bits(self.0.rmw(ord, move |x| (<$t>::from_bits(x) | v).to_bits()))
             }
             /// Bitwise and; returns the previous value.
             pub fn fetch_and(&self, v: $t, ord: Ordering) -> $t {
-                <$t>::from_bits(self.0.rmw(ord, |x| (<$t>::from_bits(x) & v).to_bits()))
+                <$t>::from_bits(self.0.rmw(ord, move |x| (<$t>::from_bits(x) & v).to_bits()))
             }
             /// Bitwise xor; returns the previous value.
             pub fn fetch_xor(&self, v: $t, ord: Ordering) -> $t {
-                <$t>::from_bits(self.0.rmw(ord, |x| (<$t>::from_bits(x) ^ v).to_bits()))
+                <$t>::from_bits(self.0.rmw(ord, move |x| (<$t>::from_bits(x) ^ v).to_bits()))
             }
             /// Bitwise nand; returns the previous value.
             pub fn fetch_nand(&self, v: $t, ord: Ordering) -> $t {
-                <$t>::from_bits(self.0.rmw(ord, |x| (!(<$t>::from_bits(x) & v)).to_bits()))
+                <$t>::from_bits(self.0.rmw(ord, move |x| (!(<$t>::from_bits(x) & v)).to_bits()))
             }
             /// Consume the atomic, returning its value (a relaxed load: owning it, the caller
             /// has every store to it before it).
@@ -179,11 +179,11 @@ macro_rules! atomic_int {
             }
             /// Maximum; returns the previous value.
             pub fn fetch_max(&self, v: $t, ord: Ordering) -> $t {
-                <$t>::from_bits(self.0.rmw(ord, |x| <$t>::from_bits(x).max(v).to_bits()))
+                <$t>::from_bits(self.0.rmw(ord, move |x| <$t>::from_bits(x).max(v).to_bits()))
             }
             /// Minimum; returns the previous value.
             pub fn fetch_min(&self, v: $t, ord: Ordering) -> $t {
-                <$t>::from_bits(self.0.rmw(ord, |x| <$t>::from_bits(x).min(v).to_bits()))
+                <$t>::from_bits(self.0.rmw(ord, move |x| <$t>::from_bits(x).min(v).to_bits()))
             }
             /// `std`'s `fetch_update`: load, then compare-exchange `f`'s value until it
             /// sticks (each attempt is its own steps); `Err` with the value read when `f`
@@ -289,7 +289,7 @@ impl AtomicBool {
     }
     /// Atomic exchange.
     pub fn swap(&self, v: bool, ord: Ordering) -> bool {
-        self.0.rmw(ord, |_| v as u64) != 0
+        self.0.rmw(ord, move |_| v as u64) != 0
     }
     /// Strong compare-and-exchange.
     pub fn compare_exchange(
@@ -316,19 +316,19 @@ impl AtomicBool {
     }
     /// Logical or; returns the previous value.
     pub fn fetch_or(&self, v: bool, ord: Ordering) -> bool {
-        self.0.rmw(ord, |x| x | v as u64) != 0
+        self.0.rmw(ord, move |x| x | v as u64) != 0
     }
     /// Logical and; returns the previous value.
     pub fn fetch_and(&self, v: bool, ord: Ordering) -> bool {
-        self.0.rmw(ord, |x| x & v as u64) != 0
+        self.0.rmw(ord, move |x| x & v as u64) != 0
     }
     /// Logical xor; returns the previous value.
     pub fn fetch_xor(&self, v: bool, ord: Ordering) -> bool {
-        self.0.rmw(ord, |x| x ^ v as u64) != 0
+        self.0.rmw(ord, move |x| x ^ v as u64) != 0
     }
     /// Logical nand; returns the previous value.
     pub fn fetch_nand(&self, v: bool, ord: Ordering) -> bool {
-        self.0.rmw(ord, |x| (x & v as u64 == 0) as u64) != 0
+        self.0.rmw(ord, move |x| (x & v as u64 == 0) as u64) != 0
     }
     /// `std`'s `fetch_update`: load, then compare-exchange `f`'s value until it sticks.
     pub fn fetch_update(
@@ -418,7 +418,7 @@ impl<T> AtomicPtr<T> {
     /// Atomic exchange.
     pub fn swap(&self, p: *mut T, ord: Ordering) -> *mut T {
         let id = ptr_id(p);
-        ptr_of(self.loc.rmw(ord, |_| id))
+        ptr_of(self.loc.rmw(ord, move |_| id))
     }
     /// Strong compare-and-exchange (addresses compare as `std`'s do).
     pub fn compare_exchange(
