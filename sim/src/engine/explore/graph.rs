@@ -17,8 +17,8 @@ use crate::engine::graph::exec_graph::Graph;
 use crate::engine::graph::label::{ERef, Label};
 use crate::engine::rt::{self, Engine, ExecConfig, GraphRun, Guide, Outcome, RunEnd};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 /// The choice source of graph runs: they draw no choices.
@@ -51,12 +51,87 @@ const HANDOUT_PER_JOB: usize = 32;
 
 /// What the threads of one parallel search share: the subtrees not taken yet, a flag that
 /// stops them all, and the number of runs they counted (to stop where one thread would have
-/// stopped at its cap).
-#[derive(Default)]
+/// stopped at its cap). A thread that finds nothing to take waits for a thread that still
+/// works to hand over part of its own stack; the search ends when every thread waits.
 struct Shared {
-    todo: Mutex<Vec<Graph>>,
+    todo: Mutex<Todo>,
+    /// Signalled when a subtree is handed over, and when the search ends.
+    more: Condvar,
+    /// The threads waiting for a subtree (read without the lock by the threads that work,
+    /// to know when to hand one over).
+    hungry: AtomicUsize,
+    jobs: usize,
     cancel: AtomicBool,
     runs: AtomicU64,
+}
+
+/// The subtrees not taken yet, and the threads waiting for one.
+#[derive(Default)]
+struct Todo {
+    graphs: Vec<Graph>,
+    waiting: usize,
+    /// Every thread waited at once: nothing is left anywhere.
+    done: bool,
+}
+
+impl Shared {
+    fn new(jobs: usize) -> Shared {
+        Shared {
+            todo: Mutex::new(Todo::default()),
+            more: Condvar::new(),
+            hungry: AtomicUsize::new(0),
+            jobs,
+            cancel: AtomicBool::new(false),
+            runs: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Todo> {
+        self.todo.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A subtree to explore: one not taken yet, else one a working thread hands over;
+    /// `None` once the search ended (every thread waits) or was stopped.
+    fn take(&self) -> Option<Graph> {
+        let mut todo = self.lock();
+        loop {
+            if self.cancel.load(Ordering::Relaxed) || todo.done {
+                return None;
+            }
+            if let Some(g) = todo.graphs.pop() {
+                return Some(g);
+            }
+            todo.waiting += 1;
+            if todo.waiting == self.jobs {
+                todo.done = true;
+                self.more.notify_all();
+                return None;
+            }
+            self.hungry.store(todo.waiting, Ordering::Relaxed);
+            todo = self.more.wait(todo).unwrap_or_else(|e| e.into_inner());
+            todo.waiting -= 1;
+            self.hungry.store(todo.waiting, Ordering::Relaxed);
+        }
+    }
+
+    /// Hand the bottom of `stack` (the graph pushed first: the largest subtree it holds)
+    /// to a waiting thread, if one waits and the stack holds more than the graph to run
+    /// next.
+    fn feed(&self, stack: &mut Vec<Graph>) {
+        if self.hungry.load(Ordering::Relaxed) == 0 || stack.len() < 2 {
+            return;
+        }
+        let g = stack.remove(0);
+        self.lock().graphs.push(g);
+        self.more.notify_one();
+    }
+
+    /// Stop every thread.
+    fn stop(&self) {
+        let _todo = self.lock();
+        self.cancel.store(true, Ordering::Relaxed);
+        self.more.notify_all();
+    }
 }
 
 /// Run the graph search of `f` (or the part of it `split` names) on `jobs` threads: the
@@ -94,7 +169,7 @@ pub(crate) fn explore(
         _ => return one(progress, observe, stop_at_first_failure),
     };
     let start = Instant::now();
-    let shared = Shared::default();
+    let shared = Shared::new(jobs);
     let part = |handout| Part {
         max_runs,
         stop_at_first_failure,
@@ -104,7 +179,7 @@ pub(crate) fn explore(
     };
     // Breadth-first on this thread until there is enough to hand out.
     let (first, todo) = explore_part(exec, &part(Some(HANDOUT_PER_JOB * jobs)), f, progress, None);
-    *shared.todo.lock().expect("the subtrees to do") = todo.into_iter().rev().collect();
+    shared.lock().graphs = todo.into_iter().rev().collect();
     let reports: Vec<Report> = std::thread::scope(|scope| {
         let handles: Vec<_> = (1..jobs)
             .map(|t| {
@@ -235,7 +310,7 @@ fn explore_part(
         } else {
             match stack.pop() {
                 Some(g) => g,
-                None if takes => match p.shared.and_then(|s| s.todo.lock().ok()?.pop()) {
+                None if takes => match p.shared.and_then(Shared::take) {
                     Some(g) => g,
                     None => break,
                 },
@@ -244,7 +319,7 @@ fn explore_part(
         };
         if report.schedules >= p.max_runs {
             if let Some(sh) = p.shared {
-                sh.cancel.store(true, Ordering::Relaxed);
+                sh.stop();
             }
             coverage = Coverage::Capped;
             break;
@@ -263,6 +338,9 @@ fn explore_part(
         }
         // Push in reverse so the first alternative found is explored first.
         stack.extend(gr.search.found.drain(..).rev());
+        if let (true, Some(sh)) = (takes, p.shared) {
+            sh.feed(&mut stack);
+        }
         let (failure, steps, races) = (out.failure.take(), out.steps, out.races);
         // The run's tables, event log and choices: room for the next run's.
         engine.recycle(out);
@@ -273,7 +351,7 @@ fn explore_part(
         if let Some(sh) = p.shared {
             if sh.runs.fetch_add(1, Ordering::Relaxed) >= p.max_runs {
                 // Together the threads passed the cap one thread stops at.
-                sh.cancel.store(true, Ordering::Relaxed);
+                sh.stop();
                 coverage = Coverage::Capped;
                 break;
             }
@@ -302,7 +380,7 @@ fn explore_part(
             }
             if p.stop_at_first_failure {
                 if let Some(sh) = p.shared {
-                    sh.cancel.store(true, Ordering::Relaxed);
+                    sh.stop();
                 }
                 coverage = Coverage::StoppedAtFailure;
                 break;
