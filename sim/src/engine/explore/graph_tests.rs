@@ -397,3 +397,35 @@ fn graph_matches_brute_force_and_depth_first() {
 fn graph_matches_brute_force_and_depth_first_long() {
     differential(0x6c6f_6e67, 1000);
 }
+
+/// In this crate's tests every verdict of the floors (`consistency::floor`) is checked
+/// against the check of the whole graph. The random programs above are small; the litmus
+/// tests add the SeqCst shapes (store buffering, IRIW) where the `psc` floor rejects, and
+/// the close/block model of the bench (Go's SeqCst atomics, a lock, plain fields) many more.
+#[test]
+fn floors_agree_with_the_whole_check_on_the_litmus_tests_and_a_protocol() {
+    for prefix in [false, true] {
+        let r = crate::Builder::default()
+            .strategy(Strategy::Graph)
+            .memory(MemoryModel::C11)
+            .schedules(u64::MAX)
+            .stop_at_first_failure(false)
+            .explore(crate::bench::graph::close_block_model(2, prefix));
+        assert!(r.complete(), "close/block model: {r}");
+    }
+    for l in crate::litmus::ALL {
+        for m in [
+            MemoryModel::Sc,
+            MemoryModel::Tso,
+            MemoryModel::C11,
+            MemoryModel::Imm,
+        ] {
+            let r = crate::Builder::default()
+                .strategy(Strategy::Graph)
+                .memory(m)
+                .schedules(u64::MAX)
+                .explore(l.body);
+            assert!(r.complete(), "{} under {m}: {r}", l.name);
+        }
+    }
+}

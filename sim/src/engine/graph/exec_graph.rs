@@ -57,6 +57,9 @@ pub(crate) struct Graph {
     pub(crate) loc_index: Vec<(LocKey, u32)>,
     /// The events in the order they were added, oldest first (an event's index is its stamp).
     pub(crate) order: Vec<ERef>,
+    /// Known to be sequentially consistent (so the floors of its newest event's options
+    /// apply; see `consistency::floor`). False means unknown.
+    pub(crate) sc: bool,
 }
 
 /// Room left in a cloned graph's vectors: a clone is made to be run and extended, and a
@@ -87,6 +90,7 @@ impl Clone for Graph {
             locs: self.locs.clone(),
             loc_index: self.loc_index.clone(),
             order: clone_with_room(&self.order, 4 * CLONE_ROOM),
+            sc: self.sc,
         }
     }
 }
@@ -104,6 +108,7 @@ impl Graph {
             locs: Vec::new(),
             loc_index: Vec::new(),
             order: Vec::new(),
+            sc: true,
         }
     }
 

@@ -17,7 +17,8 @@
 //! Every alternative is a whole graph, pushed for the exploration loop to run; the loop
 //! needs no memory of what it explored (memory stays polynomial: the pending alternatives).
 
-use super::consistency::consistent;
+use super::consistency::floor::Floors;
+use super::consistency::{verdict, Verdict};
 use super::exec_graph::Graph;
 use super::label::{ERef, Label, ReadKind};
 use crate::engine::memory::MemoryModel;
@@ -50,41 +51,78 @@ impl Searcher {
         }
     }
 
-    fn push_if_consistent(&mut self, g: Graph) {
-        if consistent(self.model, &g) {
-            self.found.push(g);
-        } else {
-            self.inconsistent += 1;
+    fn push_if_consistent(&mut self, mut g: Graph) {
+        match verdict(self.model, &g) {
+            Verdict::No => self.inconsistent += 1,
+            v => {
+                g.sc = v == Verdict::Sc;
+                self.found.push(g);
+            }
         }
     }
 
-    /// Push `g`, which differs from a consistent graph only in what its newest event `e`
-    /// reads or where it is placed, within the coherence floor, if it is consistent.
-    fn push_extension(&mut self, g: Graph, e: ERef) {
-        if self.extension_consistent(&g, e) {
-            self.found.push(g);
+    /// What the floors of the newest event say about its option `k` (a read reading the
+    /// store of rank `k`, a store placed right after it), `sc_event`: the event is SeqCst
+    /// with that option. `Some(true)`: SC-consistent; `Some(false)`: inconsistent under
+    /// the search's model; `None`: the floors do not tell.
+    fn known(&self, floors: Option<&mut Floors<'_>>, k: u32, sc_event: bool) -> Option<bool> {
+        let f = floors?;
+        if k >= f.sc() {
+            return Some(true);
         }
+        let rejects = match self.model {
+            MemoryModel::Sc => true,
+            MemoryModel::C11 => sc_event && k < f.psc(),
+            MemoryModel::Tso | MemoryModel::Imm => false,
+        };
+        rejects.then_some(false)
     }
 
     /// Whether `g`, which differs from a consistent graph only in what its newest event `e`
     /// reads or where it is placed, within the coherence floor, is consistent (counted if
-    /// not) - as it is when the model is `c11`, `e` is neither SeqCst nor part of a
-    /// read-modify-write and there is no SeqCst fence (nothing else RC11 asks can involve
-    /// an event nothing follows).
-    fn extension_consistent(&mut self, g: &Graph, e: ERef) -> bool {
-        let l = *g.label(e);
-        let simple = self.model == MemoryModel::C11
-            && !l.is_sc()
-            && match l {
-                Label::Read { kind, .. } => !kind.may_be_exclusive(),
-                Label::Write { rmw, .. } => !rmw,
-                _ => false,
+    /// not), given what the floors say (`known`, see [`Searcher::known`]); records in `g`
+    /// whether it is known to be SC. Without the floors it is consistent as it is when the
+    /// model is `c11`, `e` is neither SeqCst nor part of a read-modify-write and there is
+    /// no SeqCst fence (nothing else RC11 asks can involve an event nothing follows).
+    fn extension_consistent(&mut self, g: &mut Graph, e: ERef, known: Option<bool>) -> bool {
+        // The crate's own tests check the floors against the whole check.
+        #[cfg(test)]
+        if let Some(k) = known {
+            let v = verdict(self.model, g);
+            assert_eq!(
+                v,
+                if k { Verdict::Sc } else { Verdict::No },
+                "the floors disagree with the check of the whole graph"
+            );
+        }
+        let ok = match known {
+            Some(sc) => {
+                g.sc = sc;
+                sc
             }
-            && !g.order.iter().any(|&x| {
-                let x = g.label(x);
-                x.is_fence() && x.is_sc()
-            });
-        let ok = simple || consistent(self.model, g);
+            None => {
+                let l = *g.label(e);
+                let simple = self.model == MemoryModel::C11
+                    && !l.is_sc()
+                    && match l {
+                        Label::Read { kind, .. } => !kind.may_be_exclusive(),
+                        Label::Write { rmw, .. } => !rmw,
+                        _ => false,
+                    }
+                    && !g.order.iter().any(|&x| {
+                        let x = g.label(x);
+                        x.is_fence() && x.is_sc()
+                    });
+                if simple {
+                    g.sc = false;
+                    true
+                } else {
+                    let v = verdict(self.model, g);
+                    g.sc = v == Verdict::Sc;
+                    v != Verdict::No
+                }
+            }
+        };
         if !ok {
             self.inconsistent += 1;
         }
@@ -126,11 +164,15 @@ impl Searcher {
         };
         let r = g.push(task, template, true);
         g.set_rf(r, first);
+        let newest = g.co_max(loc);
+        let mut floors = (g.sc && (cands.len() > 1 || first != newest)).then(|| Floors::new(g, r));
+        let rank = |g: &Graph, w: Option<ERef>| w.map_or(0, |w| g.co_pos(w) as u32 + 1);
         for &w in cands.iter().rev().skip(1) {
             let mut alt = g.clone();
             alt.set_rf(r, w);
             alt.ev_mut(r).max = false;
-            if !self.extension_consistent(&alt, r) {
+            let known = self.known(floors.as_mut(), rank(g, w), alt.label(r).is_sc());
+            if !self.extension_consistent(&mut alt, r, known) {
                 continue;
             }
             let v = alt.value_of(loc, w);
@@ -144,10 +186,32 @@ impl Searcher {
             }
             self.found.push(alt);
         }
-        if first != g.co_max(loc) && !consistent(self.model, g) {
-            // The newest store was taken by a settled read-modify-write and the newest
-            // remaining one does not fit: this graph goes no further.
-            return Added::Dropped;
+        // Reading the newest store keeps an SC graph SC (nothing comes after it for the
+        // read to read before). Else the newest store was taken by a settled
+        // read-modify-write (or a wait does not take it), and if the newest remaining one
+        // does not fit, this graph goes no further.
+        if first != newest {
+            let known = self.known(floors.as_mut(), rank(g, first), g.label(r).is_sc());
+            drop(floors);
+            let ok = match known {
+                Some(sc) => {
+                    #[cfg(test)]
+                    assert_eq!(
+                        verdict(self.model, g),
+                        if sc { Verdict::Sc } else { Verdict::No },
+                        "the floors disagree with the check of the whole graph"
+                    );
+                    sc
+                }
+                None => {
+                    let v = verdict(self.model, g);
+                    g.sc = v == Verdict::Sc;
+                    v != Verdict::No
+                }
+            };
+            if !ok {
+                return Added::Dropped;
+            }
         }
         Added::Ok(r)
     }
@@ -172,6 +236,8 @@ impl Searcher {
         let w = g.push(task, label, true);
         let n = g.locs[loc as usize].co.len();
         g.insert_co(w, n);
+        // Placed last, the store keeps an SC graph SC (nothing it comes before).
+        let mut floors = (g.sc && (floor as usize) < n).then(|| Floors::new(g, w));
         for pos in (floor as usize..n).rev() {
             if splits_rmw(g, loc, pos) {
                 continue;
@@ -179,10 +245,8 @@ impl Searcher {
             let mut alt = g.clone();
             alt.move_co(w, pos);
             alt.ev_mut(w).max = false;
-            let before = self.found.len();
-            self.push_extension(alt, w);
-            if self.found.len() > before {
-                let alt = self.found.pop().expect("pushed");
+            let known = self.known(floors.as_mut(), pos as u32, label.is_sc());
+            if self.extension_consistent(&mut alt, w, known) {
                 self.revisits(&alt, w);
                 self.found.push(alt);
             }

@@ -4,6 +4,7 @@
 //! Each check is a function of the whole graph; the search calls it on every graph it is
 //! about to explore that it did not get by a maximal extension.
 
+pub(crate) mod floor;
 mod imm;
 mod rc11;
 mod sc;
@@ -15,10 +16,27 @@ use super::label::{ERef, Label, MemOrd};
 use crate::engine::memory::MemoryModel;
 
 /// Whether `g` is consistent under `model`.
+#[cfg(test)]
 pub(crate) fn consistent(model: MemoryModel, g: &Graph) -> bool {
+    verdict(model, g) != Verdict::No
+}
+
+/// What a consistency check found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Sequentially consistent (so consistent under every model here).
+    Sc,
+    /// Consistent under the model, not sequentially consistent.
+    Model,
+    /// Inconsistent.
+    No,
+}
+
+/// Whether `g` is consistent under `model`, and whether it is because it is SC.
+pub(crate) fn verdict(model: MemoryModel, g: &Graph) -> Verdict {
     let d = Dense::new(g);
     if !d.atomicity() {
-        return false;
+        return Verdict::No;
     }
     // Every model here allows every sequentially consistent execution, and the SC check is
     // the cheapest (one acyclicity test): a graph one interleaving explains needs no other.
@@ -29,9 +47,13 @@ pub(crate) fn consistent(model: MemoryModel, g: &Graph) -> bool {
             model_consistent(model, &d),
             "an SC-consistent graph that {model} rejects"
         );
-        return true;
+        return Verdict::Sc;
     }
-    model != MemoryModel::Sc && model_consistent(model, &d)
+    if model != MemoryModel::Sc && model_consistent(model, &d) {
+        Verdict::Model
+    } else {
+        Verdict::No
+    }
 }
 
 /// Whether `d` (whose read-modify-writes are atomic) is consistent under `model`.
