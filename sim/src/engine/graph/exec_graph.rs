@@ -21,6 +21,18 @@ pub(crate) enum LocKey {
     Permit(u32),
 }
 
+impl LocKey {
+    /// The key as one number, ordered as the keys are (a search compares numbers).
+    fn packed(self) -> u128 {
+        let (kind, a, b) = match self {
+            LocKey::Made { task, nth } => (0u128, task, nth),
+            LocKey::Done(t) => (1, t, 0),
+            LocKey::Permit(t) => (2, t, 0),
+        };
+        (kind << 64) | (u128::from(a) << 32) | u128::from(b)
+    }
+}
+
 /// A location of a graph.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct GLoc {
@@ -53,8 +65,8 @@ pub(crate) struct GTask {
 pub(crate) struct Graph {
     pub(crate) tasks: Vec<GTask>,
     pub(crate) locs: Vec<GLoc>,
-    /// Every location's key and index, sorted by key (one allocation to clone).
-    pub(crate) loc_index: Vec<(LocKey, u32)>,
+    /// Every location's key (packed) and index, sorted by key (one allocation to clone).
+    loc_index: Vec<(u128, u32)>,
     /// The events in the order they were added, oldest first (an event's index is its stamp).
     pub(crate) order: Vec<ERef>,
     /// Known to be sequentially consistent (so the floors of its newest event's options
@@ -126,7 +138,8 @@ impl Graph {
 
     /// The location named `key`, added with initial value `init` if new.
     pub(crate) fn loc(&mut self, key: LocKey, init: u64) -> u32 {
-        let at = match self.loc_index.binary_search_by(|(k, _)| k.cmp(&key)) {
+        let packed = key.packed();
+        let at = match self.loc_index.binary_search_by(|(k, _)| k.cmp(&packed)) {
             Ok(at) => return self.loc_index[at].1,
             Err(at) => at,
         };
@@ -136,7 +149,7 @@ impl Graph {
             init,
             co: Arc::new(Vec::new()),
         });
-        self.loc_index.insert(at, (key, i));
+        self.loc_index.insert(at, (packed, i));
         i
     }
 

@@ -274,22 +274,27 @@ impl Searcher {
         };
         let pos = rf.map_or(0, |x| g.co_pos(x) + 1);
         g.insert_co(w, pos);
-        self.revisits(g, w);
         let co = &g.locs[loc as usize].co;
-        if let Some(&next) = co.get(pos + 1) {
-            if g.label(next).is_rmw_write() {
-                let nr = ERef {
-                    task: next.task,
-                    idx: next.idx - 1,
-                };
-                if let Label::Read { rf: nrf, .. } = *g.label(nr) {
-                    if nrf == rf {
-                        return Added::Dropped;
-                    }
-                }
-            }
+        let broken = co.get(pos + 1).is_some_and(|&next| {
+            g.label(next).is_rmw_write()
+                && matches!(
+                    *g.label(ERef {
+                        task: next.task,
+                        idx: next.idx - 1,
+                    }),
+                    Label::Read { rf: nrf, .. } if nrf == rf
+                )
+        });
+        if broken {
+            // Not consistent: its revisits get checked whole.
+            g.sc = false;
         }
-        Added::Ok(w)
+        self.revisits(g, w);
+        if broken {
+            Added::Dropped
+        } else {
+            Added::Ok(w)
+        }
     }
 
     /// Add an event with no alternatives of its own (a fence, a spawn).
@@ -396,6 +401,7 @@ impl Searcher {
             alt.set_rf(r, Some(w));
             let newest = alt.co_max(loc) == Some(w);
             alt.ev_mut(r).max = newest;
+            let mut waits_again = false;
             if let Label::Read {
                 kind: ReadKind::Await { until, .. },
                 ..
@@ -410,9 +416,37 @@ impl Searcher {
                     }
                     // A wait that the store does not satisfy: the task waits again.
                     alt.pop_last(r.task);
+                    waits_again = true;
                 }
             }
-            self.push_if_consistent(alt);
+            // Outside imm the revisited read is the last of its task and nothing reads it:
+            // the restriction of an SC graph is SC, and the read's floors judge the rest.
+            let known = if !g.sc || self.model == MemoryModel::Imm {
+                None
+            } else if waits_again {
+                Some(true)
+            } else {
+                let k = alt.co_pos(w) as u32 + 1;
+                let sc_read = alt.label(r).is_sc();
+                self.known(Some(&mut Floors::new(&alt, r)), k, sc_read)
+            };
+            match known {
+                Some(sc) => {
+                    #[cfg(test)]
+                    assert_eq!(
+                        verdict(self.model, &alt),
+                        if sc { Verdict::Sc } else { Verdict::No },
+                        "the floors disagree with the check of the whole graph"
+                    );
+                    if sc {
+                        alt.sc = true;
+                        self.found.push(alt);
+                    } else {
+                        self.inconsistent += 1;
+                    }
+                }
+                None => self.push_if_consistent(alt),
+            }
         }
     }
 

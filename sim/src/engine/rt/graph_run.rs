@@ -162,6 +162,8 @@ pub(crate) struct GraphRun {
     time: Vec<i64>,
     etime: Vec<Vec<i64>>,
     pub(crate) state: Vec<TState>,
+    /// How many tasks are [`TState::Fresh`].
+    fresh: u32,
     /// The events in the order this run replayed or added them.
     pub(crate) order: Vec<ERef>,
     pub(crate) end: Option<RunEnd>,
@@ -218,6 +220,7 @@ impl GraphRun {
             time: Vec::new(),
             etime: Vec::new(),
             state: Vec::new(),
+            fresh: 0,
             order: Vec::new(),
             end: None,
             start_ns,
@@ -252,6 +255,7 @@ impl GraphRun {
             t.clear();
         }
         self.state.clear();
+        self.fresh = 0;
         self.order.clear();
         self.end = None;
         self.start_ns = start_ns;
@@ -299,6 +303,7 @@ impl GraphRun {
         }
         self.gt_of[et as usize] = gt;
         self.state[et as usize] = TState::Fresh;
+        self.fresh += 1;
         // A recycled slot (of an earlier task of this run, or of an earlier run) starts
         // with no loop iteration.
         let it = &mut self.iteration[et as usize];
@@ -546,7 +551,7 @@ impl GraphRun {
     /// Engine task `et` calls `yield_now`: true when the loop iteration it ends only read,
     /// so the task spins for good on these values (it is then [`TState::Spinning`]).
     pub(crate) fn spin_point(&mut self, et: u32) -> bool {
-        if self.state[et as usize] == TState::Spinning {
+        if matches!(self.state[et as usize], TState::Spinning) {
             return true;
         }
         let it = std::mem::take(&mut self.iteration[et as usize]);
@@ -671,10 +676,13 @@ impl GraphRun {
             return Pick::End;
         }
         let n = self.state.len();
-        for et in 0..n {
-            if self.state[et] == TState::Fresh {
-                self.state[et] = TState::Running;
-                return Pick::Run(et as u32);
+        if self.fresh > 0 {
+            for et in 0..n {
+                if matches!(self.state[et], TState::Fresh) {
+                    self.state[et] = TState::Running;
+                    self.fresh -= 1;
+                    return Pick::Run(et as u32);
+                }
             }
         }
         for et in 0..n {

@@ -108,9 +108,7 @@ fn join(dst: &mut Vec<u32>, src: &[u32]) {
         dst.resize(src.len(), 0);
     }
     for (a, &b) in dst.iter_mut().zip(src) {
-        if b > *a {
-            *a = b;
-        }
+        *a = (*a).max(b);
     }
 }
 
