@@ -99,8 +99,8 @@ impl Clone for Graph {
     fn clone(&self) -> Graph {
         Graph {
             tasks: clone_with_room(&self.tasks, 1),
-            locs: self.locs.clone(),
-            loc_index: self.loc_index.clone(),
+            locs: clone_with_room(&self.locs, CLONE_ROOM),
+            loc_index: clone_with_room(&self.loc_index, CLONE_ROOM),
             order: clone_with_room(&self.order, 4 * CLONE_ROOM),
             sc: self.sc,
         }
