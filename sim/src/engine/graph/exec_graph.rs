@@ -56,8 +56,9 @@ pub(crate) struct GTask {
     pub(crate) path: Arc<[u32]>,
     /// A daemon (being stuck at the end is no deadlock).
     pub(crate) daemon: bool,
-    /// Its events in program order.
-    pub(crate) events: Vec<GEvent>,
+    /// Its events in program order. Shared between clones of a graph until one of them
+    /// changes it (an alternative changes one task: the others stay shared).
+    pub(crate) events: Arc<Vec<GEvent>>,
 }
 
 /// An execution graph.
@@ -84,13 +85,24 @@ fn clone_with_room<T: Clone>(v: &[T], room: usize) -> Vec<T> {
     out
 }
 
+impl GTask {
+    /// The events, to change: copied first (with room to grow) if another graph shares
+    /// them.
+    pub(crate) fn events_mut(&mut self) -> &mut Vec<GEvent> {
+        if Arc::get_mut(&mut self.events).is_none() {
+            self.events = Arc::new(clone_with_room(&self.events, CLONE_ROOM));
+        }
+        Arc::get_mut(&mut self.events).expect("just made unique")
+    }
+}
+
 impl Clone for GTask {
     fn clone(&self) -> GTask {
         GTask {
             parent: self.parent,
             path: self.path.clone(),
             daemon: self.daemon,
-            events: clone_with_room(&self.events, CLONE_ROOM),
+            events: self.events.clone(),
         }
     }
 }
@@ -115,7 +127,7 @@ impl Graph {
                 parent: None,
                 path: Arc::from([]),
                 daemon: false,
-                events: Vec::new(),
+                events: Arc::new(Vec::new()),
             }],
             locs: Vec::new(),
             loc_index: Vec::new(),
@@ -129,7 +141,7 @@ impl Graph {
     }
 
     pub(crate) fn ev_mut(&mut self, e: ERef) -> &mut GEvent {
-        &mut self.tasks[e.task as usize].events[e.idx as usize]
+        &mut self.tasks[e.task as usize].events_mut()[e.idx as usize]
     }
 
     pub(crate) fn label(&self, e: ERef) -> &Label {
@@ -169,7 +181,7 @@ impl Graph {
             parent: Some((parent, nth)),
             path: path.into(),
             daemon,
-            events: Vec::with_capacity(4 * CLONE_ROOM),
+            events: Arc::new(Vec::with_capacity(4 * CLONE_ROOM)),
         });
         (self.tasks.len() - 1) as u32
     }
@@ -181,7 +193,7 @@ impl Graph {
             task,
             idx: t.events.len() as u32,
         };
-        t.events.push(GEvent {
+        t.events_mut().push(GEvent {
             label,
             max,
             revisitable: true,
@@ -263,7 +275,9 @@ impl Graph {
     /// predecessors), in their order; drop the rest.
     pub(crate) fn restrict(&mut self, keep: &[u32]) {
         for (t, &k) in keep.iter().enumerate() {
-            self.tasks[t].events.truncate(k as usize);
+            if self.tasks[t].events.len() > k as usize {
+                self.tasks[t].events_mut().truncate(k as usize);
+            }
         }
         let kept = |e: &ERef| e.idx < keep[e.task as usize];
         self.order.retain(kept);
@@ -279,7 +293,7 @@ impl Graph {
     pub(crate) fn pop_last(&mut self, task: u32) {
         let t = &mut self.tasks[task as usize];
         let idx = t.events.len() as u32 - 1;
-        t.events.pop();
+        t.events_mut().pop();
         let e = ERef { task, idx };
         self.order.retain(|x| *x != e);
         for l in &mut self.locs {

@@ -385,15 +385,18 @@ impl Searcher {
                     for (t, flags) in dep.iter().enumerate() {
                         for (i, &f) in flags.iter().enumerate() {
                             if f && i < alt.tasks[t].events.len() {
-                                alt.tasks[t].events[i].revisitable = false;
+                                alt.tasks[t].events_mut()[i].revisitable = false;
                             }
                         }
                     }
                 }
                 None => {
                     for (t, &p) in prefix.iter().enumerate() {
-                        for i in 0..p {
-                            alt.tasks[t].events[i as usize].revisitable = false;
+                        let evs = &alt.tasks[t].events[..p as usize];
+                        if evs.iter().any(|e| e.revisitable) {
+                            for e in &mut alt.tasks[t].events_mut()[..p as usize] {
+                                e.revisitable = false;
+                            }
                         }
                     }
                 }
