@@ -134,6 +134,7 @@ impl Searcher {
     /// the lowest coherence rank it may read (0 the initial value, `k` the `k`-th store),
     /// from what the task has seen. `write_part`: for the read part of a read-modify-write,
     /// the label of its write part given the value read, if known (see [`Searcher::add_rmw`]).
+    /// `of_loc`: the reads of the location in `g` (for the revisits of that write part).
     pub(crate) fn add_read(
         &mut self,
         g: &mut Graph,
@@ -141,6 +142,7 @@ impl Searcher {
         template: Label,
         floor: u32,
         write_part: Option<&dyn Fn(u64) -> Option<Label>>,
+        of_loc: &[ERef],
     ) -> Added {
         let Label::Read { loc, kind, .. } = template else {
             unreachable!("not a read")
@@ -180,7 +182,7 @@ impl Searcher {
                 .filter(|_| kind.exclusive_with(v))
                 .and_then(|f| f(v));
             if let Some(wl) = part {
-                if self.add_rmw(&mut alt, task, wl) == Added::Dropped {
+                if self.add_rmw(&mut alt, task, wl, of_loc) == Added::Dropped {
                     continue;
                 }
             }
@@ -226,12 +228,13 @@ impl Searcher {
         task: u32,
         label: Label,
         floor: u32,
+        of_loc: &[ERef],
     ) -> Added {
         let Label::Write { loc, rmw, .. } = label else {
             unreachable!("not a write")
         };
         if rmw {
-            return self.add_rmw(g, task, label);
+            return self.add_rmw(g, task, label, of_loc);
         }
         let w = g.push(task, label, true);
         let n = g.locs[loc as usize].co.len();
@@ -247,11 +250,11 @@ impl Searcher {
             alt.ev_mut(w).max = false;
             let known = self.known(floors.as_mut(), pos as u32, label.is_sc());
             if self.extension_consistent(&mut alt, w, known) {
-                self.revisits(&alt, w);
+                self.revisits(&alt, w, of_loc);
                 self.found.push(alt);
             }
         }
-        self.revisits(g, w);
+        self.revisits(g, w, of_loc);
         Added::Ok(w)
     }
 
@@ -260,7 +263,7 @@ impl Searcher {
     /// backward revisits it allows. When another read-modify-write already follows that
     /// store, the graph breaks atomicity: its revisits (which may drop the other) go on, the
     /// graph itself is dropped.
-    fn add_rmw(&mut self, g: &mut Graph, task: u32, label: Label) -> Added {
+    fn add_rmw(&mut self, g: &mut Graph, task: u32, label: Label, of_loc: &[ERef]) -> Added {
         let Label::Write { loc, .. } = label else {
             unreachable!("not a write")
         };
@@ -289,7 +292,7 @@ impl Searcher {
             // Not consistent: its revisits get checked whole.
             g.sc = false;
         }
-        self.revisits(g, w);
+        self.revisits(g, w, of_loc);
         if broken {
             Added::Dropped
         } else {
@@ -316,25 +319,20 @@ impl Searcher {
     }
 
     /// Push every maximal backward revisit of the reads before write `w` (the newest event).
-    fn revisits(&mut self, g: &Graph, w: ERef) {
+    /// `of_loc`: every read of `w`'s location in `g` (but for a read of `w`'s own task added
+    /// last, which comes before `w` and cannot read it), which the run keeps as it replays.
+    fn revisits(&mut self, g: &Graph, w: ERef, of_loc: &[ERef]) {
         let Label::Write { loc, rmw, .. } = *g.label(w) else {
             unreachable!()
         };
-        // The reads of the location by other tasks that may still change what they read,
-        // found in place (a read of w's own task comes before w: it cannot read w). Most
-        // stores have none: then there is no revisit bookkeeping to do.
+        // The reads by other tasks that may still change what they read (a read of w's own
+        // task comes before w: it cannot read w). Most stores have none: then there is no
+        // revisit bookkeeping to do.
         let mut reads: Vec<ERef> = Vec::new();
-        for (t, task) in g.tasks.iter().enumerate() {
-            if t == w.task as usize {
-                continue;
-            }
-            for (i, ev) in task.events.iter().enumerate() {
-                if ev.revisitable && matches!(ev.label, Label::Read { loc: l, .. } if l == loc) {
-                    reads.push(ERef {
-                        task: t as u32,
-                        idx: i as u32,
-                    });
-                }
+        for &r in of_loc {
+            debug_assert!(matches!(g.label(r), Label::Read { loc: l, .. } if *l == loc));
+            if r.task != w.task && g.ev(r).revisitable {
+                reads.push(r);
             }
         }
         if reads.is_empty() {

@@ -169,7 +169,8 @@ pub(crate) struct GraphRun {
     pub(crate) end: Option<RunEnd>,
     start_ns: i64,
     /// Happens-before so far, and per graph location the reads replayed: what bounds the
-    /// stores a new event may read or follow (coherence).
+    /// stores a new event may read or follow (coherence), and the reads a new store may
+    /// revisit (every read of the graph is replayed before the graph grows).
     hb: HbTracker,
     reads_of: Vec<Vec<ERef>>,
     /// Under IMM: the engine task allowed to replay its read before the store it reads
@@ -785,11 +786,16 @@ impl GraphRun {
                         write_part
                             .as_ref()
                             .map(|f| f as &dyn Fn(u64) -> Option<Label>),
+                        self.reads_of.get(loc as usize).map_or(&[], Vec::as_slice),
                     )
                 }
                 Label::Write { loc, .. } => {
                     let floor = self.coherence_floor(gt, loc);
-                    self.search.add_write(&mut self.g, gt, label, floor)
+                    let of_loc = self
+                        .reads_of
+                        .get(loc as usize)
+                        .map_or(&[][..], Vec::as_slice);
+                    self.search.add_write(&mut self.g, gt, label, floor, of_loc)
                 }
                 Label::Choice { n, .. } => Added::Ok(self.search.add_choice(&mut self.g, gt, n)),
                 _ => Added::Ok(self.search.add_plain(&mut self.g, gt, label)),
