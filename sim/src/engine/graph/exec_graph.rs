@@ -21,18 +21,6 @@ pub(crate) enum LocKey {
     Permit(u32),
 }
 
-impl LocKey {
-    /// The key as one number, ordered as the keys are (a search compares numbers).
-    fn packed(self) -> u128 {
-        let (kind, a, b) = match self {
-            LocKey::Made { task, nth } => (0u128, task, nth),
-            LocKey::Done(t) => (1, t, 0),
-            LocKey::Permit(t) => (2, t, 0),
-        };
-        (kind << 64) | (u128::from(a) << 32) | u128::from(b)
-    }
-}
-
 /// A location of a graph.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct GLoc {
@@ -59,15 +47,20 @@ pub(crate) struct GTask {
     /// Its events in program order. Shared between clones of a graph until one of them
     /// changes it (an alternative changes one task: the others stay shared).
     pub(crate) events: Arc<Vec<GEvent>>,
+    /// The graph locations named after it: its termination flag, its park permit, then
+    /// the locations it created, in order (`NO_LOC` where one has not joined the graph).
+    /// Shared between clones until one adds a location.
+    locs: Arc<Vec<u32>>,
 }
+
+/// In a task's location table: not in the graph (yet).
+const NO_LOC: u32 = u32::MAX;
 
 /// An execution graph.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Graph {
     pub(crate) tasks: Vec<GTask>,
     pub(crate) locs: Vec<GLoc>,
-    /// Every location's key (packed) and index, sorted by key (one allocation to clone).
-    loc_index: Vec<(u128, u32)>,
     /// The events in the order they were added, oldest first (an event's index is its stamp).
     pub(crate) order: Vec<ERef>,
     /// Known to be sequentially consistent (so the floors of its newest event's options
@@ -103,6 +96,7 @@ impl Clone for GTask {
             path: self.path.clone(),
             daemon: self.daemon,
             events: self.events.clone(),
+            locs: self.locs.clone(),
         }
     }
 }
@@ -112,7 +106,6 @@ impl Clone for Graph {
         Graph {
             tasks: clone_with_room(&self.tasks, 1),
             locs: clone_with_room(&self.locs, CLONE_ROOM),
-            loc_index: clone_with_room(&self.loc_index, CLONE_ROOM),
             order: clone_with_room(&self.order, 4 * CLONE_ROOM),
             sc: self.sc,
         }
@@ -128,9 +121,9 @@ impl Graph {
                 path: Arc::from([]),
                 daemon: false,
                 events: Arc::new(Vec::new()),
+                locs: Arc::new(Vec::new()),
             }],
             locs: Vec::new(),
-            loc_index: Vec::new(),
             order: Vec::new(),
             sc: true,
         }
@@ -150,18 +143,28 @@ impl Graph {
 
     /// The location named `key`, added with initial value `init` if new.
     pub(crate) fn loc(&mut self, key: LocKey, init: u64) -> u32 {
-        let packed = key.packed();
-        let at = match self.loc_index.binary_search_by(|(k, _)| k.cmp(&packed)) {
-            Ok(at) => return self.loc_index[at].1,
-            Err(at) => at,
+        let (task, slot) = match key {
+            LocKey::Done(t) => (t, 0),
+            LocKey::Permit(t) => (t, 1),
+            LocKey::Made { task, nth } => (task, nth as usize + 2),
         };
+        let t = &mut self.tasks[task as usize];
+        if let Some(&i) = t.locs.get(slot) {
+            if i != NO_LOC {
+                return i;
+            }
+        }
         let i = self.locs.len() as u32;
+        let table = Arc::make_mut(&mut t.locs);
+        if table.len() <= slot {
+            table.resize(slot + 1, NO_LOC);
+        }
+        table[slot] = i;
         self.locs.push(GLoc {
             key,
             init,
             co: Arc::new(Vec::new()),
         });
-        self.loc_index.insert(at, (packed, i));
         i
     }
 
@@ -182,6 +185,7 @@ impl Graph {
             path: path.into(),
             daemon,
             events: Arc::new(Vec::with_capacity(4 * CLONE_ROOM)),
+            locs: Arc::new(Vec::new()),
         });
         (self.tasks.len() - 1) as u32
     }
