@@ -53,6 +53,24 @@ pub(crate) struct GTask {
     locs: Arc<Vec<u32>>,
 }
 
+/// The stamps of a graph's events (see [`Graph::stamps`]), task by task.
+pub(crate) struct Stamps {
+    /// Where each task's events start in `of` (and, one further, end).
+    base: Vec<u32>,
+    of: Vec<u32>,
+}
+
+impl Stamps {
+    pub(crate) fn of(&self, e: ERef) -> u32 {
+        self.of[(self.base[e.task as usize] + e.idx) as usize]
+    }
+
+    /// Task `t`'s stamps in program order (increasing: a task's events are added in order).
+    pub(crate) fn task(&self, t: usize) -> &[u32] {
+        &self.of[self.base[t] as usize..self.base[t + 1] as usize]
+    }
+}
+
 /// In a task's location table: not in the graph (yet).
 const NO_LOC: u32 = u32::MAX;
 
@@ -312,13 +330,34 @@ impl Graph {
         self.order.len()
     }
 
-    /// The stamp (place in the order of addition) of every event, per task.
-    pub(crate) fn stamps(&self) -> Vec<Vec<u32>> {
-        let mut stamp: Vec<Vec<u32>> = self.tasks.iter().map(|t| vec![0; t.events.len()]).collect();
-        for (s, e) in self.order.iter().enumerate() {
-            stamp[e.task as usize][e.idx as usize] = s as u32;
+    /// The stamp (place in the order of addition) of every event.
+    pub(crate) fn stamps(&self) -> Stamps {
+        let mut base = Vec::with_capacity(self.tasks.len() + 1);
+        let mut n = 0u32;
+        for t in &self.tasks {
+            base.push(n);
+            n += t.events.len() as u32;
         }
-        stamp
+        base.push(n);
+        let mut of = vec![0u32; n as usize];
+        for (s, e) in self.order.iter().enumerate() {
+            of[(base[e.task as usize] + e.idx) as usize] = s as u32;
+        }
+        Stamps { base, of }
+    }
+
+    /// Whether every read-modify-write's write part directly follows, in modification
+    /// order, the store its read part read (atomicity).
+    pub(crate) fn atomic(&self) -> bool {
+        self.locs.iter().all(|l| {
+            l.co.iter().enumerate().all(|(p, &w)| {
+                !self.label(w).is_rmw_write()
+                    || matches!(
+                        *self.label(ERef { task: w.task, idx: w.idx - 1 }),
+                        Label::Read { rf, .. } if rf == p.checked_sub(1).map(|q| l.co[q])
+                    )
+            })
+        })
     }
 
     /// The spawn event that created task `t` (`None` for the check's task).

@@ -250,11 +250,11 @@ impl Searcher {
             alt.ev_mut(w).max = false;
             let known = self.known(floors.as_mut(), pos as u32, label.is_sc());
             if self.extension_consistent(&mut alt, w, known) {
-                self.revisits(&alt, w, of_loc);
+                self.revisits(&alt, w, of_loc, false);
                 self.found.push(alt);
             }
         }
-        self.revisits(g, w, of_loc);
+        self.revisits(g, w, of_loc, false);
         Added::Ok(w)
     }
 
@@ -288,11 +288,9 @@ impl Searcher {
                     Label::Read { rf: nrf, .. } if nrf == rf
                 )
         });
-        if broken {
-            // Not consistent: its revisits get checked whole.
-            g.sc = false;
-        }
-        self.revisits(g, w, of_loc);
+        // Broken, the graph is still acyclic (its `sc` stays: it is dropped right after),
+        // and its revisits are checked for atomicity before the floors judge them.
+        self.revisits(g, w, of_loc, broken);
         if broken {
             Added::Dropped
         } else {
@@ -321,7 +319,8 @@ impl Searcher {
     /// Push every maximal backward revisit of the reads before write `w` (the newest event).
     /// `of_loc`: every read of `w`'s location in `g` (but for a read of `w`'s own task added
     /// last, which comes before `w` and cannot read it), which the run keeps as it replays.
-    fn revisits(&mut self, g: &Graph, w: ERef, of_loc: &[ERef]) {
+    /// `unatomic`: `w` is a read-modify-write's write part that breaks atomicity in `g`.
+    fn revisits(&mut self, g: &Graph, w: ERef, of_loc: &[ERef], unatomic: bool) {
         let Label::Write { loc, rmw, .. } = *g.label(w) else {
             unreachable!()
         };
@@ -343,7 +342,7 @@ impl Searcher {
         // may be revisited too: load buffering.
         let dep = (self.model == MemoryModel::Imm).then(|| g.dep_prefix(w));
         let stamps = g.stamps();
-        let stamp = |e: ERef| stamps[e.task as usize][e.idx as usize];
+        let stamp = |e: ERef| stamps.of(e);
         // Those w does not depend on, newest first.
         reads.retain(|r| match &dep {
             Some(dep) => !dep[r.task as usize][r.idx as usize],
@@ -359,7 +358,7 @@ impl Searcher {
             let keep: Vec<u32> = (0..g.tasks.len())
                 .map(|t| {
                     let evs = &g.tasks[t].events;
-                    let upto = stamps[t].partition_point(|&s| s <= rs) as u32;
+                    let upto = stamps.task(t).partition_point(|&s| s <= rs) as u32;
                     debug_assert!(upto as usize <= evs.len());
                     upto.max(prefix[t])
                 })
@@ -424,6 +423,8 @@ impl Searcher {
             // the restriction of an SC graph is SC, and the read's floors judge the rest.
             let known = if !g.sc || self.model == MemoryModel::Imm {
                 None
+            } else if unatomic && !alt.atomic() {
+                Some(false)
             } else if waits_again {
                 Some(true)
             } else {
