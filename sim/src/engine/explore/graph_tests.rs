@@ -451,3 +451,38 @@ fn floors_agree_with_the_whole_check_on_the_litmus_tests_and_a_protocol() {
         }
     }
 }
+
+/// A location written atomically and then read plainly (which only the engine's own
+/// operations can do): the plain read races with the atomic write of another task unless
+/// it happens after it. Race detection records atomic accesses only once a plain access
+/// comes (`GraphRun::check_race`); this is the case where it must look them up.
+#[test]
+fn a_plain_read_races_with_an_earlier_atomic_write() {
+    use crate::engine::event::LocName;
+    use crate::engine::rt;
+    let run = |join_first: bool| {
+        crate::Builder::default()
+            .strategy(Strategy::Graph)
+            .memory(MemoryModel::C11)
+            .schedules(u64::MAX)
+            .explore(move || {
+                let loc = rt::new_location(LocName::single("t", "mixed"), 0);
+                let h = thread::spawn(move || rt::store(loc, 1, Ordering::Relaxed));
+                if join_first {
+                    h.join().unwrap();
+                    rt::plain_read(loc);
+                } else {
+                    rt::plain_read(loc);
+                    h.join().unwrap();
+                }
+            })
+    };
+    // The read reads the initial value (the store comes after it in the run) or the store
+    // (replayed before it): a race either way.
+    let racy = run(false);
+    let g = racy.graph.expect("graph counts");
+    assert!(racy.complete() && g.executions == 2, "{racy}");
+    assert_eq!(racy.races, 2, "{racy}");
+    let ordered = run(true);
+    assert!(ordered.complete() && ordered.races == 0, "{ordered}");
+}

@@ -584,12 +584,31 @@ impl GraphRun {
 
     /// Race detection at each replayed access (vector clocks, as FastTrack): the latest
     /// conflicting access of each other task must happen before this one.
+    ///
+    /// Only plain accesses race, with anything: an atomic access to a location no plain
+    /// access touched yet is only counted (most accesses of a protocol); when the first
+    /// plain access comes, each task's latest atomic accesses there are found in the graph.
     fn check_race(&mut self, e: ERef, label: &Label) {
         let (loc, write, plain) = match *label {
             Label::Read { loc, ord, .. } => (loc, false, !ord.is_atomic()),
             Label::Write { loc, ord, .. } => (loc, true, !ord.is_atomic()),
             _ => return,
         };
+        let k = match (plain, write) {
+            (true, true) => PW,
+            (true, false) => PR,
+            (false, true) => AW,
+            (false, false) => AR,
+        };
+        const PLAIN: u8 = 1 << PW | 1 << PR;
+        if self.access_kinds.len() <= loc as usize {
+            self.access_kinds.resize(loc as usize + 1, 0);
+        }
+        let seen_kinds = self.access_kinds[loc as usize];
+        self.access_kinds[loc as usize] |= 1 << k;
+        if !plain && seen_kinds & PLAIN == 0 {
+            return;
+        }
         // The kinds of earlier access this one conflicts with.
         let kinds: &[usize] = match (plain, write) {
             (true, false) => &[PW, AW],
@@ -600,21 +619,13 @@ impl GraphRun {
         let nt = self.g.tasks.len();
         if self.last_access.len() <= loc as usize {
             self.last_access.resize_with(loc as usize + 1, Vec::new);
-            self.access_kinds.resize(loc as usize + 1, 0);
         }
         if self.last_access[loc as usize].len() < nt {
             self.last_access[loc as usize].resize(nt, [0; 4]);
         }
-        let k = match (plain, write) {
-            (true, true) => PW,
-            (true, false) => PR,
-            (false, true) => AW,
-            (false, false) => AR,
-        };
-        // Only a location that saw an access of a conflicting kind needs its tasks looked
-        // at (an atomic access to a location only ever accessed atomically never races).
-        let seen_kinds = self.access_kinds[loc as usize];
-        self.access_kinds[loc as usize] |= 1 << k;
+        if seen_kinds & PLAIN == 0 && seen_kinds != 0 {
+            self.record_atomic_accesses(loc);
+        }
         let conflicting = kinds.iter().any(|&c| seen_kinds & (1 << c) != 0);
         if self.race.is_none() && conflicting {
             let view = self.hb.view(e.task);
@@ -635,6 +646,30 @@ impl GraphRun {
             }
         }
         self.last_access[loc as usize][e.task as usize][k] = e.idx + 1;
+    }
+
+    /// The first plain access to `loc`, which only atomic accesses touched so far: record
+    /// each task's latest replayed atomic write and read there (what [`GraphRun::check_race`]
+    /// did not record).
+    fn record_atomic_accesses(&mut self, loc: u32) {
+        for (u, task) in self.g.tasks.iter().enumerate() {
+            let replayed =
+                (self.cursor.get(u).copied().unwrap_or(0) as usize).min(task.events.len());
+            let last = &mut self.last_access[loc as usize][u];
+            for (i, ev) in task.events[..replayed].iter().enumerate().rev() {
+                let kind = match ev.label {
+                    Label::Write { loc: l, ord, .. } if l == loc && ord.is_atomic() => AW,
+                    Label::Read { loc: l, ord, .. } if l == loc && ord.is_atomic() => AR,
+                    _ => continue,
+                };
+                if last[kind] == 0 {
+                    last[kind] = i as u32 + 1;
+                }
+                if last[AW] != 0 && last[AR] != 0 {
+                    break;
+                }
+            }
+        }
     }
 
     /// Whether graph task `gt` has events left to replay.
