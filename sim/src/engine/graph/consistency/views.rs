@@ -253,23 +253,35 @@ impl HbTracker {
                         .map_or(Saved::default(), |&(_, s)| s)
                 };
                 let f = self.fence_rel[t];
-                // What a read-modify-write passes on from the write its read part read.
-                let src = if rmw {
+                // What a read-modify-write passes on from the write its read part read (and
+                // whether its read part acquired that already).
+                let (src, acquired) = if rmw {
                     match *g.label(ERef {
                         task: e.task,
                         idx: e.idx - 1,
                     }) {
-                        Label::Read { rf: Some(w), .. } => self.rel[w.task as usize]
-                            .get(w.idx as usize)
-                            .copied()
-                            .unwrap_or_default(),
-                        _ => Saved::default(),
+                        Label::Read {
+                            rf: Some(w), ord, ..
+                        } => (
+                            self.rel[w.task as usize]
+                                .get(w.idx as usize)
+                                .copied()
+                                .unwrap_or_default(),
+                            ord.is_acq(),
+                        ),
+                        _ => (Saved::default(), false),
                     }
                 } else {
-                    Saved::default()
+                    (Saved::default(), false)
                 };
-                rel_out = if f.len == 0 && src.len == 0 {
-                    // The head alone (the common case: every SeqCst store): saved once.
+                // A release write's head is the task's view now, which holds its release
+                // fences' views (views only grow) and, when the read part acquired, what
+                // the read part read.
+                let fence_in_head = f.len == 0 || ord.is_rel();
+                let src_in_head = src.len == 0 || (ord.is_rel() && acquired);
+                rel_out = if fence_in_head && src_in_head {
+                    // The head alone (the common case: every SeqCst store and
+                    // read-modify-write): saved once.
                     head
                 } else {
                     let mut r = std::mem::take(&mut self.scratch);
