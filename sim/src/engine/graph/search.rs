@@ -17,7 +17,7 @@
 //! Every alternative is a whole graph, pushed for the exploration loop to run; the loop
 //! needs no memory of what it explored (memory stays polynomial: the pending alternatives).
 
-use super::consistency::floor::Floors;
+use super::consistency::floor::{FloorRoom, Floors};
 use super::consistency::{verdict, Verdict};
 use super::exec_graph::Graph;
 use super::label::{ERef, Label, ReadKind};
@@ -40,6 +40,8 @@ pub(crate) struct Searcher {
     pub(crate) found: Vec<Graph>,
     /// Alternatives discarded as inconsistent (for statistics).
     pub(crate) inconsistent: u64,
+    /// The tables of the last floors computed, for the next.
+    room: FloorRoom,
 }
 
 impl Searcher {
@@ -48,6 +50,7 @@ impl Searcher {
             model,
             found: Vec::new(),
             inconsistent: 0,
+            room: FloorRoom::default(),
         }
     }
 
@@ -167,7 +170,8 @@ impl Searcher {
         let r = g.push(task, template, true);
         g.set_rf(r, first);
         let newest = g.co_max(loc);
-        let mut floors = (g.sc && (cands.len() > 1 || first != newest)).then(|| Floors::new(g, r));
+        let mut floors = (g.sc && (cands.len() > 1 || first != newest))
+            .then(|| Floors::new(g, r, std::mem::take(&mut self.room)));
         let rank = |g: &Graph, w: Option<ERef>| w.map_or(0, |w| g.co_pos(w) as u32 + 1);
         for &w in cands.iter().rev().skip(1) {
             let mut alt = g.clone();
@@ -192,9 +196,12 @@ impl Searcher {
         // read to read before). Else the newest store was taken by a settled
         // read-modify-write (or a wait does not take it), and if the newest remaining one
         // does not fit, this graph goes no further.
-        if first != newest {
-            let known = self.known(floors.as_mut(), rank(g, first), g.label(r).is_sc());
-            drop(floors);
+        let first_known = (first != newest)
+            .then(|| self.known(floors.as_mut(), rank(g, first), g.label(r).is_sc()));
+        if let Some(f) = floors {
+            self.room = f.into_room();
+        }
+        if let Some(known) = first_known {
             let ok = match known {
                 Some(sc) => {
                     #[cfg(test)]
@@ -240,7 +247,8 @@ impl Searcher {
         let n = g.locs[loc as usize].co.len();
         g.insert_co(w, n);
         // Placed last, the store keeps an SC graph SC (nothing it comes before).
-        let mut floors = (g.sc && (floor as usize) < n).then(|| Floors::new(g, w));
+        let mut floors = (g.sc && (floor as usize) < n)
+            .then(|| Floors::new(g, w, std::mem::take(&mut self.room)));
         for pos in (floor as usize..n).rev() {
             if splits_rmw(g, loc, pos) {
                 continue;
@@ -253,6 +261,9 @@ impl Searcher {
                 self.revisits(&alt, w, of_loc, false);
                 self.found.push(alt);
             }
+        }
+        if let Some(f) = floors {
+            self.room = f.into_room();
         }
         self.revisits(g, w, of_loc, false);
         Added::Ok(w)
@@ -430,7 +441,10 @@ impl Searcher {
             } else {
                 let k = alt.co_pos(w) as u32 + 1;
                 let sc_read = alt.label(r).is_sc();
-                self.known(Some(&mut Floors::new(&alt, r)), k, sc_read)
+                let mut f = Floors::new(&alt, r, std::mem::take(&mut self.room));
+                let known = self.known(Some(&mut f), k, sc_read);
+                self.room = f.into_room();
+                known
             };
             match known {
                 Some(sc) => {

@@ -26,24 +26,39 @@ use super::super::label::{ERef, Label};
 pub(crate) struct Floors<'g> {
     g: &'g Graph,
     e: ERef,
-    reads: ReadsByLoc,
+    room: FloorRoom,
     sc: u32,
     psc: Option<u32>,
 }
 
+/// The tables a computation of floors uses, kept from one to the next (a search computes
+/// a few per run).
+#[derive(Default)]
+pub(crate) struct FloorRoom {
+    reads: ReadsByLoc,
+    view: Vec<u32>,
+    work: Vec<(u32, u32, u32)>,
+    expanded: Vec<u32>,
+}
+
 impl<'g> Floors<'g> {
     /// The floors of `e`, the newest event of `g` (a read or a write; a write already
-    /// placed last in its location's modification order).
-    pub(crate) fn new(g: &'g Graph, e: ERef) -> Floors<'g> {
-        let reads = ReadsByLoc::new(g, e);
-        let sc = reach(g, e, &reads, false);
+    /// placed last in its location's modification order), computed in `room`.
+    pub(crate) fn new(g: &'g Graph, e: ERef, mut room: FloorRoom) -> Floors<'g> {
+        room.reads.fill(g, e);
+        let sc = reach(g, e, &mut room, false);
         Floors {
             g,
             e,
-            reads,
+            room,
             sc,
             psc: None,
         }
+    }
+
+    /// The tables, for the next computation.
+    pub(crate) fn into_room(self) -> FloorRoom {
+        self.room
     }
 
     /// Reading a store of rank `k`, or being placed right after it, is SC-consistent iff
@@ -55,21 +70,26 @@ impl<'g> Floors<'g> {
     /// For a SeqCst event: reading a store of rank `k < psc()`, or being placed before the
     /// `psc()`-th store, closes a `psc` cycle (RC11-inconsistent).
     pub(crate) fn psc(&mut self) -> u32 {
-        let (g, e, reads) = (self.g, self.e, &self.reads);
-        *self.psc.get_or_insert_with(|| reach(g, e, reads, true))
+        if let Some(p) = self.psc {
+            return p;
+        }
+        let p = reach(self.g, self.e, &mut self.room, true);
+        self.psc = Some(p);
+        p
     }
 }
 
 /// Every read of a graph but the newest event, grouped by location.
+#[derive(Default)]
 struct ReadsByLoc {
     /// Per location, where its reads start in `reads` (and, one further, end).
     start: Vec<u32>,
+    fill: Vec<u32>,
     reads: Vec<ERef>,
 }
 
 impl ReadsByLoc {
-    fn new(g: &Graph, e: ERef) -> ReadsByLoc {
-        let mut start = vec![0u32; g.locs.len() + 1];
+    fn fill(&mut self, g: &Graph, e: ERef) {
         let each = |f: &mut dyn FnMut(u32, ERef)| {
             for (t, task) in g.tasks.iter().enumerate() {
                 for (i, ev) in task.events.iter().enumerate() {
@@ -85,17 +105,24 @@ impl ReadsByLoc {
                 }
             }
         };
+        let n = g.locs.len();
+        let start = &mut self.start;
+        start.clear();
+        start.resize(n + 1, 0);
         each(&mut |loc, _| start[loc as usize + 1] += 1);
-        for l in 0..g.locs.len() {
+        for l in 0..n {
             start[l + 1] += start[l];
         }
-        let mut fill = start.clone();
-        let mut reads = vec![ERef { task: 0, idx: 0 }; start[g.locs.len()] as usize];
+        self.fill.clear();
+        self.fill.extend_from_slice(&start[..n]);
+        self.reads.clear();
+        self.reads
+            .resize(start[n] as usize, ERef { task: 0, idx: 0 });
+        let (fill, reads) = (&mut self.fill, &mut self.reads);
         each(&mut |loc, x| {
             reads[fill[loc as usize] as usize] = x;
             fill[loc as usize] += 1;
         });
-        ReadsByLoc { start, reads }
     }
 
     fn of(&self, loc: u32) -> &[ERef] {
@@ -117,15 +144,21 @@ fn rank_of(g: &Graph, loc: u32, w: Option<ERef>) -> u32 {
 /// The backward closure from `e`'s sequenced-before predecessors (over SeqCst accesses
 /// only, with `psc`), as a prefix length per task; returns the highest rank of a store of
 /// `e`'s location in it (SeqCst stores only, with `psc`).
-fn reach(g: &Graph, e: ERef, reads: &ReadsByLoc, psc: bool) -> u32 {
+fn reach(g: &Graph, e: ERef, room: &mut FloorRoom, psc: bool) -> u32 {
     let loc = g.label(e).loc().expect("a memory access");
+    let reads = &room.reads;
     let mut c = Closure {
         g,
         psc,
-        view: vec![0; g.tasks.len()],
-        work: Vec::new(),
-        expanded: vec![0; g.locs.len()],
+        view: std::mem::take(&mut room.view),
+        work: std::mem::take(&mut room.work),
+        expanded: std::mem::take(&mut room.expanded),
     };
+    c.view.clear();
+    c.view.resize(g.tasks.len(), 0);
+    c.work.clear();
+    c.expanded.clear();
+    c.expanded.resize(g.locs.len(), 0);
     c.raise(e.task, e.idx);
     if e.idx == 0 {
         if let Some(s) = g.spawn_of(e.task) {
@@ -162,6 +195,7 @@ fn reach(g: &Graph, e: ERef, reads: &ReadsByLoc, psc: bool) -> u32 {
             floor = p as u32 + 1;
         }
     }
+    (room.view, room.work, room.expanded) = (c.view, c.work, c.expanded);
     floor
 }
 
