@@ -4,7 +4,7 @@
 //!
 //! * `label`, `graph`: the data;
 //! * `consistency`: whether a graph is consistent under a memory model (sc, tso, c11 as
-//!   RC11, imm);
+//!   RC11, imm), and the floors that settle most options of a new event at once;
 //! * `search`: how a graph grows by one event and which alternatives that opens.
 
 pub(crate) mod consistency;

@@ -16,6 +16,10 @@
 //!
 //! Every alternative is a whole graph, pushed for the exploration loop to run; the loop
 //! needs no memory of what it explored (memory stays polynomial: the pending alternatives).
+//! Whether an alternative is consistent is settled by the new event's floors when the graph
+//! it came from is known to be SC (`consistency::floor`), else by the model's whole check.
+//! A read-modify-write's alternative gets its write part at once (its task gave it), so
+//! one whose write part breaks atomicity yields its revisits without a run.
 
 use super::consistency::floor::{FloorRoom, Floors};
 use super::consistency::{verdict, Verdict};

@@ -1,8 +1,10 @@
 //! Whether an execution graph is consistent under a memory model: one file per model, the
 //! shared pieces (dense numbering, coherence ranks, views, acyclicity) here.
 //!
-//! Each check is a function of the whole graph; the search calls it on every graph it is
-//! about to explore that it did not get by a maximal extension.
+//! Each check is a function of the whole graph. The search asks first what the floors of
+//! the new event say (`floor`: one walk that settles most options of a graph known to be
+//! SC) and calls a check only for an option the floors leave open, or on a graph not known
+//! to be SC.
 
 pub(crate) mod floor;
 mod imm;
