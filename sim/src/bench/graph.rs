@@ -265,3 +265,63 @@ pub fn all() {
     jobs();
     versus_random();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// In this crate's tests every verdict of the floors (`consistency::floor`) is checked
+    /// against the check of the whole graph. The engine's differential test runs small
+    /// random programs; here (the engine's tests may not use the layers above it) the
+    /// litmus tests add the SeqCst shapes (store buffering, IRIW) where the `psc` floor
+    /// rejects, the close/block model (Go's SeqCst atomics, a lock, plain fields) many
+    /// more, and racing read-modify-writes the revisits of graphs that break atomicity.
+    #[test]
+    fn floors_agree_with_the_whole_check_on_the_litmus_tests_and_a_protocol() {
+        for prefix in [false, true] {
+            let r = Builder::default()
+                .strategy(Strategy::Graph)
+                .memory(MemoryModel::C11)
+                .schedules(u64::MAX)
+                .stop_at_first_failure(false)
+                .explore(close_block_model(2, prefix));
+            assert!(r.complete(), "close/block model: {r}");
+        }
+        // Three read-modify-writes racing for one store: revisits of graphs that break
+        // atomicity, some of which still do.
+        fn racing_rmws() {
+            let x = Arc::new(AtomicU32::new(0));
+            let hs: Vec<_> = (0..3)
+                .map(|_| {
+                    let x = x.clone();
+                    thread::spawn(move || {
+                        x.fetch_add(1, SeqCst);
+                    })
+                })
+                .collect();
+            for h in hs {
+                h.join().unwrap();
+            }
+        }
+        let bodies: Vec<(&str, fn())> = crate::litmus::ALL
+            .iter()
+            .map(|l| (l.name, l.body))
+            .chain([("racing read-modify-writes", racing_rmws as fn())])
+            .collect();
+        for (name, body) in bodies {
+            for m in [
+                MemoryModel::Sc,
+                MemoryModel::Tso,
+                MemoryModel::C11,
+                MemoryModel::Imm,
+            ] {
+                let r = Builder::default()
+                    .strategy(Strategy::Graph)
+                    .memory(m)
+                    .schedules(u64::MAX)
+                    .explore(body);
+                assert!(r.complete(), "{name} under {m}: {r}");
+            }
+        }
+    }
+}

@@ -132,6 +132,32 @@ fn explore(p: &Program, strategy: Strategy, m: MemoryModel) -> (u64, BTreeSet<Ou
     (n, set)
 }
 
+/// The graph search of `f` under c11, complete, with data races counted (not failures).
+fn explore_graph(f: impl Fn() + 'static) -> super::Report {
+    let x = Exploration {
+        exec: ExecConfig {
+            memory: MemoryModel::C11,
+            max_steps: 100_000,
+            max_live_tasks: 1_000,
+            fail_on_race: false,
+        },
+        strategy: Strategy::Graph,
+        seed: 0,
+        pct_depth: 3,
+        preemption_bound: None,
+        schedules: u64::MAX,
+        stop_at_first_failure: true,
+        jobs: 1,
+        shard: None,
+    };
+    let f: std::rc::Rc<dyn Fn()> = std::rc::Rc::new(f);
+    let bodies = super::runner::Bodies {
+        local: &f,
+        factory: None,
+    };
+    x.run(&bodies, &mut |_| {}, None)
+}
+
 fn ord(o: Ordering) -> Ord {
     o.into()
 }
@@ -398,60 +424,6 @@ fn graph_matches_brute_force_and_depth_first_long() {
     differential(0x6c6f_6e67, 1000);
 }
 
-/// In this crate's tests every verdict of the floors (`consistency::floor`) is checked
-/// against the check of the whole graph. The random programs above are small; the litmus
-/// tests add the SeqCst shapes (store buffering, IRIW) where the `psc` floor rejects, the
-/// close/block model of the bench (Go's SeqCst atomics, a lock, plain fields) many more,
-/// and racing read-modify-writes the revisits of graphs that break atomicity.
-#[test]
-fn floors_agree_with_the_whole_check_on_the_litmus_tests_and_a_protocol() {
-    for prefix in [false, true] {
-        let r = crate::Builder::default()
-            .strategy(Strategy::Graph)
-            .memory(MemoryModel::C11)
-            .schedules(u64::MAX)
-            .stop_at_first_failure(false)
-            .explore(crate::bench::graph::close_block_model(2, prefix));
-        assert!(r.complete(), "close/block model: {r}");
-    }
-    // Three read-modify-writes racing for one store: revisits of graphs that break
-    // atomicity, some of which still do.
-    fn racing_rmws() {
-        let x = Arc::new(AtomicU32::new(0));
-        let hs: Vec<_> = (0..3)
-            .map(|_| {
-                let x = x.clone();
-                thread::spawn(move || {
-                    x.fetch_add(1, Ordering::SeqCst);
-                })
-            })
-            .collect();
-        for h in hs {
-            h.join().unwrap();
-        }
-    }
-    let bodies: Vec<(&str, fn())> = crate::litmus::ALL
-        .iter()
-        .map(|l| (l.name, l.body))
-        .chain([("racing read-modify-writes", racing_rmws as fn())])
-        .collect();
-    for (name, body) in bodies {
-        for m in [
-            MemoryModel::Sc,
-            MemoryModel::Tso,
-            MemoryModel::C11,
-            MemoryModel::Imm,
-        ] {
-            let r = crate::Builder::default()
-                .strategy(Strategy::Graph)
-                .memory(m)
-                .schedules(u64::MAX)
-                .explore(body);
-            assert!(r.complete(), "{name} under {m}: {r}");
-        }
-    }
-}
-
 /// A location written atomically and then read plainly (which only the engine's own
 /// operations can do): the plain read races with the atomic write of another task unless
 /// it happens after it. Race detection records atomic accesses only once a plain access
@@ -461,21 +433,17 @@ fn a_plain_read_races_with_an_earlier_atomic_write() {
     use crate::engine::event::LocName;
     use crate::engine::rt;
     let run = |join_first: bool| {
-        crate::Builder::default()
-            .strategy(Strategy::Graph)
-            .memory(MemoryModel::C11)
-            .schedules(u64::MAX)
-            .explore(move || {
-                let loc = rt::new_location(LocName::single("t", "mixed"), 0);
-                let h = thread::spawn(move || rt::store(loc, 1, Ordering::Relaxed));
-                if join_first {
-                    h.join().unwrap();
-                    rt::plain_read(loc);
-                } else {
-                    rt::plain_read(loc);
-                    h.join().unwrap();
-                }
-            })
+        explore_graph(move || {
+            let loc = rt::new_location(LocName::single("t", "mixed"), 0);
+            let h = thread::spawn(move || rt::store(loc, 1, Ordering::Relaxed));
+            if join_first {
+                h.join().unwrap();
+                rt::plain_read(loc);
+            } else {
+                rt::plain_read(loc);
+                h.join().unwrap();
+            }
+        })
     };
     // The read reads the initial value (the store comes after it in the run) or the store
     // (replayed before it): a race either way.
