@@ -141,7 +141,7 @@ impl Searcher {
     /// the lowest coherence rank it may read (0 the initial value, `k` the `k`-th store),
     /// from what the task has seen. `write_part`: for the read part of a read-modify-write,
     /// the label of its write part given the value read, if known (see [`Searcher::add_rmw`]).
-    /// `of_loc`: the reads of the location in `g` (for the revisits of that write part).
+    /// `reads`: per location, the reads of `g` but this one (the run's replayed reads).
     pub(crate) fn add_read(
         &mut self,
         g: &mut Graph,
@@ -149,7 +149,7 @@ impl Searcher {
         template: Label,
         floor: u32,
         write_part: Option<&dyn Fn(u64) -> Option<Label>>,
-        of_loc: &[ERef],
+        reads: &[Vec<ERef>],
     ) -> Added {
         let Label::Read { loc, kind, .. } = template else {
             unreachable!("not a read")
@@ -175,7 +175,7 @@ impl Searcher {
         g.set_rf(r, first);
         let newest = g.co_max(loc);
         let mut floors = (g.sc && (cands.len() > 1 || first != newest))
-            .then(|| Floors::new(g, r, std::mem::take(&mut self.room)));
+            .then(|| Floors::new(g, r, reads, std::mem::take(&mut self.room)));
         let rank = |g: &Graph, w: Option<ERef>| w.map_or(0, |w| g.co_pos(w) as u32 + 1);
         for &w in cands.iter().rev().skip(1) {
             let mut alt = g.clone();
@@ -190,7 +190,7 @@ impl Searcher {
                 .filter(|_| kind.exclusive_with(v))
                 .and_then(|f| f(v));
             if let Some(wl) = part {
-                if self.add_rmw(&mut alt, task, wl, of_loc) == Added::Dropped {
+                if self.add_rmw(&mut alt, task, wl, reads) == Added::Dropped {
                     continue;
                 }
             }
@@ -239,20 +239,20 @@ impl Searcher {
         task: u32,
         label: Label,
         floor: u32,
-        of_loc: &[ERef],
+        reads: &[Vec<ERef>],
     ) -> Added {
         let Label::Write { loc, rmw, .. } = label else {
             unreachable!("not a write")
         };
         if rmw {
-            return self.add_rmw(g, task, label, of_loc);
+            return self.add_rmw(g, task, label, reads);
         }
         let w = g.push(task, label, true);
         let n = g.locs[loc as usize].co.len();
         g.insert_co(w, n);
         // Placed last, the store keeps an SC graph SC (nothing it comes before).
         let mut floors = (g.sc && (floor as usize) < n)
-            .then(|| Floors::new(g, w, std::mem::take(&mut self.room)));
+            .then(|| Floors::new(g, w, reads, std::mem::take(&mut self.room)));
         for pos in (floor as usize..n).rev() {
             if splits_rmw(g, loc, pos) {
                 continue;
@@ -262,14 +262,14 @@ impl Searcher {
             alt.ev_mut(w).max = false;
             let known = self.known(floors.as_mut(), pos as u32, label.is_sc());
             if self.extension_consistent(&mut alt, w, known) {
-                self.revisits(&alt, w, of_loc, false);
+                self.revisits(&alt, w, reads, false);
                 self.found.push(alt);
             }
         }
         if let Some(f) = floors {
             self.room = f.into_room();
         }
-        self.revisits(g, w, of_loc, false);
+        self.revisits(g, w, reads, false);
         Added::Ok(w)
     }
 
@@ -278,7 +278,7 @@ impl Searcher {
     /// backward revisits it allows. When another read-modify-write already follows that
     /// store, the graph breaks atomicity: its revisits (which may drop the other) go on, the
     /// graph itself is dropped.
-    fn add_rmw(&mut self, g: &mut Graph, task: u32, label: Label, of_loc: &[ERef]) -> Added {
+    fn add_rmw(&mut self, g: &mut Graph, task: u32, label: Label, reads: &[Vec<ERef>]) -> Added {
         let Label::Write { loc, .. } = label else {
             unreachable!("not a write")
         };
@@ -305,7 +305,7 @@ impl Searcher {
         });
         // Broken, the graph is still acyclic (its `sc` stays: it is dropped right after),
         // and its revisits are checked for atomicity before the floors judge them.
-        self.revisits(g, w, of_loc, broken);
+        self.revisits(g, w, reads, broken);
         if broken {
             Added::Dropped
         } else {
@@ -332,10 +332,11 @@ impl Searcher {
     }
 
     /// Push every maximal backward revisit of the reads before write `w` (the newest event).
-    /// `of_loc`: every read of `w`'s location in `g` (but for a read of `w`'s own task added
-    /// last, which comes before `w` and cannot read it), which the run keeps as it replays.
+    /// `reads_of`: per location, the reads the run replayed: every read of `w`'s location
+    /// in `g` but for a read of `w`'s own task added last (which comes before `w` and
+    /// cannot read it), and maybe reads a restriction of `g` dropped.
     /// `unatomic`: `w` is a read-modify-write's write part that breaks atomicity in `g`.
-    fn revisits(&mut self, g: &Graph, w: ERef, of_loc: &[ERef], unatomic: bool) {
+    fn revisits(&mut self, g: &Graph, w: ERef, reads_of: &[Vec<ERef>], unatomic: bool) {
         let Label::Write { loc, rmw, .. } = *g.label(w) else {
             unreachable!()
         };
@@ -343,7 +344,7 @@ impl Searcher {
         // task comes before w: it cannot read w). Most stores have none: then there is no
         // revisit bookkeeping to do.
         let mut reads: Vec<ERef> = Vec::new();
-        for &r in of_loc {
+        for &r in reads_of.get(loc as usize).map_or(&[][..], Vec::as_slice) {
             debug_assert!(matches!(g.label(r), Label::Read { loc: l, .. } if *l == loc));
             if r.task != w.task && g.ev(r).revisitable {
                 reads.push(r);
@@ -445,7 +446,7 @@ impl Searcher {
             } else {
                 let k = alt.co_pos(w) as u32 + 1;
                 let sc_read = alt.label(r).is_sc();
-                let mut f = Floors::new(&alt, r, std::mem::take(&mut self.room));
+                let mut f = Floors::new(&alt, r, reads_of, std::mem::take(&mut self.room));
                 let known = self.known(Some(&mut f), k, sc_read);
                 self.room = f.into_room();
                 known

@@ -821,16 +821,13 @@ impl GraphRun {
                         write_part
                             .as_ref()
                             .map(|f| f as &dyn Fn(u64) -> Option<Label>),
-                        self.reads_of.get(loc as usize).map_or(&[], Vec::as_slice),
+                        &self.reads_of,
                     )
                 }
                 Label::Write { loc, .. } => {
                     let floor = self.coherence_floor(gt, loc);
-                    let of_loc = self
-                        .reads_of
-                        .get(loc as usize)
-                        .map_or(&[][..], Vec::as_slice);
-                    self.search.add_write(&mut self.g, gt, label, floor, of_loc)
+                    self.search
+                        .add_write(&mut self.g, gt, label, floor, &self.reads_of)
                 }
                 Label::Choice { n, .. } => Added::Ok(self.search.add_choice(&mut self.g, gt, n)),
                 _ => Added::Ok(self.search.add_plain(&mut self.g, gt, label)),

@@ -23,9 +23,10 @@ use super::super::label::{ERef, Label};
 /// Where the newest event's options start to be consistent, as coherence ranks (0 the
 /// initial value, `k` the `k`-th store of the location, not counting the event itself):
 /// the SC floor at once, the `psc` floor when first asked for.
-pub(crate) struct Floors<'g> {
-    g: &'g Graph,
+pub(crate) struct Floors<'a> {
+    g: &'a Graph,
     e: ERef,
+    reads: Reads<'a>,
     room: FloorRoom,
     sc: u32,
     psc: Option<u32>,
@@ -35,21 +36,35 @@ pub(crate) struct Floors<'g> {
 /// a few per run).
 #[derive(Default)]
 pub(crate) struct FloorRoom {
-    reads: ReadsByLoc,
     view: Vec<u32>,
     work: Vec<(u32, u32, u32)>,
     expanded: Vec<u32>,
 }
 
-impl<'g> Floors<'g> {
+impl<'a> Floors<'a> {
     /// The floors of `e`, the newest event of `g` (a read or a write; a write already
     /// placed last in its location's modification order), computed in `room`.
-    pub(crate) fn new(g: &'g Graph, e: ERef, mut room: FloorRoom) -> Floors<'g> {
-        room.reads.fill(g, e);
-        let sc = reach(g, e, &mut room, false);
+    ///
+    /// `reads`: per location, reads of it: a run's replayed reads, which may include reads
+    /// `g` no longer has (`g` restricted for a revisit; they are skipped) and may lack one
+    /// it has: the read part of a read-modify-write whose write part the search added
+    /// with it before the run replayed either. That read is still reached where it
+    /// matters: a from-read into a store after the write part passes the write part, and
+    /// the write part's program order takes its read part in - except in the `psc` walk
+    /// when the write part is not SeqCst, where missing it can only lower the `psc` floor
+    /// (fewer rejections, which the whole check then makes).
+    pub(crate) fn new(
+        g: &'a Graph,
+        e: ERef,
+        reads: &'a [Vec<ERef>],
+        mut room: FloorRoom,
+    ) -> Floors<'a> {
+        let reads = Reads { g, e, of: reads };
+        let sc = reach(g, e, &reads, &mut room, false);
         Floors {
             g,
             e,
+            reads,
             room,
             sc,
             psc: None,
@@ -73,60 +88,35 @@ impl<'g> Floors<'g> {
         if let Some(p) = self.psc {
             return p;
         }
-        let p = reach(self.g, self.e, &mut self.room, true);
+        let p = reach(self.g, self.e, &self.reads, &mut self.room, true);
         self.psc = Some(p);
         p
     }
 }
 
-/// Every read of a graph but the newest event, grouped by location.
-#[derive(Default)]
-struct ReadsByLoc {
-    /// Per location, where its reads start in `reads` (and, one further, end).
-    start: Vec<u32>,
-    fill: Vec<u32>,
-    reads: Vec<ERef>,
+/// The reads of a graph but its newest event, by location.
+#[derive(Clone, Copy)]
+struct Reads<'a> {
+    g: &'a Graph,
+    e: ERef,
+    of: &'a [Vec<ERef>],
 }
 
-impl ReadsByLoc {
-    fn fill(&mut self, g: &Graph, e: ERef) {
-        let each = |f: &mut dyn FnMut(u32, ERef)| {
-            for (t, task) in g.tasks.iter().enumerate() {
-                for (i, ev) in task.events.iter().enumerate() {
-                    if let Label::Read { loc, .. } = ev.label {
-                        let x = ERef {
-                            task: t as u32,
-                            idx: i as u32,
-                        };
-                        if x != e {
-                            f(loc, x);
-                        }
-                    }
-                }
-            }
-        };
-        let n = g.locs.len();
-        let start = &mut self.start;
-        start.clear();
-        start.resize(n + 1, 0);
-        each(&mut |loc, _| start[loc as usize + 1] += 1);
-        for l in 0..n {
-            start[l + 1] += start[l];
-        }
-        self.fill.clear();
-        self.fill.extend_from_slice(&start[..n]);
-        self.reads.clear();
-        self.reads
-            .resize(start[n] as usize, ERef { task: 0, idx: 0 });
-        let (fill, reads) = (&mut self.fill, &mut self.reads);
-        each(&mut |loc, x| {
-            reads[fill[loc as usize] as usize] = x;
-            fill[loc as usize] += 1;
-        });
-    }
-
-    fn of(&self, loc: u32) -> &[ERef] {
-        &self.reads[self.start[loc as usize] as usize..self.start[loc as usize + 1] as usize]
+impl Reads<'_> {
+    fn of(&self, loc: u32) -> impl Iterator<Item = ERef> + '_ {
+        let g = self.g;
+        let e = self.e;
+        self.of
+            .get(loc as usize)
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .copied()
+            .filter(move |&r| {
+                r != e
+                    && g.tasks
+                        .get(r.task as usize)
+                        .is_some_and(|t| r.idx < t.events.len() as u32)
+            })
     }
 }
 
@@ -144,9 +134,8 @@ fn rank_of(g: &Graph, loc: u32, w: Option<ERef>) -> u32 {
 /// The backward closure from `e`'s sequenced-before predecessors (over SeqCst accesses
 /// only, with `psc`), as a prefix length per task; returns the highest rank of a store of
 /// `e`'s location in it (SeqCst stores only, with `psc`).
-fn reach(g: &Graph, e: ERef, room: &mut FloorRoom, psc: bool) -> u32 {
+fn reach(g: &Graph, e: ERef, reads: &Reads<'_>, room: &mut FloorRoom, psc: bool) -> u32 {
     let loc = g.label(e).loc().expect("a memory access");
-    let reads = &room.reads;
     let mut c = Closure {
         g,
         psc,
@@ -222,7 +211,7 @@ impl Closure<'_> {
 
     /// A store of rank `k` at `loc` is in: so are the stores before it (modification
     /// order) and the reads of those (from-reads) - SeqCst ones only, with `psc`.
-    fn expand(&mut self, loc: u32, k: u32, reads: &ReadsByLoc) {
+    fn expand(&mut self, loc: u32, k: u32, reads: &Reads<'_>) {
         let done = self.expanded[loc as usize];
         if k <= done {
             return;
@@ -235,7 +224,7 @@ impl Closure<'_> {
                 self.raise(w.task, w.idx + 1);
             }
         }
-        for &r in reads.of(loc) {
+        for r in reads.of(loc) {
             let Label::Read { rf, .. } = *g.label(r) else {
                 continue;
             };
