@@ -104,6 +104,16 @@ fn body(p: &Program, out: &Arc<Mutex<Vec<Outcome>>>) -> impl Fn() + 'static {
 
 fn explore(p: &Program, strategy: Strategy, m: MemoryModel) -> (u64, BTreeSet<Outcome>) {
     let out = Arc::new(Mutex::new(Vec::new()));
+    let r = run(body(p, &out), strategy, m);
+    assert!(r.complete() && r.first_failure.is_none(), "{p:?} {m}: {r}");
+    let n = r.graph.map_or(r.schedules, |g| g.executions);
+    let set = out.lock().unwrap().iter().cloned().collect();
+    (n, set)
+}
+
+/// The complete exploration of `f` with `strategy` under `m`, on one job, data races counted
+/// (not failures).
+fn run(f: impl Fn() + 'static, strategy: Strategy, m: MemoryModel) -> super::Report {
     let x = Exploration {
         exec: ExecConfig {
             memory: m,
@@ -112,36 +122,6 @@ fn explore(p: &Program, strategy: Strategy, m: MemoryModel) -> (u64, BTreeSet<Ou
             fail_on_race: false,
         },
         strategy,
-        seed: 0,
-        pct_depth: 3,
-        preemption_bound: None,
-        schedules: u64::MAX,
-        stop_at_first_failure: true,
-        jobs: 1,
-        shard: None,
-    };
-    let f: std::rc::Rc<dyn Fn()> = std::rc::Rc::new(body(p, &out));
-    let bodies = super::runner::Bodies {
-        local: &f,
-        factory: None,
-    };
-    let r = x.run(&bodies, &mut |_| {}, None);
-    assert!(r.complete() && r.first_failure.is_none(), "{p:?} {m}: {r}");
-    let n = r.graph.map_or(r.schedules, |g| g.executions);
-    let set = out.lock().unwrap().iter().cloned().collect();
-    (n, set)
-}
-
-/// The graph search of `f` under c11, complete, with data races counted (not failures).
-fn explore_graph(f: impl Fn() + 'static) -> super::Report {
-    let x = Exploration {
-        exec: ExecConfig {
-            memory: MemoryModel::C11,
-            max_steps: 100_000,
-            max_live_tasks: 1_000,
-            fail_on_race: false,
-        },
-        strategy: Strategy::Graph,
         seed: 0,
         pct_depth: 3,
         preemption_bound: None,
@@ -432,25 +412,29 @@ fn graph_matches_brute_force_and_depth_first_long() {
 fn a_plain_read_races_with_an_earlier_atomic_write() {
     use crate::engine::event::LocName;
     use crate::engine::rt;
-    let run = |join_first: bool| {
-        explore_graph(move || {
-            let loc = rt::new_location(LocName::single("t", "mixed"), 0);
-            let h = thread::spawn(move || rt::store(loc, 1, Ordering::Relaxed));
-            if join_first {
-                h.join().unwrap();
-                rt::plain_read(loc);
-            } else {
-                rt::plain_read(loc);
-                h.join().unwrap();
-            }
-        })
+    let mixed = |join_first: bool| {
+        run(
+            move || {
+                let loc = rt::new_location(LocName::single("t", "mixed"), 0);
+                let h = thread::spawn(move || rt::store(loc, 1, Ordering::Relaxed));
+                if join_first {
+                    h.join().unwrap();
+                    rt::plain_read(loc);
+                } else {
+                    rt::plain_read(loc);
+                    h.join().unwrap();
+                }
+            },
+            Strategy::Graph,
+            MemoryModel::C11,
+        )
     };
     // The read reads the initial value (the store comes after it in the run) or the store
     // (replayed before it): a race either way.
-    let racy = run(false);
+    let racy = mixed(false);
     let g = racy.graph.expect("graph counts");
     assert!(racy.complete() && g.executions == 2, "{racy}");
     assert_eq!(racy.races, 2, "{racy}");
-    let ordered = run(true);
+    let ordered = mixed(true);
     assert!(ordered.complete() && ordered.races == 0, "{ordered}");
 }

@@ -259,6 +259,20 @@ impl Graph {
             .expect("a write of the location")
     }
 
+    /// The coherence rank of store `w` (0: the initial value, `k`: the `k`-th store of its
+    /// location).
+    pub(crate) fn rank(&self, w: Option<ERef>) -> u32 {
+        w.map_or(0, |w| self.co_pos(w) as u32 + 1)
+    }
+
+    /// The read part of `w`, if `w` is the write part of a read-modify-write.
+    pub(crate) fn rmw_read(&self, w: ERef) -> Option<ERef> {
+        self.label(w).is_rmw_write().then(|| ERef {
+            task: w.task,
+            idx: w.idx - 1,
+        })
+    }
+
     /// Insert write `w` (already pushed) into its location's modification order at `pos`.
     pub(crate) fn insert_co(&mut self, w: ERef, pos: usize) {
         let loc = self.label(w).loc().expect("a write") as usize;
@@ -351,11 +365,10 @@ impl Graph {
     pub(crate) fn atomic(&self) -> bool {
         self.locs.iter().all(|l| {
             l.co.iter().enumerate().all(|(p, &w)| {
-                !self.label(w).is_rmw_write()
-                    || matches!(
-                        *self.label(ERef { task: w.task, idx: w.idx - 1 }),
-                        Label::Read { rf, .. } if rf == p.checked_sub(1).map(|q| l.co[q])
-                    )
+                self.rmw_read(w).is_none_or(|r| {
+                    matches!(*self.label(r), Label::Read { rf, .. }
+                        if rf == p.checked_sub(1).map(|q| l.co[q]))
+                })
             })
         })
     }

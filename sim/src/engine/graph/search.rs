@@ -42,8 +42,6 @@ pub(crate) struct Searcher {
     pub(crate) model: MemoryModel,
     /// Graphs to explore later.
     pub(crate) found: Vec<Graph>,
-    /// Alternatives discarded as inconsistent (for statistics).
-    pub(crate) inconsistent: u64,
     /// The tables of the last floors computed, for the next.
     room: FloorRoom,
 }
@@ -53,17 +51,30 @@ impl Searcher {
         Searcher {
             model,
             found: Vec::new(),
-            inconsistent: 0,
             room: FloorRoom::default(),
         }
     }
 
-    fn push_if_consistent(&mut self, mut g: Graph) {
-        match verdict(self.model, &g) {
-            Verdict::No => self.inconsistent += 1,
-            v => {
+    /// Whether `g` is consistent, settled by the floors (`known`, see
+    /// [`Searcher::known`]) or else by the model's whole check; records in `g` whether it
+    /// is known to be SC.
+    fn settle(&self, g: &mut Graph, known: Option<bool>) -> bool {
+        match known {
+            Some(sc) => {
+                // The crate's own tests check the floors against the whole check.
+                #[cfg(test)]
+                assert_eq!(
+                    verdict(self.model, g),
+                    if sc { Verdict::Sc } else { Verdict::No },
+                    "the floors disagree with the check of the whole graph"
+                );
+                g.sc = sc;
+                sc
+            }
+            None => {
+                let v = verdict(self.model, g);
                 g.sc = v == Verdict::Sc;
-                self.found.push(g);
+                v != Verdict::No
             }
         }
     }
@@ -86,54 +97,29 @@ impl Searcher {
     }
 
     /// Whether `g`, which differs from a consistent graph only in what its newest event `e`
-    /// reads or where it is placed, within the coherence floor, is consistent (counted if
-    /// not), given what the floors say (`known`, see [`Searcher::known`]); records in `g`
-    /// whether it is known to be SC. Without the floors it is consistent as it is when the
-    /// model is `c11`, `e` is neither SeqCst nor part of a read-modify-write and there is
-    /// no SeqCst fence (nothing else RC11 asks can involve an event nothing follows).
-    fn extension_consistent(&mut self, g: &mut Graph, e: ERef, known: Option<bool>) -> bool {
-        // The crate's own tests check the floors against the whole check.
-        #[cfg(test)]
-        if let Some(k) = known {
-            let v = verdict(self.model, g);
-            assert_eq!(
-                v,
-                if k { Verdict::Sc } else { Verdict::No },
-                "the floors disagree with the check of the whole graph"
-            );
-        }
-        let ok = match known {
-            Some(sc) => {
-                g.sc = sc;
-                sc
+    /// reads or where it is placed, within the coherence floor, is consistent ([`Searcher::settle`]).
+    /// Without the floors it is consistent as it is when the model is `c11`, `e` is neither
+    /// SeqCst nor part of a read-modify-write and there is no SeqCst fence (nothing else
+    /// RC11 asks can involve an event nothing follows).
+    fn extension_consistent(&self, g: &mut Graph, e: ERef, known: Option<bool>) -> bool {
+        let l = *g.label(e);
+        let simple = known.is_none()
+            && self.model == MemoryModel::C11
+            && !l.is_sc()
+            && match l {
+                Label::Read { kind, .. } => !kind.may_be_exclusive(),
+                Label::Write { rmw, .. } => !rmw,
+                _ => false,
             }
-            None => {
-                let l = *g.label(e);
-                let simple = self.model == MemoryModel::C11
-                    && !l.is_sc()
-                    && match l {
-                        Label::Read { kind, .. } => !kind.may_be_exclusive(),
-                        Label::Write { rmw, .. } => !rmw,
-                        _ => false,
-                    }
-                    && !g.order.iter().any(|&x| {
-                        let x = g.label(x);
-                        x.is_fence() && x.is_sc()
-                    });
-                if simple {
-                    g.sc = false;
-                    true
-                } else {
-                    let v = verdict(self.model, g);
-                    g.sc = v == Verdict::Sc;
-                    v != Verdict::No
-                }
-            }
-        };
-        if !ok {
-            self.inconsistent += 1;
+            && !g.order.iter().any(|&x| {
+                let x = g.label(x);
+                x.is_fence() && x.is_sc()
+            });
+        if simple {
+            g.sc = false;
+            return true;
         }
-        ok
+        self.settle(g, known)
     }
 
     /// Add a read by `task` of `loc` (declared ordering and kind in `template`, its `rf`
@@ -176,12 +162,11 @@ impl Searcher {
         let newest = g.co_max(loc);
         let mut floors = (g.sc && (cands.len() > 1 || first != newest))
             .then(|| Floors::new(g, r, reads, std::mem::take(&mut self.room)));
-        let rank = |g: &Graph, w: Option<ERef>| w.map_or(0, |w| g.co_pos(w) as u32 + 1);
         for &w in cands.iter().rev().skip(1) {
             let mut alt = g.clone();
             alt.set_rf(r, w);
             alt.ev_mut(r).max = false;
-            let known = self.known(floors.as_mut(), rank(g, w), alt.label(r).is_sc());
+            let known = self.known(floors.as_mut(), g.rank(w), alt.label(r).is_sc());
             if !self.extension_consistent(&mut alt, r, known) {
                 continue;
             }
@@ -201,28 +186,12 @@ impl Searcher {
         // read-modify-write (or a wait does not take it), and if the newest remaining one
         // does not fit, this graph goes no further.
         let first_known = (first != newest)
-            .then(|| self.known(floors.as_mut(), rank(g, first), g.label(r).is_sc()));
+            .then(|| self.known(floors.as_mut(), g.rank(first), g.label(r).is_sc()));
         if let Some(f) = floors {
             self.room = f.into_room();
         }
         if let Some(known) = first_known {
-            let ok = match known {
-                Some(sc) => {
-                    #[cfg(test)]
-                    assert_eq!(
-                        verdict(self.model, g),
-                        if sc { Verdict::Sc } else { Verdict::No },
-                        "the floors disagree with the check of the whole graph"
-                    );
-                    sc
-                }
-                None => {
-                    let v = verdict(self.model, g);
-                    g.sc = v == Verdict::Sc;
-                    v != Verdict::No
-                }
-            };
-            if !ok {
+            if !self.settle(g, known) {
                 return Added::Dropped;
             }
         }
@@ -290,19 +259,13 @@ impl Searcher {
         let Label::Read { rf, .. } = *g.label(r) else {
             unreachable!("a write part follows its read part")
         };
-        let pos = rf.map_or(0, |x| g.co_pos(x) + 1);
+        let pos = g.rank(rf) as usize;
         g.insert_co(w, pos);
         let co = &g.locs[loc as usize].co;
-        let broken = co.get(pos + 1).is_some_and(|&next| {
-            g.label(next).is_rmw_write()
-                && matches!(
-                    *g.label(ERef {
-                        task: next.task,
-                        idx: next.idx - 1,
-                    }),
-                    Label::Read { rf: nrf, .. } if nrf == rf
-                )
-        });
+        let broken = co
+            .get(pos + 1)
+            .and_then(|&next| g.rmw_read(next))
+            .is_some_and(|nr| matches!(*g.label(nr), Label::Read { rf: nrf, .. } if nrf == rf));
         // Broken, the graph is still acyclic (its `sc` stays: it is dropped right after),
         // and its revisits are checked for atomicity before the floors judge them.
         self.revisits(g, w, reads, broken);
@@ -444,29 +407,15 @@ impl Searcher {
             } else if waits_again {
                 Some(true)
             } else {
-                let k = alt.co_pos(w) as u32 + 1;
+                let k = alt.rank(Some(w));
                 let sc_read = alt.label(r).is_sc();
                 let mut f = Floors::new(&alt, r, reads_of, std::mem::take(&mut self.room));
                 let known = self.known(Some(&mut f), k, sc_read);
                 self.room = f.into_room();
                 known
             };
-            match known {
-                Some(sc) => {
-                    #[cfg(test)]
-                    assert_eq!(
-                        verdict(self.model, &alt),
-                        if sc { Verdict::Sc } else { Verdict::No },
-                        "the floors disagree with the check of the whole graph"
-                    );
-                    if sc {
-                        alt.sc = true;
-                        self.found.push(alt);
-                    } else {
-                        self.inconsistent += 1;
-                    }
-                }
-                None => self.push_if_consistent(alt),
+            if self.settle(&mut alt, known) {
+                self.found.push(alt);
             }
         }
     }
@@ -494,7 +443,7 @@ impl Searcher {
                     _ => continue,
                 };
                 let co = &g.locs[loc as usize].co;
-                let start = from.map_or(0, |x| g.co_pos(x) + 1);
+                let start = g.rank(from) as usize;
                 if co[start..].iter().any(|&s| s != w && kept(s)) {
                     return false;
                 }
@@ -508,15 +457,8 @@ impl Searcher {
 /// read-modify-write and the store its read part read (breaking its atomicity).
 fn splits_rmw(g: &Graph, loc: u32, pos: usize) -> bool {
     let co = &g.locs[loc as usize].co;
-    let Some(&next) = co.get(pos) else {
+    let Some(read) = co.get(pos).and_then(|&next| g.rmw_read(next)) else {
         return false;
-    };
-    if !g.label(next).is_rmw_write() {
-        return false;
-    }
-    let read = ERef {
-        task: next.task,
-        idx: next.idx - 1,
     };
     let before = pos.checked_sub(1).map(|p| co[p]);
     matches!(*g.label(read), Label::Read { rf, .. } if rf == before)

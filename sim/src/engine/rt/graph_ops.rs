@@ -101,28 +101,34 @@ impl Exec {
 /// Do `op`, waiting as long as the graph run says; returns the value read (or the option
 /// chosen, or the spawned graph task).
 fn op(op: GOp, timed: bool) -> u64 {
-    loop {
-        match with(|e| e.graph_step(op, timed)) {
-            Next::Value(v) => return v,
-            Next::Suspend(y) => suspend(y),
-        }
-    }
+    op_waiting(op, timed, None)
 }
 
 /// [`op`] for the read part of a read-modify-write: while the task waits at the frontier,
 /// the run holds `part()`, its write part as a function of the value read, so that the
 /// search can add both parts of an alternative at once.
 fn read_part(op: GOp, timed: bool, part: impl Fn() -> WritePart) -> u64 {
+    op_waiting(
+        op,
+        timed,
+        Some(&|e: &mut Exec| {
+            let me = e.cur;
+            if let Some(gr) = e.graph.as_mut() {
+                gr.offer_write_part(me, &part);
+            }
+        }),
+    )
+}
+
+/// [`op`], doing `before_wait` (if any) each time the task is about to suspend.
+fn op_waiting(op: GOp, timed: bool, before_wait: Option<&dyn Fn(&mut Exec)>) -> u64 {
     loop {
         match with(|e| e.graph_step(op, timed)) {
             Next::Value(v) => return v,
             Next::Suspend(y) => {
-                with(|e| {
-                    let me = e.cur;
-                    if let Some(gr) = e.graph.as_mut() {
-                        gr.offer_write_part(me, &part);
-                    }
-                });
+                if let Some(f) = before_wait {
+                    with(f);
+                }
                 suspend(y)
             }
         }

@@ -200,6 +200,8 @@ const PW: usize = 0;
 const PR: usize = 1;
 const AW: usize = 2;
 const AR: usize = 3;
+/// The plain kinds, as bits of `access_kinds`.
+const PLAIN: u8 = 1 << PW | 1 << PR;
 
 const NONE: u32 = u32::MAX;
 /// In `gl_of`: created, not accessed yet (its key waits in `pending_loc`).
@@ -243,7 +245,6 @@ impl GraphRun {
     pub(crate) fn recycle(&mut self, model: MemoryModel, g: Graph, start_ns: i64) {
         self.search.model = model;
         self.search.found.clear();
-        self.search.inconsistent = 0;
         self.g = g;
         self.guide = None;
         self.cursor.clear();
@@ -600,7 +601,6 @@ impl GraphRun {
             (false, true) => AW,
             (false, false) => AR,
         };
-        const PLAIN: u8 = 1 << PW | 1 << PR;
         if self.access_kinds.len() <= loc as usize {
             self.access_kinds.resize(loc as usize + 1, 0);
         }
@@ -809,8 +809,7 @@ impl GraphRun {
                     // makes at both parts: only where they cannot find one (no plain
                     // access to the location so far) - and not under imm, where the replay
                     // of a revisited graph may diverge before the write part.
-                    let plain = self.access_kinds.get(loc as usize).copied().unwrap_or(0)
-                        & (1 << PW | 1 << PR);
+                    let plain = self.access_kinds.get(loc as usize).copied().unwrap_or(0) & PLAIN;
                     let part = part.filter(|_| plain == 0 && self.search.model != MemoryModel::Imm);
                     let write_part = part.as_ref().map(|p| move |v| p.label(loc, v));
                     self.search.add_read(

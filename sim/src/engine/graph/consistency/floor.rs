@@ -24,8 +24,7 @@ use super::super::label::{ERef, Label};
 /// initial value, `k` the `k`-th store of the location, not counting the event itself):
 /// the SC floor at once, the `psc` floor when first asked for.
 pub(crate) struct Floors<'a> {
-    g: &'a Graph,
-    e: ERef,
+    /// The graph, the event and the reads (all `Reads` holds).
     reads: Reads<'a>,
     room: FloorRoom,
     sc: u32,
@@ -60,10 +59,8 @@ impl<'a> Floors<'a> {
         mut room: FloorRoom,
     ) -> Floors<'a> {
         let reads = Reads { g, e, of: reads };
-        let sc = reach(g, e, &reads, &mut room, false);
+        let sc = reach(&reads, &mut room, false);
         Floors {
-            g,
-            e,
             reads,
             room,
             sc,
@@ -88,7 +85,7 @@ impl<'a> Floors<'a> {
         if let Some(p) = self.psc {
             return p;
         }
-        let p = reach(self.g, self.e, &self.reads, &mut self.room, true);
+        let p = reach(&self.reads, &mut self.room, true);
         self.psc = Some(p);
         p
     }
@@ -120,21 +117,11 @@ impl Reads<'_> {
     }
 }
 
-/// The coherence rank of the store `w` reads (0: the initial value).
-fn rank_of(g: &Graph, loc: u32, w: Option<ERef>) -> u32 {
-    w.map_or(0, |w| {
-        g.locs[loc as usize]
-            .co
-            .iter()
-            .position(|&x| x == w)
-            .map_or(0, |p| p as u32 + 1)
-    })
-}
-
 /// The backward closure from `e`'s sequenced-before predecessors (over SeqCst accesses
 /// only, with `psc`), as a prefix length per task; returns the highest rank of a store of
 /// `e`'s location in it (SeqCst stores only, with `psc`).
-fn reach(g: &Graph, e: ERef, reads: &Reads<'_>, room: &mut FloorRoom, psc: bool) -> u32 {
+fn reach(reads: &Reads<'_>, room: &mut FloorRoom, psc: bool) -> u32 {
+    let (g, e) = (reads.g, reads.e);
     let loc = g.label(e).loc().expect("a memory access");
     let mut c = Closure {
         g,
@@ -171,7 +158,7 @@ fn reach(g: &Graph, e: ERef, reads: &Reads<'_>, room: &mut FloorRoom, psc: bool)
                     c.raise(w.task, w.idx + 1);
                 }
                 Label::Write { loc: l, .. } => {
-                    let k = rank_of(g, l, Some(x));
+                    let k = g.rank(Some(x));
                     c.expand(l, k, reads);
                 }
                 _ => {}
@@ -231,7 +218,7 @@ impl Closure<'_> {
             if self.psc && !g.label(r).is_sc() {
                 continue;
             }
-            let rank = rank_of(g, loc, rf);
+            let rank = g.rank(rf);
             if rank < k && rank >= done {
                 self.raise(r.task, r.idx + 1);
             }

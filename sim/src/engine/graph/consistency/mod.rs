@@ -36,10 +36,10 @@ pub(crate) enum Verdict {
 
 /// Whether `g` is consistent under `model`, and whether it is because it is SC.
 pub(crate) fn verdict(model: MemoryModel, g: &Graph) -> Verdict {
-    let d = Dense::new(g);
-    if !d.atomicity() {
+    if !g.atomic() {
         return Verdict::No;
     }
+    let d = Dense::new(g);
     // Every model here allows every sequentially consistent execution, and the SC check is
     // the cheapest (one acyclicity test): a graph one interleaving explains needs no other.
     if sc::consistent(&d) {
@@ -164,17 +164,6 @@ impl<'g> Dense<'g> {
         self.label(i).is_read()
             && self.evs[i].idx + 1 < self.g.tasks[self.evs[i].task as usize].events.len() as u32
             && self.label(i + 1).is_rmw_write()
-    }
-
-    /// RMW atomicity: every write part directly follows, in modification order, the write
-    /// its read part read.
-    fn atomicity(&self) -> bool {
-        (0..self.n()).all(|i| {
-            !self.label(i).is_rmw_write() || {
-                let r = i - 1;
-                self.rank[i] == self.rank[r] + 1
-            }
-        })
     }
 }
 
