@@ -351,7 +351,7 @@ impl Searcher {
                     }
                 }
             }
-            if !self.maximal(g, w, r, &kept) {
+            if !self.maximal(g, w, r, &keep) {
                 continue;
             }
             let mut alt = g.clone();
@@ -423,30 +423,31 @@ impl Searcher {
     /// Whether the events a revisit of `r` by `w` deletes (those not `kept`), and `r`
     /// itself, were all added maximally and read (or are) the newest stores among what is
     /// kept - so that this order of addition is the one that revisits.
-    fn maximal(&self, g: &Graph, w: ERef, r: ERef, kept: &dyn Fn(ERef) -> bool) -> bool {
-        for (t, task) in g.tasks.iter().enumerate() {
-            for (i, ev) in task.events.iter().enumerate() {
-                let e = ERef {
-                    task: t as u32,
-                    idx: i as u32,
-                };
-                if e != r && kept(e) {
-                    continue;
-                }
-                if !ev.revisitable || !ev.max {
-                    return false;
-                }
-                // Co-before a kept store (other than w): not the newest among the kept.
-                let (loc, from) = match ev.label {
-                    Label::Read { loc, rf, .. } => (loc, rf),
-                    Label::Write { loc, .. } => (loc, Some(e)),
-                    _ => continue,
-                };
-                let co = &g.locs[loc as usize].co;
-                let start = g.rank(from) as usize;
-                if co[start..].iter().any(|&s| s != w && kept(s)) {
-                    return false;
-                }
+    fn maximal(&self, g: &Graph, w: ERef, r: ERef, keep: &[u32]) -> bool {
+        let kept = |e: ERef| e.idx < keep[e.task as usize];
+        // The deleted events are each task's events from `keep` on; `r` is kept.
+        let deleted = g.tasks.iter().enumerate().flat_map(|(t, task)| {
+            let from = (keep[t] as usize).min(task.events.len());
+            (from..task.events.len()).map(move |i| ERef {
+                task: t as u32,
+                idx: i as u32,
+            })
+        });
+        for e in std::iter::once(r).chain(deleted) {
+            let ev = g.ev(e);
+            if !ev.revisitable || !ev.max {
+                return false;
+            }
+            // Co-before a kept store (other than w): not the newest among the kept.
+            let (loc, from) = match ev.label {
+                Label::Read { loc, rf, .. } => (loc, rf),
+                Label::Write { loc, .. } => (loc, Some(e)),
+                _ => continue,
+            };
+            let co = &g.locs[loc as usize].co;
+            let start = g.rank(from) as usize;
+            if co[start..].iter().any(|&s| s != w && kept(s)) {
+                return false;
             }
         }
         true

@@ -7,7 +7,7 @@
 //! replay and extension is recorded so that a failure can be replayed as a trace.
 
 use crate::engine::event::Ord;
-use crate::engine::graph::consistency::views::HbTracker;
+use crate::engine::graph::consistency::tracker::HbTracker;
 use crate::engine::graph::exec_graph::{Graph, LocKey};
 use crate::engine::graph::label::{ERef, Label, MemOrd, ReadKind};
 use crate::engine::graph::search::{Added, Searcher};
@@ -721,17 +721,20 @@ impl GraphRun {
                 }
             }
         }
+        // A task waiting for a store that is replayed now goes on; a task waits for a store
+        // not replayed yet only while another task replays (the graph holds both).
+        let mut waiting = false;
         for et in 0..n {
             if let TState::WaitRf(w) = self.state[et] {
                 if self.cursor[w.task as usize] > w.idx {
                     self.state[et] = TState::Running;
                     return Pick::Run(et as u32);
                 }
+                debug_assert!(self.replaying(self.gt_of[et]));
+                waiting = true;
             }
         }
-        if (0..n)
-            .any(|et| matches!(self.state[et], TState::WaitRf(_)) && self.replaying(self.gt_of[et]))
-        {
+        if waiting {
             // Only a memory load may go first (never a join, a lock or a park).
             let load = (0..n).find(|&et| {
                 let gt = self.gt_of[et];
@@ -755,28 +758,25 @@ impl GraphRun {
             return Pick::Stuck;
         }
         // Extend: the task whose read-modify-write is half done, else the first enabled
-        // task in spawn order.
+        // task in spawn order. (Whether a task is enabled is asked last: only of a task
+        // that would be picked.)
         let mut best: Option<usize> = None;
         for et in 0..n {
             let TState::Frontier { op, .. } = self.state[et] else {
                 continue;
             };
-            if !self.enabled(op) {
+            let gt = self.gt_of[et];
+            let half_done = self.incomplete_rmw(gt);
+            let better = half_done
+                || best.is_none_or(|b| {
+                    self.g.tasks[gt as usize].path < self.g.tasks[self.gt_of[b] as usize].path
+                });
+            if !better || !self.enabled(op) {
                 continue;
             }
-            let gt = self.gt_of[et];
-            if self.incomplete_rmw(gt) {
-                best = Some(et);
+            best = Some(et);
+            if half_done {
                 break;
-            }
-            let better = match best {
-                None => true,
-                Some(b) => {
-                    self.g.tasks[gt as usize].path < self.g.tasks[self.gt_of[b] as usize].path
-                }
-            };
-            if better {
-                best = Some(et);
             }
         }
         if let Some(guide) = &self.guide {

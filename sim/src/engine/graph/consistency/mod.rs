@@ -10,6 +10,7 @@ pub(crate) mod floor;
 mod imm;
 mod rc11;
 mod sc;
+pub(crate) mod tracker;
 mod tso;
 pub(crate) mod views;
 
