@@ -162,8 +162,9 @@ pub(crate) struct GraphRun {
     time: Vec<i64>,
     etime: Vec<Vec<i64>>,
     pub(crate) state: Vec<TState>,
-    /// How many tasks are [`TState::Fresh`].
+    /// How many tasks are [`TState::Fresh`], and an engine task no later one of them.
     fresh: u32,
+    first_fresh: usize,
     /// The events in the order this run replayed or added them.
     pub(crate) order: Vec<ERef>,
     pub(crate) end: Option<RunEnd>,
@@ -224,6 +225,7 @@ impl GraphRun {
             etime: Vec::new(),
             state: Vec::new(),
             fresh: 0,
+            first_fresh: 0,
             order: Vec::new(),
             end: None,
             start_ns,
@@ -258,6 +260,7 @@ impl GraphRun {
         }
         self.state.clear();
         self.fresh = 0;
+        self.first_fresh = 0;
         self.order.clear();
         self.end = None;
         self.start_ns = start_ns;
@@ -306,6 +309,7 @@ impl GraphRun {
         self.gt_of[et as usize] = gt;
         self.state[et as usize] = TState::Fresh;
         self.fresh += 1;
+        self.first_fresh = self.first_fresh.min(et as usize);
         // A recycled slot (of an earlier task of this run, or of an earlier run) starts
         // with no loop iteration.
         let it = &mut self.iteration[et as usize];
@@ -349,7 +353,21 @@ impl GraphRun {
     }
 
     /// The graph location of `w`.
+    #[inline]
     pub(crate) fn gloc(&mut self, w: Where) -> u32 {
+        if let Where::Loc(l) = w {
+            if let Some(&gl) = self.gl_of.get(l as usize) {
+                if gl < PENDING {
+                    return gl;
+                }
+            }
+        }
+        self.gloc_slow(w)
+    }
+
+    /// [`GraphRun::gloc`] for a location's first access, or a task's flag or permit.
+    #[inline(never)]
+    fn gloc_slow(&mut self, w: Where) -> u32 {
         match w {
             Where::Loc(l) => {
                 let gl = self.gl_of.get(l as usize).copied().unwrap_or(NONE);
@@ -444,41 +462,41 @@ impl GraphRun {
     }
 
     /// Whether `label` (from the graph) is what `op` does.
-    fn matches(&mut self, op: GOp, label: &Label) -> bool {
-        match (op, *label) {
-            (
-                GOp::Read { at, ord, kind },
+    #[inline]
+    fn matches(&mut self, op: &GOp, label: &Label) -> bool {
+        match op {
+            GOp::Read { at, ord, kind } => match label {
                 Label::Read {
                     loc,
                     kind: k2,
                     ord: o2,
                     ..
-                },
-            ) => {
-                self.gloc(at) == loc
-                    && kind == k2
-                    && (matches!(kind, ReadKind::Rmw { .. }) || ord == o2)
-            }
-            (
-                GOp::Write {
-                    at,
-                    ord,
-                    val,
-                    rmw,
-                    barrier,
-                },
+                } => {
+                    kind == k2
+                        && (matches!(kind, ReadKind::Rmw { .. }) || ord == o2)
+                        && self.gloc(*at) == *loc
+                }
+                _ => false,
+            },
+            GOp::Write {
+                at,
+                ord,
+                val,
+                rmw,
+                barrier,
+            } => match label {
                 Label::Write {
                     loc,
                     ord: o2,
                     val: v2,
                     rmw: r2,
                     barrier: b2,
-                },
-            ) => self.gloc(at) == loc && ord == o2 && val == v2 && rmw == r2 && barrier == b2,
-            (GOp::Fence(o), Label::Fence { ord }) => o == ord,
-            (GOp::Choice(n), Label::Choice { n: n2, .. }) => n == n2,
-            (GOp::Spawn { .. }, Label::Spawn { .. }) => true,
-            _ => false,
+                } => ord == o2 && val == v2 && rmw == r2 && barrier == b2 && self.gloc(*at) == *loc,
+                _ => false,
+            },
+            GOp::Fence(o) => matches!(label, Label::Fence { ord } if o == ord),
+            GOp::Choice(n) => matches!(label, Label::Choice { n: n2, .. } if n == n2),
+            GOp::Spawn { .. } => matches!(label, Label::Spawn { .. }),
         }
     }
 
@@ -494,7 +512,7 @@ impl GraphRun {
         }
         let e = ERef { task: gt, idx };
         let label = *self.g.label(e);
-        if !self.matches(op, &label) {
+        if !self.matches(&op, &label) {
             return Step::Diverged(format!(
                 "task {et} does {op:?} where the graph has {label:?}: the check does not do \
                  the same when its reads return the same values (is it deterministic?)"
@@ -589,6 +607,7 @@ impl GraphRun {
     /// Only plain accesses race, with anything: an atomic access to a location no plain
     /// access touched yet is only counted (most accesses of a protocol); when the first
     /// plain access comes, each task's latest atomic accesses there are found in the graph.
+    #[inline]
     fn check_race(&mut self, e: ERef, label: &Label) {
         let (loc, write, plain) = match *label {
             Label::Read { loc, ord, .. } => (loc, false, !ord.is_atomic()),
@@ -601,14 +620,26 @@ impl GraphRun {
             (false, true) => AW,
             (false, false) => AR,
         };
-        if self.access_kinds.len() <= loc as usize {
+        if let Some(seen) = self.access_kinds.get_mut(loc as usize) {
+            let seen_kinds = *seen;
+            *seen |= 1 << k;
+            if !plain && seen_kinds & PLAIN == 0 {
+                return;
+            }
+            self.race_at(e, loc, k, plain, write, seen_kinds);
+        } else {
             self.access_kinds.resize(loc as usize + 1, 0);
+            self.access_kinds[loc as usize] = 1 << k;
+            if plain {
+                self.race_at(e, loc, k, plain, write, 0);
+            }
         }
-        let seen_kinds = self.access_kinds[loc as usize];
-        self.access_kinds[loc as usize] |= 1 << k;
-        if !plain && seen_kinds & PLAIN == 0 {
-            return;
-        }
+    }
+
+    /// [`GraphRun::check_race`] for an access that may race: `seen_kinds`, the kinds of
+    /// access to `loc` before it.
+    #[inline(never)]
+    fn race_at(&mut self, e: ERef, loc: u32, k: usize, plain: bool, write: bool, seen_kinds: u8) {
         // The kinds of earlier access this one conflicts with.
         let kinds: &[usize] = match (plain, write) {
             (true, false) => &[PW, AW],
@@ -713,10 +744,11 @@ impl GraphRun {
         }
         let n = self.state.len();
         if self.fresh > 0 {
-            for et in 0..n {
+            for et in self.first_fresh..n {
                 if matches!(self.state[et], TState::Fresh) {
                     self.state[et] = TState::Running;
                     self.fresh -= 1;
+                    self.first_fresh = et + 1;
                     return Pick::Run(et as u32);
                 }
             }
