@@ -331,7 +331,7 @@ fn explore_part(
             }
             None => Box::new(GraphRun::new(exec.memory, g, rt::START_TIME_NS)),
         };
-        let mut out = engine.run_graph(f, run);
+        let mut out = engine.run_graph(f, run, observe.is_some());
         let mut gr = out.graph.take().expect("a graph run");
         if let Some(obs) = observe.as_mut() {
             obs(&out.log, out.failure.as_ref());
@@ -519,7 +519,7 @@ fn run_guided_on(
     let guide = decode(choices)?;
     let mut run = GraphRun::new(exec.memory, Graph::new(), rt::START_TIME_NS);
     run.guide = Some(guide);
-    let mut out = engine.run_graph(f, Box::new(run));
+    let mut out = engine.run_graph(f, Box::new(run), true);
     let gr = out.graph.as_ref().expect("a graph run");
     if out.failure.is_none() {
         if let Some(g) = &gr.guide {

@@ -130,23 +130,30 @@ impl Engine {
     }
 
     /// Run `f` replaying and extending the graph of `graph` (a `graph` strategy run).
+    /// `logged`: keep the run's event log (else the outcome's log has no events: a search
+    /// that shows its runs to nobody runs a failing graph again for its log).
     pub(crate) fn run_graph(
         &mut self,
         f: &Rc<dyn Fn()>,
         graph: Box<super::graph_run::GraphRun>,
+        logged: bool,
     ) -> Outcome {
-        self.run_with(f, Some(graph))
+        self.run_with(f, Some((graph, logged)))
     }
 
     fn run_with(
         &mut self,
         f: &Rc<dyn Fn()>,
-        graph: Option<Box<super::graph_run::GraphRun>>,
+        graph: Option<(Box<super::graph_run::GraphRun>, bool)>,
     ) -> Outcome {
         let left = with(|e| e.reset());
         drop(left);
-        super::graph_ops::set_active(graph.is_some());
-        with(|e| e.graph = graph);
+        let logged = graph.as_ref().is_none_or(|g| g.1);
+        super::graph_ops::set_active(graph.is_some(), logged);
+        with(|e| {
+            e.graph = graph.map(|g| g.0);
+            e.rec.muted = !logged;
+        });
         let main = f.clone();
         with(|e| {
             let id = e.new_task(
@@ -219,7 +226,7 @@ impl Engine {
                 graph: e.graph.take(),
             }
         });
-        super::graph_ops::set_active(false);
+        super::graph_ops::set_active(false, false);
         out
     }
 

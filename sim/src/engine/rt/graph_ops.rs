@@ -20,18 +20,33 @@ use crate::engine::graph::label::{Await, MemOrd, ReadKind};
 use std::cell::Cell;
 
 thread_local! {
-    /// Whether the execution on this thread is a graph run (read on every operation).
-    static GRAPH: Cell<bool> = const { Cell::new(false) };
+    /// Whether the execution on this thread is a graph run (read on every operation), and
+    /// whether it keeps an event log.
+    static GRAPH: Cell<Mode> = const { Cell::new(Mode { active: false, logged: false }) };
+}
+
+#[derive(Clone, Copy)]
+struct Mode {
+    active: bool,
+    logged: bool,
 }
 
 /// Whether the running execution is a graph run.
 #[inline]
 pub(crate) fn active() -> bool {
-    GRAPH.with(|g| g.get())
+    GRAPH.with(|g| g.get().active)
 }
 
-pub(crate) fn set_active(on: bool) {
-    GRAPH.with(|g| g.set(on));
+/// Make the execution on this thread a graph run (`on`), keeping an event log (`logged`)
+/// or not: a search's runs need none (a failing one is run again with its log), a replay
+/// of a trace, and a run shown to an observer, do.
+pub(crate) fn set_active(on: bool, logged: bool) {
+    GRAPH.with(|g| {
+        g.set(Mode {
+            active: on,
+            logged: on && logged,
+        })
+    });
 }
 
 /// What `step` decided.
@@ -136,6 +151,9 @@ fn op_waiting(op: GOp, timed: bool, before_wait: Option<&dyn Fn(&mut Exec)>) -> 
 }
 
 fn record(o: Op) {
+    if !GRAPH.with(|g| g.get().logged) {
+        return;
+    }
     with(|e| {
         let me = e.cur;
         e.rec.push(me, o)
