@@ -151,7 +151,7 @@ impl Searcher {
             cands.retain(|&w| until.satisfied(g.value_of(loc, w)));
         }
         if kind.may_be_exclusive() {
-            let settled = settled_rmw_sources(g, task, loc, kind);
+            let settled = settled_rmw_sources(g, task, loc, kind, reads);
             cands.retain(|w| !settled.contains(w));
         }
         let Some(&first) = cands.last() else {
@@ -481,8 +481,15 @@ fn splits_rmw(g: &Graph, loc: u32, pos: usize) -> bool {
 
 /// The stores a read-modify-write read by `task` of `loc` must not read: those a settled
 /// read-modify-write already read (settled: it can no longer be revisited, or the new
-/// read depends on it), when reading them would make the new one succeed too.
-fn settled_rmw_sources(g: &Graph, task: u32, loc: u32, kind: ReadKind) -> Vec<Option<ERef>> {
+/// read depends on it), when reading them would make the new one succeed too. `reads`: per
+/// location, every read of `g` (the run replayed all of `g` before adding to it).
+fn settled_rmw_sources(
+    g: &Graph,
+    task: u32,
+    loc: u32,
+    kind: ReadKind,
+    reads: &[Vec<ERef>],
+) -> Vec<Option<ERef>> {
     // The task's porf-prefix, computed only if some read-modify-write needs it.
     let mut prefix: Option<Vec<u32>> = None;
     let prefix_of_task = || {
@@ -500,24 +507,35 @@ fn settled_rmw_sources(g: &Graph, task: u32, loc: u32, kind: ReadKind) -> Vec<Op
         }
     };
     let mut out = Vec::new();
-    for (t, tk) in g.tasks.iter().enumerate() {
-        for (i, ev) in tk.events.iter().enumerate() {
-            let Label::Read { loc: l, rf, .. } = ev.label else {
-                continue;
-            };
-            if l != loc {
-                continue;
-            }
-            let is_rmw = tk.events.get(i + 1).is_some_and(|n| n.label.is_rmw_write());
-            if !is_rmw || !kind.exclusive_with(g.value_of(loc, rf)) {
-                continue;
-            }
-            let settled =
-                !ev.revisitable || (i as u32) < prefix.get_or_insert_with(prefix_of_task)[t];
-            if settled {
-                out.push(rf);
-            }
+    for &r in reads.get(loc as usize).map_or(&[][..], Vec::as_slice) {
+        let ev = g.ev(r);
+        let Label::Read { loc: l, rf, .. } = ev.label else {
+            unreachable!("a read")
+        };
+        debug_assert_eq!(l, loc);
+        let events = &g.tasks[r.task as usize].events;
+        let is_rmw = events
+            .get(r.idx as usize + 1)
+            .is_some_and(|n| n.label.is_rmw_write());
+        if !is_rmw || !kind.exclusive_with(g.value_of(loc, rf)) {
+            continue;
         }
+        let settled =
+            !ev.revisitable || r.idx < prefix.get_or_insert_with(prefix_of_task)[r.task as usize];
+        if settled {
+            out.push(rf);
+        }
+    }
+    #[cfg(test)]
+    {
+        // Every read of the location is in `reads`.
+        let all = g
+            .tasks
+            .iter()
+            .flat_map(|t| t.events.iter())
+            .filter(|ev| matches!(ev.label, Label::Read { loc: l, .. } if l == loc))
+            .count();
+        assert_eq!(all, reads.get(loc as usize).map_or(0, Vec::len));
     }
     out
 }
