@@ -96,6 +96,17 @@ fn clone_with_room<T: Clone>(v: &[T], room: usize) -> Vec<T> {
     out
 }
 
+impl GLoc {
+    /// The modification order, to change: copied first (with room to grow) if another
+    /// graph shares it.
+    pub(crate) fn co_mut(&mut self) -> &mut Vec<ERef> {
+        if Arc::get_mut(&mut self.co).is_none() {
+            self.co = Arc::new(clone_with_room(&self.co, CLONE_ROOM));
+        }
+        Arc::get_mut(&mut self.co).expect("just made unique")
+    }
+}
+
 impl GTask {
     /// The events, to change: copied first (with room to grow) if another graph shares
     /// them.
@@ -276,13 +287,13 @@ impl Graph {
     /// Insert write `w` (already pushed) into its location's modification order at `pos`.
     pub(crate) fn insert_co(&mut self, w: ERef, pos: usize) {
         let loc = self.label(w).loc().expect("a write") as usize;
-        Arc::make_mut(&mut self.locs[loc].co).insert(pos, w);
+        self.locs[loc].co_mut().insert(pos, w);
     }
 
     /// Move write `w` to position `pos` of its location's modification order.
     pub(crate) fn move_co(&mut self, w: ERef, pos: usize) {
         let loc = self.label(w).loc().expect("a write") as usize;
-        let co = Arc::make_mut(&mut self.locs[loc].co);
+        let co = self.locs[loc].co_mut();
         let at = co.iter().position(|&x| x == w).expect("placed");
         co.remove(at);
         co.insert(pos, w);

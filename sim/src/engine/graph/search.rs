@@ -44,6 +44,8 @@ pub(crate) struct Searcher {
     pub(crate) found: Vec<Graph>,
     /// The tables of the last floors computed, for the next.
     room: FloorRoom,
+    /// Room for the stores a new read may read.
+    cands: Vec<Option<ERef>>,
 }
 
 impl Searcher {
@@ -52,6 +54,7 @@ impl Searcher {
             model,
             found: Vec::new(),
             room: FloorRoom::default(),
+            cands: Vec::new(),
         }
     }
 
@@ -137,11 +140,29 @@ impl Searcher {
         write_part: Option<&dyn Fn(u64) -> Option<Label>>,
         reads: &[Vec<ERef>],
     ) -> Added {
+        let mut cands = std::mem::take(&mut self.cands);
+        cands.clear();
+        let added = self.add_read_among(&mut cands, g, task, template, floor, write_part, reads);
+        self.cands = cands;
+        added
+    }
+
+    /// [`Searcher::add_read`], with `cands` (empty) to hold the stores it may read.
+    #[allow(clippy::too_many_arguments)]
+    fn add_read_among(
+        &mut self,
+        cands: &mut Vec<Option<ERef>>,
+        g: &mut Graph,
+        task: u32,
+        template: Label,
+        floor: u32,
+        write_part: Option<&dyn Fn(u64) -> Option<Label>>,
+        reads: &[Vec<ERef>],
+    ) -> Added {
         let Label::Read { loc, kind, .. } = template else {
             unreachable!("not a read")
         };
         let co = &g.locs[loc as usize].co;
-        let mut cands: Vec<Option<ERef>> = Vec::with_capacity(co.len() + 1);
         if floor == 0 {
             cands.push(None);
         }

@@ -382,11 +382,18 @@ impl Engine {
                 self.resume(i as u32, true);
             }
         }
-        let pending = with(|e| {
+        let mut pending = with(|e| {
             e.rec.muted = false;
             std::mem::take(&mut e.pending)
         });
-        drop(pending);
+        // The bodies of tasks that never started may own simulated objects: dropped here,
+        // outside `with`; the emptied table goes back for the next run's tasks.
+        pending.clear();
+        with(|e| {
+            if e.pending.is_empty() {
+                e.pending = pending;
+            }
+        });
     }
 }
 

@@ -265,7 +265,7 @@ impl Exec {
         values.extend(self.globals.take_all());
         let left = Leftovers {
             _values: values,
-            _pending: std::mem::take(&mut self.pending),
+            _pending: self.pending.drain(..).collect(),
             _hook: self.deadlock_hook.take(),
             _checks: std::mem::take(&mut self.end_checks),
             _quiet_checks: std::mem::take(&mut self.quiet_checks),
