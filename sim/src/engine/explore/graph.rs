@@ -49,6 +49,9 @@ const SPLIT_WIDTH: usize = 2;
 /// which drew small subtrees finds more to take while another still works on a large one.
 const HANDOUT_PER_JOB: usize = 32;
 
+/// Runs a thread counts before it adds them to the threads' shared count.
+const SHARED_COUNT_BATCH: u64 = 64;
+
 /// What the threads of one parallel search share: the subtrees not taken yet, a flag that
 /// stops them all, and the number of runs they counted (to stop where one thread would have
 /// stopped at its cap). A thread that finds nothing to take waits for a thread that still
@@ -202,8 +205,10 @@ pub(crate) fn explore(
         }
         v
     });
-    if shared.cancel.load(Ordering::Relaxed) {
-        // Stopped early: where and how one thread stops is one thread's to say.
+    let runs: u64 = reports.iter().map(|r| r.schedules).sum();
+    if shared.cancel.load(Ordering::Relaxed) || runs > max_runs {
+        // Stopped early (or the threads passed the cap between two counts): where and how
+        // one thread stops is one thread's to say.
         let mut r = one(progress, None, stop_at_first_failure);
         r.elapsed = start.elapsed();
         return r;
@@ -270,6 +275,8 @@ fn explore_part(
         vec![Graph::new()]
     };
     let mut coverage = Coverage::Complete;
+    // Runs not yet added to the threads' shared count.
+    let mut unshared = 0u64;
     // Before the split and before handing out: breadth-first (the stack's front is a queue).
     let mut split = p.split.filter(|s| s.of > 1);
     let mut counting = split.is_none_or(|s| s.index == 0);
@@ -349,11 +356,19 @@ fn explore_part(
             continue;
         }
         if let Some(sh) = p.shared {
-            if sh.runs.fetch_add(1, Ordering::Relaxed) >= p.max_runs {
-                // Together the threads passed the cap one thread stops at.
-                sh.stop();
-                coverage = Coverage::Capped;
-                break;
+            // Counted together a batch at a time (the count is a cache line the threads
+            // would otherwise pass back and forth every run): a thread may run a batch past
+            // the cap before it sees it, and the capped report comes from one thread anyway.
+            unshared += 1;
+            if unshared == SHARED_COUNT_BATCH.min(p.max_runs) {
+                let before = sh.runs.fetch_add(unshared, Ordering::Relaxed);
+                if before + unshared > p.max_runs {
+                    // Together the threads passed the cap one thread stops at.
+                    sh.stop();
+                    coverage = Coverage::Capped;
+                    break;
+                }
+                unshared = 0;
             }
         }
         report.schedules += 1;
