@@ -161,6 +161,9 @@ pub(crate) struct GraphRun {
     /// Per graph task: its virtual time now, and at each of its replayed events.
     time: Vec<i64>,
     etime: Vec<Vec<i64>>,
+    /// Whether some task's time moved on in this run: until then every time is the start
+    /// and `etime` stays empty (a check with no timer or sleep never pays for it).
+    clocked: bool,
     pub(crate) state: Vec<TState>,
     /// How many tasks are [`TState::Fresh`], and an engine task no later one of them.
     fresh: u32,
@@ -173,6 +176,9 @@ pub(crate) struct GraphRun {
     /// stores a new event may read or follow (coherence), and the reads a new store may
     /// revisit (every read of the graph is replayed before the graph grows).
     hb: HbTracker,
+    /// Events replayed since the tracker last took any: it takes them in one go when a
+    /// view is asked for (most runs ask only once they extend the graph).
+    hb_queue: Vec<ERef>,
     reads_of: Vec<Vec<ERef>>,
     /// Under IMM: the engine task allowed to replay its read before the store it reads
     /// (load buffering puts them in a cycle).
@@ -223,6 +229,7 @@ impl GraphRun {
             made: Vec::new(),
             time: Vec::new(),
             etime: Vec::new(),
+            clocked: false,
             state: Vec::new(),
             fresh: 0,
             first_fresh: 0,
@@ -230,6 +237,7 @@ impl GraphRun {
             end: None,
             start_ns,
             hb,
+            hb_queue: Vec::new(),
             reads_of: Vec::new(),
             force: None,
             last_access: Vec::new(),
@@ -255,6 +263,7 @@ impl GraphRun {
         self.made.clear();
         self.time.clear();
         // Nested tables keep their rows (emptied): they are indexed, never counted.
+        self.clocked = false;
         for t in &mut self.etime {
             t.clear();
         }
@@ -265,6 +274,7 @@ impl GraphRun {
         self.end = None;
         self.start_ns = start_ns;
         self.hb.reset();
+        self.hb_queue.clear();
         for r in &mut self.reads_of {
             r.clear();
         }
@@ -421,7 +431,10 @@ impl GraphRun {
 
     pub(crate) fn set_now(&mut self, et: u32, t: i64) {
         let gt = self.gt(et) as usize;
-        self.time[gt] = self.time[gt].max(t);
+        if t > self.time[gt] {
+            self.time[gt] = t;
+            self.clocked = true;
+        }
     }
 
     /// The label `op` would have, its `rf` and choice unset.
@@ -529,7 +542,7 @@ impl GraphRun {
         let mut t = self.time[gt as usize];
         let value = match label {
             Label::Read { loc, rf, .. } => {
-                if let Some(w) = rf {
+                if let (true, Some(w)) = (self.clocked, rf) {
                     if let Some(&wt) = self.etime[w.task as usize].get(w.idx as usize) {
                         t = t.max(wt);
                     }
@@ -544,10 +557,17 @@ impl GraphRun {
             }
             _ => 0,
         };
-        self.time[gt as usize] = t;
-        self.etime[gt as usize].push(t);
+        if self.clocked {
+            // Each event's time (the events before the first time moved are at the start).
+            self.time[gt as usize] = t;
+            let times = &mut self.etime[gt as usize];
+            if times.len() < idx as usize {
+                times.resize(idx as usize, self.start_ns);
+            }
+            times.push(t);
+        }
         self.order.push(e);
-        self.hb.event(&self.g, e);
+        self.hb_queue.push(e);
         if let Label::Read { loc, .. } = label {
             if self.reads_of.len() <= loc as usize {
                 self.reads_of.resize_with(loc as usize + 1, Vec::new);
@@ -659,6 +679,7 @@ impl GraphRun {
         }
         let conflicting = kinds.iter().any(|&c| seen_kinds & (1 << c) != 0);
         if self.race.is_none() && conflicting {
+            self.settle_views();
             let view = self.hb.view(e.task);
             for (u, last) in self.last_access[loc as usize].iter().enumerate() {
                 if u == e.task as usize {
@@ -876,10 +897,19 @@ impl GraphRun {
         }
     }
 
+    /// Bring happens-before up to every event replayed so far.
+    fn settle_views(&mut self) {
+        if !self.hb_queue.is_empty() {
+            self.hb.events(&self.g, &self.hb_queue);
+            self.hb_queue.clear();
+        }
+    }
+
     /// The lowest coherence rank graph task `gt`'s next event may read from or go after at
     /// `loc` (0 the initial value, `k` the `k`-th store): the highest rank among the stores
     /// it has seen by happens-before and the stores the reads it has seen read.
-    fn coherence_floor(&self, gt: u32, loc: u32) -> u32 {
+    fn coherence_floor(&mut self, gt: u32, loc: u32) -> u32 {
+        self.settle_views();
         let started = !self.g.tasks[gt as usize].events.is_empty();
         let v = self.hb.next_view(gt, started);
         let seen = |e: ERef| v.get(e.task as usize).is_some_and(|&n| e.idx < n);

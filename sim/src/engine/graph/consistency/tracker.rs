@@ -166,7 +166,15 @@ impl HbTracker {
             .unwrap_or(NO_ROW)
     }
 
+    /// Take events `es` of `g` into account, in order.
+    pub(crate) fn events(&mut self, g: &Graph, es: &[ERef]) {
+        for &e in es {
+            self.event(g, e);
+        }
+    }
+
     /// Take event `e` of `g` into account.
+    #[inline(always)]
     pub(crate) fn event(&mut self, g: &Graph, e: ERef) {
         if g.tasks.len() > self.nt {
             self.fit(g.tasks.len());
