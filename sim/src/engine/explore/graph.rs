@@ -95,6 +95,8 @@ impl Shared {
 
     /// A subtree to explore: one not taken yet, else one a working thread hands over;
     /// `None` once the search ended (every thread waits) or was stopped.
+    /// The graph comes unshared (see [`Graph::unshared`]): what it shares with graphs
+    /// another thread explores stays there.
     fn take(&self) -> Option<Graph> {
         let mut todo = self.lock();
         loop {
@@ -102,7 +104,8 @@ impl Shared {
                 return None;
             }
             if let Some(g) = todo.graphs.pop() {
-                return Some(g);
+                drop(todo);
+                return Some(g.unshared());
             }
             todo.waiting += 1;
             if todo.waiting == self.jobs {

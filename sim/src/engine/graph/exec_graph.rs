@@ -142,6 +142,37 @@ impl Clone for Graph {
 }
 
 impl Graph {
+    /// A copy that shares nothing with `self`: for a graph handed to another thread. (The
+    /// graphs one thread explores share their unchanged parts, counted by reference; the
+    /// counts of parts shared by graphs on two threads would be written by both, each
+    /// write taking the count's cache line from the other core.)
+    pub(crate) fn unshared(&self) -> Graph {
+        Graph {
+            tasks: self
+                .tasks
+                .iter()
+                .map(|t| GTask {
+                    parent: t.parent,
+                    path: Arc::from(&t.path[..]),
+                    daemon: t.daemon,
+                    events: Arc::new(clone_with_room(&t.events, CLONE_ROOM)),
+                    locs: Arc::new(t.locs.to_vec()),
+                })
+                .collect(),
+            locs: self
+                .locs
+                .iter()
+                .map(|l| GLoc {
+                    key: l.key,
+                    init: l.init,
+                    co: Arc::new(clone_with_room(&l.co, CLONE_ROOM)),
+                })
+                .collect(),
+            order: clone_with_room(&self.order, 4 * CLONE_ROOM),
+            sc: self.sc,
+        }
+    }
+
     /// The graph of a check that has done nothing yet: its one task.
     pub(crate) fn new() -> Graph {
         Graph {
