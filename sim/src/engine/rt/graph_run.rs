@@ -627,7 +627,7 @@ impl GraphRun {
     /// Only plain accesses race, with anything: an atomic access to a location no plain
     /// access touched yet is only counted (most accesses of a protocol); when the first
     /// plain access comes, each task's latest atomic accesses there are found in the graph.
-    #[inline]
+    #[inline(always)]
     fn check_race(&mut self, e: ERef, label: &Label) {
         let (loc, write, plain) = match *label {
             Label::Read { loc, ord, .. } => (loc, false, !ord.is_atomic()),
@@ -648,11 +648,19 @@ impl GraphRun {
             }
             self.race_at(e, loc, k, plain, write, seen_kinds);
         } else {
-            self.access_kinds.resize(loc as usize + 1, 0);
-            self.access_kinds[loc as usize] = 1 << k;
-            if plain {
-                self.race_at(e, loc, k, plain, write, 0);
-            }
+            self.first_access(e, loc, k, plain, write);
+        }
+    }
+
+    /// [`GraphRun::check_race`] for a location past the end of the table of access kinds
+    /// (its first access in this run, and in every run before on this thread).
+    #[cold]
+    #[inline(never)]
+    fn first_access(&mut self, e: ERef, loc: u32, k: usize, plain: bool, write: bool) {
+        self.access_kinds.resize(loc as usize + 1, 0);
+        self.access_kinds[loc as usize] = 1 << k;
+        if plain {
+            self.race_at(e, loc, k, plain, write, 0);
         }
     }
 
