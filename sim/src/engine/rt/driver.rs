@@ -287,9 +287,11 @@ impl Engine {
                 t.yielder = y as *const Yld;
                 // A task created parked starts when readied: it acquires what the `ready`
                 // released (zero for every other task).
-                let vc = std::mem::take(&mut t.park_vc);
-                e.mem.acquire(idx as u32, &vc);
-                e.tasks[idx].park_vc = vc;
+                if e.graph.is_none() {
+                    let vc = std::mem::take(&mut t.park_vc);
+                    e.mem.acquire(idx as u32, &vc);
+                    e.tasks[idx].park_vc = vc;
+                }
                 e.rec.push(idx as u32, Op::Start);
             });
             let body = move || {

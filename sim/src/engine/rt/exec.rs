@@ -348,7 +348,11 @@ impl Exec {
         self.watch.named(&mut self.watch_names, id, &name);
         self.names.tasks.push(name.clone());
         self.tasks.push(Task::new(name, daemon));
-        self.mem.add_task(id, parent);
+        if self.graph.is_none() {
+            // A graph run keeps its own happens-before: the memory model's clocks stay
+            // unused (no operation of a graph run reaches them).
+            self.mem.add_task(id, parent);
+        }
         self.pending.push(Some(f));
         self.stream.source.new_task(id);
         id

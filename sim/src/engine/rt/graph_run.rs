@@ -365,14 +365,15 @@ impl GraphRun {
     /// The graph location of `w`.
     #[inline]
     pub(crate) fn gloc(&mut self, w: Where) -> u32 {
-        if let Where::Loc(l) = w {
-            if let Some(&gl) = self.gl_of.get(l as usize) {
-                if gl < PENDING {
-                    return gl;
-                }
-            }
+        let known = match w {
+            Where::Loc(l) => self.gl_of.get(l as usize).copied(),
+            Where::Done(t) => self.task_locs.get(t as usize).map(|x| x[0]),
+            Where::Permit(t) => self.task_locs.get(t as usize).map(|x| x[1]),
+        };
+        match known {
+            Some(gl) if gl < PENDING => gl,
+            _ => self.gloc_slow(w),
         }
-        self.gloc_slow(w)
     }
 
     /// [`GraphRun::gloc`] for a location's first access, or a task's flag or permit.
