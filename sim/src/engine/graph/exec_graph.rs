@@ -53,24 +53,6 @@ pub(crate) struct GTask {
     locs: Arc<Vec<u32>>,
 }
 
-/// The stamps of a graph's events (see [`Graph::stamps`]), task by task.
-pub(crate) struct Stamps {
-    /// Where each task's events start in `of` (and, one further, end).
-    base: Vec<u32>,
-    of: Vec<u32>,
-}
-
-impl Stamps {
-    pub(crate) fn of(&self, e: ERef) -> u32 {
-        self.of[(self.base[e.task as usize] + e.idx) as usize]
-    }
-
-    /// Task `t`'s stamps in program order (increasing: a task's events are added in order).
-    pub(crate) fn task(&self, t: usize) -> &[u32] {
-        &self.of[self.base[t] as usize..self.base[t + 1] as usize]
-    }
-}
-
 /// In a task's location table: not in the graph (yet).
 const NO_LOC: u32 = u32::MAX;
 
@@ -79,8 +61,8 @@ const NO_LOC: u32 = u32::MAX;
 pub(crate) struct Graph {
     pub(crate) tasks: Vec<GTask>,
     pub(crate) locs: Vec<GLoc>,
-    /// The events in the order they were added, oldest first (an event's index is its stamp).
-    pub(crate) order: Vec<ERef>,
+    /// The stamp the next event added gets (see [`GEvent::stamp`]).
+    next_stamp: u32,
     /// Known to be sequentially consistent (so the floors of its newest event's options
     /// apply; see `consistency::floor`). False means unknown.
     pub(crate) sc: bool,
@@ -135,7 +117,7 @@ impl Clone for Graph {
         Graph {
             tasks: clone_with_room(&self.tasks, 1),
             locs: clone_with_room(&self.locs, CLONE_ROOM),
-            order: clone_with_room(&self.order, 4 * CLONE_ROOM),
+            next_stamp: self.next_stamp,
             sc: self.sc,
         }
     }
@@ -168,7 +150,7 @@ impl Graph {
                     co: Arc::new(clone_with_room(&l.co, CLONE_ROOM)),
                 })
                 .collect(),
-            order: clone_with_room(&self.order, 4 * CLONE_ROOM),
+            next_stamp: self.next_stamp,
             sc: self.sc,
         }
     }
@@ -184,7 +166,7 @@ impl Graph {
                 locs: Arc::new(Vec::new()),
             }],
             locs: Vec::new(),
-            order: Vec::new(),
+            next_stamp: 0,
             sc: true,
         }
     }
@@ -261,8 +243,9 @@ impl Graph {
             label,
             max,
             revisitable: true,
+            stamp: self.next_stamp,
         });
-        self.order.push(e);
+        self.next_stamp += 1;
         e
     }
 
@@ -358,7 +341,6 @@ impl Graph {
             }
         }
         let kept = |e: &ERef| e.idx < keep[e.task as usize];
-        self.order.retain(kept);
         for l in &mut self.locs {
             if !l.co.iter().all(kept) {
                 Arc::make_mut(&mut l.co).retain(kept);
@@ -373,7 +355,6 @@ impl Graph {
         let idx = t.events.len() as u32 - 1;
         t.events_mut().pop();
         let e = ERef { task, idx };
-        self.order.retain(|x| *x != e);
         for l in &mut self.locs {
             if l.co.contains(&e) {
                 Arc::make_mut(&mut l.co).retain(|x| *x != e);
@@ -383,23 +364,17 @@ impl Graph {
 
     /// The number of events.
     pub(crate) fn len(&self) -> usize {
-        self.order.len()
+        self.tasks.iter().map(|t| t.events.len()).sum()
     }
 
-    /// The stamp (place in the order of addition) of every event.
-    pub(crate) fn stamps(&self) -> Stamps {
-        let mut base = Vec::with_capacity(self.tasks.len() + 1);
-        let mut n = 0u32;
-        for t in &self.tasks {
-            base.push(n);
-            n += t.events.len() as u32;
-        }
-        base.push(n);
-        let mut of = vec![0u32; n as usize];
-        for (s, e) in self.order.iter().enumerate() {
-            of[(base[e.task as usize] + e.idx) as usize] = s as u32;
-        }
-        Stamps { base, of }
+    /// The stamp of `e` (see [`GEvent::stamp`]).
+    pub(crate) fn stamp(&self, e: ERef) -> u32 {
+        self.ev(e).stamp
+    }
+
+    /// How many of task `t`'s events were added by stamp `s` (it included).
+    pub(crate) fn added_by(&self, t: usize, s: u32) -> u32 {
+        self.tasks[t].events.partition_point(|ev| ev.stamp <= s) as u32
     }
 
     /// Whether every read-modify-write's write part directly follows, in modification

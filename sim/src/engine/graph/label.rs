@@ -214,4 +214,7 @@ pub(crate) struct GEvent {
     /// May be deleted or re-read by a backward revisit (false once it was in the prefix of
     /// a store that revisited).
     pub(crate) revisitable: bool,
+    /// Its place in the order the search added the graph's events (increasing along each
+    /// task's program order; a restriction keeps the stamps it keeps).
+    pub(crate) stamp: u32,
 }

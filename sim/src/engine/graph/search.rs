@@ -114,10 +114,11 @@ impl Searcher {
                 Label::Write { rmw, .. } => !rmw,
                 _ => false,
             }
-            && !g.order.iter().any(|&x| {
-                let x = g.label(x);
-                x.is_fence() && x.is_sc()
-            });
+            && !g
+                .tasks
+                .iter()
+                .flat_map(|t| t.events.iter())
+                .any(|x| x.label.is_fence() && x.label.is_sc());
         if simple {
             g.sc = false;
             return true;
@@ -355,8 +356,7 @@ impl Searcher {
         // Under IMM a read w depends on only through values (not through barrier order)
         // may be revisited too: load buffering.
         let dep = (self.model == MemoryModel::Imm).then(|| g.dep_prefix(w));
-        let stamps = g.stamps();
-        let stamp = |e: ERef| stamps.of(e);
+        let stamp = |e: ERef| g.stamp(e);
         // Those w does not depend on, newest first.
         reads.retain(|r| match &dep {
             Some(dep) => !dep[r.task as usize][r.idx as usize],
@@ -370,12 +370,7 @@ impl Searcher {
             // What the revisit keeps: what was added up to the read, and w's prefix.
             let rs = stamp(r);
             let keep: Vec<u32> = (0..g.tasks.len())
-                .map(|t| {
-                    let evs = &g.tasks[t].events;
-                    let upto = stamps.task(t).partition_point(|&s| s <= rs) as u32;
-                    debug_assert!(upto as usize <= evs.len());
-                    upto.max(prefix[t])
-                })
+                .map(|t| g.added_by(t, rs).max(prefix[t]))
                 .collect();
             let kept = |e: ERef| e.idx < keep[e.task as usize];
             // The write's place must matter: its successor (if any) stays.
