@@ -149,6 +149,7 @@ impl Engine {
         let left = with(|e| e.reset());
         drop(left);
         let logged = graph.as_ref().is_none_or(|g| g.1);
+        let graph_run = graph.is_some();
         super::graph_ops::set_active(graph.is_some(), logged);
         with(|e| {
             e.graph = graph.map(|g| g.0);
@@ -180,7 +181,9 @@ impl Engine {
                         continue;
                     }
                     Idle::Run(t) => {
-                        if run_quiet_checks() {
+                        // (A graph run reaches no quiescent point: its idle states are
+                        // the graph's to judge.)
+                        if !graph_run && run_quiet_checks() {
                             break;
                         }
                         t

@@ -142,6 +142,7 @@ impl HbTracker {
 
     /// Join row `r` (if any) into task `t`'s view (`acquire`) or into what it read
     /// relaxed (for a later acquire fence).
+    #[inline(always)]
     fn acquire(&mut self, t: usize, r: u32, acquire: bool) {
         if r == NO_ROW {
             return;
@@ -168,17 +169,25 @@ impl HbTracker {
 
     /// Take events `es` of `g` into account, in order.
     pub(crate) fn events(&mut self, g: &Graph, es: &[ERef]) {
+        if g.tasks.len() > self.nt {
+            self.fit(g.tasks.len());
+        }
         for &e in es {
-            self.event(g, e);
+            self.take(g, e);
         }
     }
 
     /// Take event `e` of `g` into account.
-    #[inline(always)]
     pub(crate) fn event(&mut self, g: &Graph, e: ERef) {
         if g.tasks.len() > self.nt {
             self.fit(g.tasks.len());
         }
+        self.take(g, e);
+    }
+
+    /// [`HbTracker::event`] once the tracker has room for `g`'s tasks.
+    #[inline(always)]
+    fn take(&mut self, g: &Graph, e: ERef) {
         let t = e.task as usize;
         let s = self.stride;
         if e.idx == 0 {
