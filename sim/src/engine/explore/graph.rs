@@ -279,7 +279,7 @@ fn explore_part(
     };
     let mut coverage = Coverage::Complete;
     // Runs not yet added to the threads' shared count.
-    let mut unshared = 0u64;
+    let mut uncounted = 0u64;
     // Before the split and before handing out: breadth-first (the stack's front is a queue).
     let mut split = p.split.filter(|s| s.of > 1);
     let mut counting = split.is_none_or(|s| s.index == 0);
@@ -362,16 +362,16 @@ fn explore_part(
             // Counted together a batch at a time (the count is a cache line the threads
             // would otherwise pass back and forth every run): a thread may run a batch past
             // the cap before it sees it, and the capped report comes from one thread anyway.
-            unshared += 1;
-            if unshared == SHARED_COUNT_BATCH.min(p.max_runs) {
-                let before = sh.runs.fetch_add(unshared, Ordering::Relaxed);
-                if before + unshared > p.max_runs {
+            uncounted += 1;
+            if uncounted == SHARED_COUNT_BATCH.min(p.max_runs) {
+                let before = sh.runs.fetch_add(uncounted, Ordering::Relaxed);
+                if before + uncounted > p.max_runs {
                     // Together the threads passed the cap one thread stops at.
                     sh.stop();
                     coverage = Coverage::Capped;
                     break;
                 }
-                unshared = 0;
+                uncounted = 0;
             }
         }
         report.schedules += 1;

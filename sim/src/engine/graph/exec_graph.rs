@@ -78,25 +78,25 @@ fn clone_with_room<T: Clone>(v: &[T], room: usize) -> Vec<T> {
     out
 }
 
+/// `v`, to change: copied first (with room to grow) if another graph shares it.
+fn unshared_mut<T: Clone>(v: &mut Arc<Vec<T>>) -> &mut Vec<T> {
+    if Arc::get_mut(v).is_none() {
+        *v = Arc::new(clone_with_room(v, CLONE_ROOM));
+    }
+    Arc::get_mut(v).expect("just made unique")
+}
+
 impl GLoc {
-    /// The modification order, to change: copied first (with room to grow) if another
-    /// graph shares it.
+    /// The modification order, to change (see [`unshared_mut`]).
     pub(crate) fn co_mut(&mut self) -> &mut Vec<ERef> {
-        if Arc::get_mut(&mut self.co).is_none() {
-            self.co = Arc::new(clone_with_room(&self.co, CLONE_ROOM));
-        }
-        Arc::get_mut(&mut self.co).expect("just made unique")
+        unshared_mut(&mut self.co)
     }
 }
 
 impl GTask {
-    /// The events, to change: copied first (with room to grow) if another graph shares
-    /// them.
+    /// The events, to change (see [`unshared_mut`]).
     pub(crate) fn events_mut(&mut self) -> &mut Vec<GEvent> {
-        if Arc::get_mut(&mut self.events).is_none() {
-            self.events = Arc::new(clone_with_room(&self.events, CLONE_ROOM));
-        }
-        Arc::get_mut(&mut self.events).expect("just made unique")
+        unshared_mut(&mut self.events)
     }
 }
 

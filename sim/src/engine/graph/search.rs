@@ -141,28 +141,12 @@ impl Searcher {
         write_part: Option<&dyn Fn(u64) -> Option<Label>>,
         reads: &[Vec<ERef>],
     ) -> Added {
-        let mut cands = std::mem::take(&mut self.cands);
-        cands.clear();
-        let added = self.add_read_among(&mut cands, g, task, template, floor, write_part, reads);
-        self.cands = cands;
-        added
-    }
-
-    /// [`Searcher::add_read`], with `cands` (empty) to hold the stores it may read.
-    #[allow(clippy::too_many_arguments)]
-    fn add_read_among(
-        &mut self,
-        cands: &mut Vec<Option<ERef>>,
-        g: &mut Graph,
-        task: u32,
-        template: Label,
-        floor: u32,
-        write_part: Option<&dyn Fn(u64) -> Option<Label>>,
-        reads: &[Vec<ERef>],
-    ) -> Added {
-        let Label::Read { loc, kind, .. } = template else {
+        let Label::Read { loc, kind, ord, .. } = template else {
             unreachable!("not a read")
         };
+        // The stores it may read, in a buffer kept from one read to the next.
+        let mut cands = std::mem::take(&mut self.cands);
+        cands.clear();
         let co = &g.locs[loc as usize].co;
         if floor == 0 {
             cands.push(None);
@@ -176,59 +160,58 @@ impl Searcher {
             let settled = settled_rmw_sources(g, task, loc, kind, reads);
             cands.retain(|w| !settled.contains(w));
         }
-        let Some(&first) = cands.last() else {
-            return Added::Dropped;
-        };
-        let r = g.push(task, template, true);
-        g.set_rf(r, first);
-        let newest = g.co_max(loc);
-        let mut floors = (g.sc && (cands.len() > 1 || first != newest))
-            .then(|| Floors::new(g, r, reads, std::mem::take(&mut self.room)));
-        let Label::Read { ord, .. } = template else {
-            unreachable!("not a read")
-        };
-        for &w in cands.iter().rev().skip(1) {
-            // The floors judge the option before the graph is copied for it (the read's
-            // ordering as `set_rf` will make it); the crate's tests copy it all the same, to
-            // check the floors against the whole check.
-            let sc_read = kind.ord_with(ord, g.value_of(loc, w)).is_sc();
-            let known = self.known(floors.as_mut(), g.rank(w), sc_read);
-            if known == Some(false) && !cfg!(test) {
-                continue;
-            }
-            let mut alt = g.clone();
-            alt.set_rf(r, w);
-            alt.ev_mut(r).max = false;
-            debug_assert_eq!(alt.label(r).is_sc(), sc_read);
-            if !self.extension_consistent(&mut alt, r, known) {
-                continue;
-            }
-            let v = alt.value_of(loc, w);
-            let part = write_part
-                .filter(|_| kind.exclusive_with(v))
-                .and_then(|f| f(v));
-            if let Some(wl) = part {
-                if self.add_rmw(&mut alt, task, wl, reads) == Added::Dropped {
+        let added = 'add: {
+            let Some(&first) = cands.last() else {
+                break 'add Added::Dropped;
+            };
+            let r = g.push(task, template, true);
+            g.set_rf(r, first);
+            let newest = g.co_max(loc);
+            let mut floors = (g.sc && (cands.len() > 1 || first != newest))
+                .then(|| Floors::new(g, r, reads, std::mem::take(&mut self.room)));
+            for &w in cands.iter().rev().skip(1) {
+                // The floors judge the option before the graph is copied for it (the read's
+                // ordering as `set_rf` will make it); the crate's tests copy it all the
+                // same, to check the floors against the whole check.
+                let sc_read = kind.ord_with(ord, g.value_of(loc, w)).is_sc();
+                let known = self.known(floors.as_mut(), g.rank(w), sc_read);
+                if known == Some(false) && !cfg!(test) {
                     continue;
                 }
+                let mut alt = g.clone();
+                alt.set_rf(r, w);
+                alt.ev_mut(r).max = false;
+                debug_assert_eq!(alt.label(r).is_sc(), sc_read);
+                if !self.extension_consistent(&mut alt, r, known) {
+                    continue;
+                }
+                let v = alt.value_of(loc, w);
+                let part = write_part
+                    .filter(|_| kind.exclusive_with(v))
+                    .and_then(|f| f(v));
+                if let Some(wl) = part {
+                    if self.add_rmw(&mut alt, task, wl, reads) == Added::Dropped {
+                        continue;
+                    }
+                }
+                self.found.push(alt);
             }
-            self.found.push(alt);
-        }
-        // Reading the newest store keeps an SC graph SC (nothing comes after it for the
-        // read to read before). Else the newest store was taken by a settled
-        // read-modify-write (or a wait does not take it), and if the newest remaining one
-        // does not fit, this graph goes no further.
-        let first_known = (first != newest)
-            .then(|| self.known(floors.as_mut(), g.rank(first), g.label(r).is_sc()));
-        if let Some(f) = floors {
-            self.room = f.into_room();
-        }
-        if let Some(known) = first_known {
-            if !self.settle(g, known) {
-                return Added::Dropped;
+            // Reading the newest store keeps an SC graph SC (nothing comes after it for the
+            // read to read before). Else the newest store was taken by a settled
+            // read-modify-write (or a wait does not take it), and if the newest remaining
+            // one does not fit, this graph goes no further.
+            let first_known = (first != newest)
+                .then(|| self.known(floors.as_mut(), g.rank(first), g.label(r).is_sc()));
+            if let Some(f) = floors {
+                self.room = f.into_room();
             }
-        }
-        Added::Ok(r)
+            match first_known {
+                Some(known) if !self.settle(g, known) => Added::Dropped,
+                _ => Added::Ok(r),
+            }
+        };
+        self.cands = cands;
+        added
     }
 
     /// Add a write by `task` (its label in `label`), placed last in modification order (a
@@ -356,19 +339,18 @@ impl Searcher {
         // Under IMM a read w depends on only through values (not through barrier order)
         // may be revisited too: load buffering.
         let dep = (self.model == MemoryModel::Imm).then(|| g.dep_prefix(w));
-        let stamp = |e: ERef| g.stamp(e);
         // Those w does not depend on, newest first.
         reads.retain(|r| match &dep {
             Some(dep) => !dep[r.task as usize][r.idx as usize],
             None => r.idx >= prefix[r.task as usize],
         });
-        reads.sort_unstable_by_key(|&r| std::cmp::Reverse(stamp(r)));
+        reads.sort_unstable_by_key(|&r| std::cmp::Reverse(g.stamp(r)));
         let co = &g.locs[loc as usize].co;
         let wpos = g.co_pos(w);
         let next_after_w = co.get(wpos + 1).copied();
         for r in reads {
             // What the revisit keeps: what was added up to the read, and w's prefix.
-            let rs = stamp(r);
+            let rs = g.stamp(r);
             let keep: Vec<u32> = (0..g.tasks.len())
                 .map(|t| g.added_by(t, rs).max(prefix[t]))
                 .collect();

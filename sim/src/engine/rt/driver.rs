@@ -150,7 +150,7 @@ impl Engine {
         drop(left);
         let logged = graph.as_ref().is_none_or(|g| g.1);
         let graph_run = graph.is_some();
-        super::graph_ops::set_active(graph.is_some(), logged);
+        super::graph_ops::set_active(graph_run, logged);
         with(|e| {
             e.graph = graph.map(|g| g.0);
             e.rec.muted = !logged;

@@ -176,9 +176,9 @@ pub(crate) struct GraphRun {
     /// stores a new event may read or follow (coherence), and the reads a new store may
     /// revisit (every read of the graph is replayed before the graph grows).
     hb: HbTracker,
-    /// Events replayed since the tracker last took any: it takes them in one go when a
+    /// How many of `order`'s events the tracker took: it takes the rest in one go when a
     /// view is asked for (most runs ask only once they extend the graph).
-    hb_queue: Vec<ERef>,
+    hb_taken: usize,
     reads_of: Vec<Vec<ERef>>,
     /// Under IMM: the engine task allowed to replay its read before the store it reads
     /// (load buffering puts them in a cycle).
@@ -237,7 +237,7 @@ impl GraphRun {
             end: None,
             start_ns,
             hb,
-            hb_queue: Vec::new(),
+            hb_taken: 0,
             reads_of: Vec::new(),
             force: None,
             last_access: Vec::new(),
@@ -274,7 +274,7 @@ impl GraphRun {
         self.end = None;
         self.start_ns = start_ns;
         self.hb.reset();
-        self.hb_queue.clear();
+        self.hb_taken = 0;
         for r in &mut self.reads_of {
             r.clear();
         }
@@ -568,7 +568,6 @@ impl GraphRun {
             times.push(t);
         }
         self.order.push(e);
-        self.hb_queue.push(e);
         if let Label::Read { loc, .. } = label {
             if self.reads_of.len() <= loc as usize {
                 self.reads_of.resize_with(loc as usize + 1, Vec::new);
@@ -908,9 +907,9 @@ impl GraphRun {
 
     /// Bring happens-before up to every event replayed so far.
     fn settle_views(&mut self) {
-        if !self.hb_queue.is_empty() {
-            self.hb.events(&self.g, &self.hb_queue);
-            self.hb_queue.clear();
+        if self.hb_taken < self.order.len() {
+            self.hb.events(&self.g, &self.order[self.hb_taken..]);
+            self.hb_taken = self.order.len();
         }
     }
 

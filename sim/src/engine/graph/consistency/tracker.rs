@@ -179,13 +179,11 @@ impl HbTracker {
 
     /// Take event `e` of `g` into account.
     pub(crate) fn event(&mut self, g: &Graph, e: ERef) {
-        if g.tasks.len() > self.nt {
-            self.fit(g.tasks.len());
-        }
-        self.take(g, e);
+        self.events(g, std::slice::from_ref(&e));
     }
 
-    /// [`HbTracker::event`] once the tracker has room for `g`'s tasks.
+    /// [`HbTracker::events`]' work for one event, once the tracker has room for `g`'s
+    /// tasks.
     #[inline(always)]
     fn take(&mut self, g: &Graph, e: ERef) {
         let t = e.task as usize;
@@ -276,9 +274,8 @@ impl HbTracker {
             }
             Label::Write { .. } => {}
             Label::Spawn { child } => {
-                if child as usize >= self.nt {
-                    self.fit(child as usize + 1);
-                }
+                // The child is a task of `g`: there is room for it.
+                debug_assert!((child as usize) < self.nt);
                 self.start[child as usize] = self.save(t);
             }
             Label::Choice { .. } => {}
